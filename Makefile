@@ -1,0 +1,48 @@
+# Two commands matter: `make run` (train if needed, then serve) and `make test` (lint, then tests).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL_DIR ?= models/current
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: install run train serve test lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+$(MODEL_DIR)/manifest.json: | $(STAMP)
+	$(BIN)/hatespeech train --out $(MODEL_DIR)
+
+train: install
+	$(BIN)/hatespeech train --out $(MODEL_DIR)
+
+run: install $(MODEL_DIR)/manifest.json
+	$(BIN)/hatespeech serve --model $(MODEL_DIR) --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/hatespeech serve --model $(MODEL_DIR) --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/accuracy.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""``python -m hatespeech`` runs the CLI."""
+
+from hatespeech.cli import run
+
+run()

@@ -1,0 +1,330 @@
+"""Command line: ``hatespeech train | evaluate | predict | export | serve``.
+
+Heavy libraries (torch, transformers, onnxruntime) are imported inside the commands that need them, so
+``--help`` is instant. Expected failures print one ``error: ...`` line on stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+from rich.console import Console
+
+from hatespeech import __version__
+from hatespeech.config import TrainConfig, default_model_dir
+from hatespeech.errors import HateSpeechError, InputError
+
+app = typer.Typer(
+    name="hatespeech",
+    help="Detect hate speech with a fine-tuned BERT-family model: train, evaluate, predict, serve.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+ModelOption = Annotated[
+    Path | None, typer.Option("--model", "-m", help="Model dir [default: $HATESPEECH_MODEL_DIR or models/current].")
+]
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Dataset folder (upstream layout) or a CSV/JSONL file with text,label "
+        "[default: $HATESPEECH_DATA_DIR, ./data/hate-speech-dataset, ../shared/data/hate-speech-dataset].",
+    ),
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Hate-speech detection with a fine-tuned BERT-family model."""
+
+
+def run() -> None:
+    """Console-script entry point: domain errors become one clean line and exit code 1."""
+    try:
+        app()
+    except HateSpeechError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+
+
+@app.command()
+def train(
+    data: DataOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to publish the model.")] = None,
+    base_model: Annotated[
+        str, typer.Option(help="Hugging Face id or local path; the default ships with the package.")
+    ] = TrainConfig.model_fields["base_model"].default,
+    epochs: Annotated[int, typer.Option(help="Stage 2 (full fine-tuning) epochs; 0 = head only.")] = 5,
+    head_epochs: Annotated[int, typer.Option(help="Stage 1 (frozen encoder) epochs.")] = 1,
+    learning_rate: Annotated[float, typer.Option(help="Stage 2 peak learning rate.")] = 5e-5,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    seed: Annotated[int, typer.Option()] = 42,
+    max_length: Annotated[int | None, typer.Option(help="Token limit [default: from the data].")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    split: Annotated[str, typer.Option(help="Training split of a dataset folder.")] = "sampled_train",
+    test_split: Annotated[
+        str | None, typer.Option(help="Split evaluated (for the record only) after training.")
+    ] = "sampled_test",
+    export: Annotated[bool, typer.Option(help="Also write the ONNX graphs (needed by the server).")] = True,
+) -> None:
+    """Fine-tune the base model (head first, then all weights) and publish the model dir."""
+    from pydantic import ValidationError
+
+    from hatespeech.data import check_trainable, load_dataset, load_split, resolve_data_dir
+    from hatespeech.evaluation import metrics_table
+    from hatespeech.training import train as run_training
+
+    try:
+        config = TrainConfig(
+            base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
+            batch_size=batch_size, seed=seed, max_length=max_length, device=device,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise _fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", 2) from exc
+    data_path = resolve_data_dir(data)
+    train_data = load_dataset(data_path, split)
+    console.print(f"train: {train_data.report.summary()}", highlight=False)
+    check_trainable(train_data)
+    test_data = None
+    if test_split and data_path.is_dir() and (data_path / test_split).is_dir():
+        test_data = load_split(data_path, test_split)
+        console.print(f"test (reported, never used for selection): {test_data.report.summary()}")
+    target = out or default_model_dir()
+    after_save = None
+    if export:
+        from hatespeech.export import export_model_dir
+
+        def after_save(staged: Path) -> None:
+            export_model_dir(staged, test_data, console=console)
+
+    result = run_training(config, train_data, target, test_data=test_data, console=console, after_save=after_save)
+    console.print(metrics_table(result.metrics["validation"], title="Validation"))
+    if "test" in result.metrics:
+        console.print(metrics_table(result.metrics["test"], title=f"Test ({test_split})"))
+    console.print(
+        f"model: {target} -> {result.model_dir} (selected {result.metrics['selected']}, "
+        f"{result.seconds:.0f} s)",
+        highlight=False,
+    )
+
+
+@app.command()
+def evaluate(
+    model: ModelOption = None,
+    data: DataOption = None,
+    split: Annotated[str, typer.Option(help="Split of a dataset folder.")] = "sampled_test",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
+) -> None:
+    """Accuracy, macro-F1, ROC-AUC, per-class scores and the confusion matrix on a labelled split."""
+    from hatespeech.data import load_dataset, resolve_data_dir
+    from hatespeech.evaluation import compute_metrics, metrics_table
+
+    runner = _load_engine(model, engine)
+    dataset = load_dataset(resolve_data_dir(data), split)
+    if not len(dataset):
+        raise _fail(f"no labelled examples in {dataset.report.source}")
+    console.print(f"evaluate: {dataset.report.summary()}", highlight=False)
+    predictions = _predict_with_progress(runner, dataset.texts)
+    metrics = compute_metrics(dataset.labels, [p.score for p in predictions], runner.info.threshold)
+    if as_json:
+        print(json.dumps(metrics))
+    else:
+        Console().print(metrics_table(metrics, title=f"Evaluation on {dataset.report.source}"))
+
+
+@app.command()
+def predict(
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
+    model: ModelOption = None,
+    input_path: Annotated[
+        Path | None, typer.Option("--input", "-i", help=".txt (a text per line), .csv or .jsonl (a 'text' field).")
+    ] = None,
+    output_path: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL output [default: stdout].")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 64,
+    strict: Annotated[bool, typer.Option(help="Stop at the first malformed input line.")] = False,
+    engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
+) -> None:
+    """Classify texts; each output line is {"text", "label", "score"} with score = P(hate)."""
+    if not texts and input_path is None:
+        raise _fail("give texts as arguments or --input FILE", 2)
+    if texts and input_path is not None:
+        raise _fail("give texts as arguments or --input FILE, not both", 2)
+    if input_path is not None and not input_path.is_file():
+        raise _fail(f"input file {input_path} not found")
+    runner = _load_engine(model, engine)
+    if texts:
+        for text, prediction in zip(texts, runner.predict(texts), strict=True):
+            print(json.dumps({"text": text, **prediction.as_dict()}, ensure_ascii=False))
+        return
+    assert input_path is not None
+    out: TextIO = output_path.open("w", encoding="utf-8") if output_path else sys.stdout
+    try:
+        counts = _predict_file(runner, input_path, out, batch_size, strict)
+    finally:
+        if output_path:
+            out.close()
+    console.print(
+        f"{counts['predicted']} predicted, {counts['malformed']} malformed"
+        + (f" -> {output_path}" if output_path else ""),
+        highlight=False,
+    )
+
+
+def _load_engine(model: Path | None, kind: str) -> Any:
+    from hatespeech import artifact
+
+    directory = model or default_model_dir()
+    artifact.verify(directory)
+    if kind == "torch":
+        from hatespeech.engine import TorchEngine
+
+        return TorchEngine(directory)
+    if kind in ("onnx", "onnx-int8"):
+        from hatespeech.onnx_engine import OnnxEngine
+
+        return OnnxEngine(directory, quantized=kind == "onnx-int8")
+    raise _fail(f"unknown engine {kind!r}: use onnx, onnx-int8 or torch", 2)
+
+
+def _predict_with_progress(runner: Any, texts: list[str], batch_size: int = 64) -> list[Any]:
+    from rich.progress import Progress
+
+    from hatespeech.engine import predict_in_batches
+
+    results = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("predicting", total=len(texts))
+        step = batch_size * 8
+        for start in range(0, len(texts), step):
+            results.extend(predict_in_batches(runner, texts[start : start + step], batch_size))
+            progress.advance(task, min(step, len(texts) - start))
+    return results
+
+
+def _read_inputs(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
+    """Yield (line number, text, error) for each input record, streaming."""
+    suffix = path.suffix.lower()
+    try:
+        with path.open(encoding="utf-8", newline="" if suffix == ".csv" else None) as handle:
+            if suffix == ".csv":
+                reader = csv.DictReader(handle)
+                if reader.fieldnames is None or "text" not in reader.fieldnames:
+                    raise InputError(f"{path} needs a header row with a 'text' column")
+                for row in reader:
+                    text = row.get("text")
+                    yield reader.line_num, text, None if text and text.strip() else "empty text"
+            elif suffix in (".jsonl", ".ndjson"):
+                for number, line in enumerate(handle, start=1):
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        yield number, None, f"invalid JSON ({exc.msg})"
+                        continue
+                    text = record.get("text") if isinstance(record, dict) else None
+                    if not isinstance(text, str) or not text.strip():
+                        yield number, None, "no non-empty string 'text' field"
+                    else:
+                        yield number, text, None
+            else:
+                for number, line in enumerate(handle, start=1):
+                    text = line.rstrip("\r\n")
+                    yield number, text, None if text.strip() else "empty line"
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict: bool) -> dict[str, int]:
+    """Stream ``path`` through the engine; write one JSON line per input line, in order."""
+    from rich.progress import Progress
+
+    counts = {"predicted": 0, "malformed": 0}
+    pending: list[tuple[int, str | None, str | None]] = []
+
+    def flush() -> None:
+        valid = [text for _, text, error in pending if error is None and text is not None]
+        predictions = iter(runner.predict(valid) if valid else [])
+        for number, text, error in pending:
+            if error is not None:
+                out.write(json.dumps({"line": number, "text": text, "error": error}, ensure_ascii=False) + "\n")
+            else:
+                record = {"text": text, **next(predictions).as_dict()}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                counts["predicted"] += 1
+        pending.clear()
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"predicting {path.name}", total=path.stat().st_size or None)
+        for number, text, error in _read_inputs(path):
+            if error is not None:
+                counts["malformed"] += 1
+                console.print(f"warning: {path}:{number}: {error}", highlight=False)
+                if strict:
+                    flush()
+                    raise _fail(f"{path}:{number}: {error} (--strict)")
+            pending.append((number, text, error))
+            if len(pending) >= batch_size:
+                flush()
+                progress.update(task, completed=number)
+        flush()
+    return counts
+
+
+@app.command()
+def export(
+    model: ModelOption = None,
+    data: DataOption = None,
+    split: Annotated[str, typer.Option(help="Labelled split used for the parity check.")] = "sampled_test",
+) -> None:
+    """Write the ONNX graphs (fp32 + int8) of a model dir and check them against PyTorch."""
+    import shutil
+
+    from hatespeech import artifact
+    from hatespeech.data import load_dataset, resolve_data_dir
+    from hatespeech.export import export_model_dir
+
+    directory = model or default_model_dir()
+    artifact.verify(directory)
+    check = None
+    try:
+        check = load_dataset(resolve_data_dir(data, download=False), split)
+    except HateSpeechError as exc:
+        console.print(f"parity check on fixed texts only ({exc})", highlight=False)
+    staged = artifact.staging_dir(directory)
+    shutil.copytree(directory, staged, dirs_exist_ok=True)
+    try:
+        export_model_dir(staged, check, console=console)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    final = artifact.publish(staged, directory)
+    console.print(f"exported: {directory} -> {final}", highlight=False)

@@ -1,0 +1,206 @@
+"""Inference engines: tokenize with `tokenizers`, run a forward pass, turn logits into predictions.
+
+:class:`OnnxEngine` (ONNX Runtime) is what the server and CLI use; :class:`TorchEngine` runs the same
+steps on the PyTorch weights, for parity checks and for models without an ONNX export. Neither imports
+anything from the HTTP layer; only ``TorchEngine`` imports torch, and only when it is built.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from hatespeech.data import LABELS
+from hatespeech.errors import ModelError
+
+HATE = "hate"
+NO_HATE = "noHate"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The verdict for one text. ``score`` is P(hate)."""
+
+    label: str
+    score: float
+    truncated: bool
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {HATE: self.score, NO_HATE: 1.0 - self.score}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "score": self.score, "scores": self.scores, "truncated": self.truncated}
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A padded batch of token ids, ready for a forward pass."""
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray
+    truncated: list[bool]
+
+    @property
+    def tokens(self) -> int:
+        """Padded cost of the batch: rows x longest row."""
+        return int(self.input_ids.shape[0] * self.input_ids.shape[1])
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model dir says about itself (config.json and friends)."""
+
+    directory: Path
+    labels: tuple[str, ...]
+    hate_index: int
+    threshold: float
+    max_length: int
+    base_model: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+
+
+class Engine(Protocol):
+    """Anything that turns texts into predictions, in input order."""
+
+    info: ModelInfo
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
+
+
+def read_model_info(directory: Path) -> ModelInfo:
+    """Labels, threshold and token limit from a model dir's config.json (plus metrics and data fingerprint)."""
+    config_path = directory / "config.json"
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {config_path}: {exc}") from exc
+    id2label = config.get("id2label") or dict(enumerate(LABELS))
+    labels = tuple(id2label[str(i)] if str(i) in id2label else id2label[i] for i in range(len(id2label)))
+    if HATE not in labels:
+        raise ModelError(f"{config_path}: labels {labels} do not include {HATE!r}")
+    metrics = _read_optional_json(directory / "metrics.json")
+    data = _read_optional_json(directory / "data.json")
+    return ModelInfo(
+        directory=directory,
+        labels=labels,
+        hate_index=labels.index(HATE),
+        threshold=float(config.get("decision_threshold", 0.5)),
+        max_length=int(config.get("max_seq_length", 128)),
+        base_model=str(config.get("base_model", config.get("_name_or_path", ""))),
+        metrics={k: v for k, v in metrics.items() if k in ("validation", "test", "selected")},
+        fingerprint=str(data.get("fingerprint", "")),
+    )
+
+
+def _read_optional_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ModelError(f"{path} is not valid JSON") from exc
+    return data
+
+
+class BaseEngine:
+    """Tokenization and post-processing shared by every engine; subclasses supply ``forward``."""
+
+    def __init__(self, directory: Path, threshold: float | None = None) -> None:
+        self.info = read_model_info(directory)
+        if threshold is not None:
+            self.info = ModelInfo(**{**self.info.__dict__, "threshold": threshold})
+        tokenizer_path = directory / "tokenizer.json"
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        except Exception as exc:  # tokenizers raises a bare Exception on malformed files
+            raise ModelError(f"cannot load {tokenizer_path}: {exc}") from exc
+        self.tokenizer.enable_truncation(max_length=self.info.max_length)
+        self.tokenizer.no_padding()
+
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        """Tokenize, truncate to the model's limit and pad to the longest text of the batch."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        width = max((len(e.ids) for e in encodings), default=1)
+        shape = (len(encodings), width)
+        input_ids = np.zeros(shape, dtype=np.int64)
+        attention_mask = np.zeros(shape, dtype=np.int64)
+        token_type_ids = np.zeros(shape, dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            size = len(encoding.ids)
+            input_ids[row, :size] = encoding.ids
+            attention_mask[row, :size] = encoding.attention_mask
+            token_type_ids[row, :size] = encoding.type_ids
+        truncated = [bool(e.overflowing) for e in encodings]
+        return Encoded(input_ids, attention_mask, token_type_ids, truncated)
+
+    def token_count(self, text: str) -> int:
+        """Tokens the text will occupy after truncation (used to group texts of similar length)."""
+        return len(self.tokenizer.encode(text).ids)
+
+    def forward(self, batch: Encoded) -> np.ndarray:
+        """Logits of shape (batch, labels)."""
+        raise NotImplementedError
+
+    def predict_encoded(self, batch: Encoded) -> list[Prediction]:
+        """Forward an encoded batch and turn its logits into predictions."""
+        logits = self.forward(batch).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        hate = probs[:, self.info.hate_index]
+        threshold = self.info.threshold
+        return [
+            Prediction(HATE if p >= threshold else NO_HATE, float(p), t)
+            for p, t in zip(hate, batch.truncated, strict=True)
+        ]
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions for ``texts`` in input order (one forward pass; callers choose batch sizes)."""
+        if not texts:
+            return []
+        return self.predict_encoded(self.encode(texts))
+
+
+class TorchEngine(BaseEngine):
+    """The PyTorch weights of a model dir, behind the same interface (imports torch)."""
+
+    def __init__(self, directory: Path, threshold: float | None = None) -> None:
+        super().__init__(directory, threshold)
+        from hatespeech.modeling import load_trained
+
+        _, self.model = load_trained(directory)
+        self.uses_token_types = "token_type_ids" in inspect.signature(self.model.forward).parameters
+
+    def forward(self, batch: Encoded) -> np.ndarray:
+        import torch
+
+        inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        if self.uses_token_types:
+            inputs["token_type_ids"] = batch.token_type_ids
+        with torch.inference_mode():
+            outputs = self.model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
+        result: np.ndarray = outputs.logits.float().numpy()
+        return result
+
+
+def predict_in_batches(
+    engine: Engine, texts: Sequence[str], batch_size: int = 64
+) -> list[Prediction]:
+    """Predict many texts: sort by length so batches pad little, then restore input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    results: list[Prediction | None] = [None] * len(texts)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        for index, prediction in zip(chunk, engine.predict([texts[i] for i in chunk]), strict=True):
+            results[index] = prediction
+    return [r for r in results if r is not None]

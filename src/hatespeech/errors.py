@@ -1,0 +1,27 @@
+"""Domain exceptions. Each carries a stable ``error_type`` that the CLI and API map to messages and statuses."""
+
+from __future__ import annotations
+
+
+class HateSpeechError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+    error_type = "error"
+
+
+class DataError(HateSpeechError):
+    """The dataset is missing, malformed, or unusable for training."""
+
+    error_type = "data"
+
+
+class ModelError(HateSpeechError):
+    """The model directory is missing, incomplete or corrupted."""
+
+    error_type = "model"
+
+
+class InputError(HateSpeechError):
+    """A user-supplied input (file, text) cannot be used."""
+
+    error_type = "validation"

@@ -1,0 +1,78 @@
+"""Classification metrics (scikit-learn) and their rich table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from hatespeech.data import LABELS
+
+
+def compute_metrics(
+    labels: Sequence[int], hate_scores: Sequence[float], threshold: float = 0.5
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, ROC-AUC, per-class precision/recall/F1 and the confusion matrix.
+
+    ``hate_scores`` are P(hate); a text is predicted hate when its score is at or above ``threshold``.
+    The confusion matrix is ``[[tn, fp], [fn, tp]]`` with rows = true label, in ``LABELS`` order.
+    """
+    y_true = np.asarray(labels, dtype=int)
+    scores = np.asarray(hate_scores, dtype=float)
+    y_pred = (scores >= threshold).astype(int)
+    class_ids = list(range(len(LABELS)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=class_ids, zero_division=0
+    )
+    has_both = len(set(y_true.tolist())) == len(LABELS)
+    return {
+        "n": len(y_true),
+        "threshold": threshold,
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=class_ids, zero_division=0)),
+        "roc_auc": float(roc_auc_score(y_true, scores)) if has_both else None,
+        "per_class": {
+            LABELS[i]: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i in class_ids
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=class_ids).tolist(),
+    }
+
+
+def metrics_table(metrics: dict[str, Any], title: str = "Evaluation") -> Table:
+    """The metrics as a rich table: summary rows, per-class rows and the confusion matrix."""
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column("precision", justify="right")
+    table.add_column("recall", justify="right")
+    table.add_column("F1", justify="right")
+    table.add_column("support", justify="right")
+    for label, row in metrics["per_class"].items():
+        table.add_row(
+            label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"])
+        )
+    table.add_section()
+    auc = metrics["roc_auc"]
+    table.add_row("accuracy", "", "", f"{metrics['accuracy']:.3f}", str(metrics["n"]))
+    table.add_row("macro F1", "", "", f"{metrics['macro_f1']:.3f}", "")
+    table.add_row("ROC-AUC", "", "", "n/a" if auc is None else f"{auc:.3f}", "")
+    matrix = metrics["confusion_matrix"]
+    table.add_section()
+    for i, label in enumerate(LABELS):
+        cells = "  ".join(f"pred {LABELS[j]}: {matrix[i][j]}" for j in range(len(LABELS)))
+        table.add_row(f"true {label}", cells, "", "", "")
+    return table

@@ -1,0 +1,110 @@
+"""PyTorch -> ONNX (fp32 and dynamically quantized int8), checked against PyTorch before it counts.
+
+The export fails unless the fp32 graph agrees with PyTorch on at least ``MIN_AGREEMENT`` of the labels of
+the check texts. The results (agreement, score differences, accuracy of each variant) go to
+``export.json`` in the model dir; the server reads it to decide whether the int8 graph may be used.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from hatespeech.data import Dataset
+from hatespeech.engine import TorchEngine, predict_in_batches
+from hatespeech.errors import ModelError
+from hatespeech.evaluation import compute_metrics
+from hatespeech.onnx_engine import ONNX_FP32, ONNX_INT8, OnnxEngine
+
+EXPORT_FILE = "export.json"
+MIN_AGREEMENT = 0.995
+OPSET = 17
+
+_FALLBACK_TEXTS = [
+    "I love this community and everyone in it.",
+    "Those people are vermin and should be thrown out of our country.",
+    "The meeting is on Tuesday at the usual place.",
+    "a",
+    "Long text " * 200,
+]
+
+
+def export_onnx(directory: Path) -> None:
+    """Write ``model.onnx`` (fp32, dynamic batch and sequence axes) and ``model.int8.onnx``."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from hatespeech.modeling import load_trained
+
+    tokenizer, model = load_trained(directory)
+    model.config.return_dict = False
+    sample = tokenizer(["export sample text", "a second one"], padding=True, return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+    dynamic = {name: {0: "batch", 1: "sequence"} for name in names}
+    dynamic["logits"] = {0: "batch"}
+    fp32 = directory / ONNX_FP32
+    with torch.inference_mode():
+        torch.onnx.export(
+            model,
+            tuple(sample[n] for n in names),
+            str(fp32),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    model.config.return_dict = True
+    quantize_dynamic(str(fp32), str(directory / ONNX_INT8), weight_type=QuantType.QInt8)
+
+
+def check_parity(directory: Path, check: Dataset | None) -> dict[str, Any]:
+    """Compare both ONNX graphs with PyTorch on ``check`` (labelled) or a few fixed texts."""
+    texts = check.texts if check is not None and len(check) else _FALLBACK_TEXTS
+    reference = predict_in_batches(TorchEngine(directory), texts)
+    ref_labels = np.array([p.label for p in reference])
+    ref_scores = np.array([p.score for p in reference])
+    report: dict[str, Any] = {"check_texts": len(texts), "check_source": check.report.source if check else "fixed"}
+    if check is not None and len(check):
+        report["torch_accuracy"] = compute_metrics(check.labels, ref_scores)["accuracy"]
+    for name, quantized in (("fp32", False), ("int8", True)):
+        outputs = predict_in_batches(OnnxEngine(directory, quantized=quantized), texts)
+        scores = np.array([p.score for p in outputs])
+        entry: dict[str, Any] = {
+            "label_agreement": float(np.mean(np.array([p.label for p in outputs]) == ref_labels)),
+            "max_score_diff": float(np.max(np.abs(scores - ref_scores))),
+            "mean_score_diff": float(np.mean(np.abs(scores - ref_scores))),
+        }
+        if check is not None and len(check):
+            entry["accuracy"] = compute_metrics(check.labels, scores)["accuracy"]
+        report[name] = entry
+    return report
+
+
+def export_model_dir(directory: Path, check: Dataset | None, console: Console | None = None) -> dict[str, Any]:
+    """Export, check parity, write ``export.json``; raise :class:`ModelError` if fp32 disagrees with torch."""
+    console = console or Console(stderr=True)
+    with console.status("exporting to ONNX (fp32 + int8)"):
+        export_onnx(directory)
+    with console.status(f"checking ONNX against PyTorch on {len(check) if check else 5} texts"):
+        report = check_parity(directory, check)
+    (directory / EXPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    for name in ("fp32", "int8"):
+        entry = report[name]
+        accuracy = f", accuracy {entry['accuracy']:.4f}" if "accuracy" in entry else ""
+        console.print(
+            f"onnx {name}: label agreement with torch {entry['label_agreement']:.4f}, "
+            f"max |score diff| {entry['max_score_diff']:.2e}{accuracy}",
+            highlight=False,
+        )
+    if report["fp32"]["label_agreement"] < MIN_AGREEMENT:
+        raise ModelError(
+            f"ONNX fp32 export disagrees with PyTorch on {1 - report['fp32']['label_agreement']:.2%} "
+            f"of labels (limit {1 - MIN_AGREEMENT:.1%})"
+        )
+    return report

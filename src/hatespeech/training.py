@@ -1,0 +1,343 @@
+"""Two-stage fine-tuning: train the head on the frozen encoder, then fine-tune all weights.
+
+Model selection uses a stratified validation split carved from the training data; the test split, when
+given, is only evaluated and reported. The result is written as a standard Hugging Face model directory
+(``transformers.pipeline("text-classification", model=DIR)`` loads it) and published atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hatespeech import artifact
+from hatespeech.config import TrainConfig
+from hatespeech.data import LABELS, Dataset, Example, fingerprint, train_validation_split
+from hatespeech.evaluation import compute_metrics
+from hatespeech.modeling import head_parameter_names, load_base, parameter_groups
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+@dataclass
+class TrainResult:
+    """Where the model went and how good it is."""
+
+    model_dir: Path
+    metrics: dict[str, Any]
+    seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def select_device(name: str) -> torch.device:
+    """The torch device for ``name``; ``auto`` picks CUDA when present."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def choose_max_length(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], percentile: float = 99.0
+) -> int:
+    """Token limit from the data: the given percentile of token lengths, rounded up to a multiple of 8."""
+    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
+    limit = int(getattr(tokenizer, "model_max_length", 512) or 512)
+    wanted = int(math.ceil(float(np.percentile(lengths, percentile)) / 8.0) * 8)
+    return max(16, min(wanted, limit, 512))
+
+
+def _batches(
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    batch_size: int,
+    max_length: int,
+    order: Sequence[int],
+    device: torch.device,
+) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+    """Tokenized batches with dynamic padding (each batch padded to its own longest text)."""
+    import torch
+
+    for start in range(0, len(order), batch_size):
+        chunk = [examples[i] for i in order[start : start + batch_size]]
+        encoded = tokenizer(
+            [e.text for e in chunk],
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        labels = torch.tensor([e.label for e in chunk], dtype=torch.long)
+        yield {k: v.to(device) for k, v in encoded.items()}, labels.to(device)
+
+
+def score_examples(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    max_length: int,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """P(hate) for each example with the PyTorch model, in input order (batches sorted by length)."""
+    import torch
+
+    device = next(model.parameters()).device
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
+    scores = np.zeros(len(examples), dtype=np.float64)
+    hate_id = LABELS.index("hate")
+    model.eval()
+    with torch.inference_mode():
+        for offset, (batch, _) in zip(
+            range(0, len(order), batch_size),
+            _batches(tokenizer, examples, batch_size, max_length, order, device),
+            strict=True,
+        ):
+            probs = torch.softmax(model(**batch).logits.float(), dim=-1)[:, hate_id]
+            scores[order[offset : offset + batch_size]] = probs.cpu().numpy()
+    return scores
+
+
+class _Stage:
+    """One optimisation stage with linear warm-up and decay, reporting to a rich progress bar."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        optimizer: torch.optim.Optimizer,
+        total_steps: int,
+        warmup_ratio: float,
+        label_smoothing: float,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.total_steps = max(1, total_steps)
+        self.warmup_steps = int(warmup_ratio * self.total_steps)
+        self.label_smoothing = label_smoothing
+        self.step = 0
+        for group in optimizer.param_groups:
+            group["initial_lr"] = group["lr"]
+
+    def _lr_factor(self) -> float:
+        if self.step < self.warmup_steps:
+            return (self.step + 1) / (self.warmup_steps + 1)
+        remaining = self.total_steps - self.step
+        return max(0.0, remaining / max(1, self.total_steps - self.warmup_steps))
+
+    def train_step(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> float:
+        import torch
+
+        self.model.train()
+        factor = self._lr_factor()
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+        logits = self.model(**batch).logits
+        loss = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return float(loss.item())
+
+
+def train(
+    config: TrainConfig,
+    train_data: Dataset,
+    out: Path,
+    *,
+    test_data: Dataset | None = None,
+    console: Console | None = None,
+    after_save: Any = None,
+) -> TrainResult:
+    """Train per ``config`` on ``train_data`` and publish the model directory at ``out``.
+
+    ``test_data`` is evaluated at the end for the record (never for selection). ``after_save``, if given, is
+    called with the staging directory before publication (used to add the ONNX export).
+    """
+    import torch
+
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    seed_everything(config.seed)
+    device = select_device(config.device)
+    train_examples, validation = train_validation_split(
+        train_data.examples, config.validation_fraction, config.seed
+    )
+    tokenizer, model = load_base(config.base_model)
+    max_length = config.max_length or choose_max_length(tokenizer, [e.text for e in train_examples])
+    model.to(device)
+    rng = random.Random(config.seed)
+    history: list[dict[str, Any]] = []
+
+    def validate() -> float:
+        scores = score_examples(model, tokenizer, validation, max_length)
+        return compute_metrics([e.label for e in validation], scores, config.threshold)["accuracy"]
+
+    steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  val acc {task.fields[val]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        # Stage 1: the head alone, on the frozen encoder.
+        if config.head_epochs:
+            head = head_parameter_names(model)
+            for name, param in model.named_parameters():
+                param.requires_grad = name in head
+            optimizer = torch.optim.AdamW(
+                [p for p in model.parameters() if p.requires_grad], lr=config.head_learning_rate
+            )
+            stage = _Stage(model, optimizer, config.head_epochs * steps_per_epoch, 0.0, 0.0)
+            _run_epochs(
+                "stage 1 (head)", stage, config.head_epochs, config, tokenizer, train_examples,
+                max_length, device, rng, progress, validate, history,
+            )  # fmt: skip
+        # Stage 2: all weights.
+        for param in model.parameters():
+            param.requires_grad = True
+        best_state, best_acc, best_name = copy.deepcopy(model.state_dict()), -1.0, "head only"
+        if history:
+            best_acc = history[-1]["val_accuracy"]
+        average: dict[str, torch.Tensor] | None = None
+        averaged = 0
+        if config.epochs:
+            optimizer = torch.optim.AdamW(
+                parameter_groups(model, config.learning_rate, config.weight_decay, config.layer_decay)
+            )
+            stage = _Stage(
+                model, optimizer, config.epochs * steps_per_epoch, config.warmup_ratio, config.label_smoothing
+            )
+            for epoch in range(1, config.epochs + 1):
+                record = _run_epochs(
+                    f"stage 2 epoch {epoch}/{config.epochs}", stage, 1, config, tokenizer,
+                    train_examples, max_length, device, rng, progress, validate, history,
+                )  # fmt: skip
+                if record["val_accuracy"] > best_acc:
+                    best_acc, best_name = record["val_accuracy"], f"epoch {epoch}"
+                    best_state = copy.deepcopy(model.state_dict())
+                if config.average_from_epoch is not None and epoch >= config.average_from_epoch:
+                    average, averaged = _update_average(average, model.state_dict(), averaged)
+        if average is not None and averaged > 1:
+            model.load_state_dict(average)
+            avg_acc = validate()
+            history.append({"stage": f"average of last {averaged} epochs", "val_accuracy": avg_acc})
+            if avg_acc >= best_acc:
+                best_acc, best_name, best_state = avg_acc, f"average of last {averaged} epochs", average
+        model.load_state_dict(best_state)
+
+    validation_scores = score_examples(model, tokenizer, validation, max_length)
+    metrics: dict[str, Any] = {
+        "selected": best_name,
+        "validation": compute_metrics([e.label for e in validation], validation_scores, config.threshold),
+    }
+    if test_data is not None and len(test_data):
+        test_scores = score_examples(model, tokenizer, test_data.examples, max_length)
+        metrics["test"] = compute_metrics(test_data.labels, test_scores, config.threshold)
+        metrics["test_source"] = test_data.report.source
+    seconds = time.perf_counter() - started
+    metrics["train_seconds"] = round(seconds, 1)
+    metrics["history"] = history
+
+    staged = artifact.staging_dir(out)
+    save_model_dir(staged, model, tokenizer, config, max_length, train_data, metrics)
+    if after_save is not None:
+        after_save(staged)
+    final = artifact.publish(staged, out)
+    return TrainResult(final, metrics, seconds, history)
+
+
+def _run_epochs(
+    description: str,
+    stage: _Stage,
+    epochs: int,
+    config: TrainConfig,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    max_length: int,
+    device: torch.device,
+    rng: random.Random,
+    progress: Progress,
+    validate: Any,
+    history: list[dict[str, Any]],
+) -> dict[str, Any]:
+    steps = epochs * math.ceil(len(examples) / config.batch_size)
+    task = progress.add_task(description, total=steps, loss=0.0, val="-")
+    losses: list[float] = []
+    for _ in range(epochs):
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        for batch, labels in _batches(tokenizer, examples, config.batch_size, max_length, order, device):
+            losses.append(stage.train_step(batch, labels))
+            progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
+    accuracy = validate()
+    progress.update(task, val=f"{accuracy:.4f}")
+    record = {"stage": description, "train_loss": float(np.mean(losses)), "val_accuracy": accuracy}
+    history.append(record)
+    return record
+
+
+def _update_average(
+    average: dict[str, torch.Tensor] | None, state: dict[str, torch.Tensor], count: int
+) -> tuple[dict[str, torch.Tensor], int]:
+    """Running mean of floating-point weights (stochastic weight averaging over epochs)."""
+    if average is None:
+        return {k: v.detach().clone() for k, v in state.items()}, 1
+    count += 1
+    for key, value in state.items():
+        if value.is_floating_point():
+            average[key] += (value.detach() - average[key]) / count
+    return average, count
+
+
+def save_model_dir(
+    directory: Path,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    config: TrainConfig,
+    max_length: int,
+    train_data: Dataset,
+    metrics: dict[str, Any],
+) -> None:
+    """Write weights (safetensors), tokenizer, config with labels/threshold, arguments, data and metrics."""
+    import json
+
+    model.config.decision_threshold = config.threshold
+    model.config.max_seq_length = max_length
+    model.config.base_model = config.base_model
+    tokenizer.model_max_length = max_length
+    model.cpu().save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    config.save(directory)
+    data_info = {
+        "fingerprint": fingerprint(train_data.examples),
+        "source": train_data.report.source,
+        "examples": len(train_data),
+        "per_label": {label: train_data.labels.count(i) for i, label in enumerate(LABELS)},
+        "load_report": train_data.report.summary(),
+    }
+    (directory / "data.json").write_text(json.dumps(data_info, indent=2) + "\n")
+    (directory / artifact.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")

@@ -1,0 +1,97 @@
+"""Shared fixtures: the shared dataset, a small upstream-layout copy, and a tiny random BERT (seconds)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+from hatespeech.config import TrainConfig
+from hatespeech.data import load_split
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("HATESPEECH_TEST_DATA", REPO.parent / "shared/data/hate-speech-dataset"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "annotations_metadata.csv").is_file():
+        pytest.fail(f"the shared dataset is missing at {SHARED_DATA}: CI must have ../shared beside the repo")
+    return SHARED_DATA
+
+
+def write_upstream_layout(root: Path, splits: dict[str, list[tuple[str, str, str]]]) -> Path:
+    """Write (file_id, text, label) rows as the upstream layout: split folders + annotations CSV."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "annotations_metadata.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file_id", "user_id", "subforum_id", "num_contexts", "label"])
+        for split, rows in splits.items():
+            (root / split).mkdir(exist_ok=True)
+            for file_id, text, label in rows:
+                (root / split / f"{file_id}.txt").write_text(text, encoding="utf-8")
+                writer.writerow([file_id, "1", "1", "0", label])
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """48 train and 16 test sentences copied from the shared dataset (balanced), in the upstream layout."""
+    splits: dict[str, list[tuple[str, str, str]]] = {}
+    for split, per_class in (("sampled_train", 24), ("sampled_test", 8)):
+        examples = load_split(shared_data, split).examples
+        rows: list[tuple[str, str, str]] = []
+        for label, name in ((1, "hate"), (0, "noHate")):
+            rows += [(e.id, e.text, name) for e in examples if e.label == label][:per_class]
+        splits[split] = rows
+    return write_upstream_layout(tmp_path_factory.mktemp("small-data"), splits)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer, 32-wide BERT with the real MiniLM tokenizer: trains in seconds."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from hatespeech.modeling import resolve_base_model
+
+    source = resolve_base_model(TrainConfig.model_fields["base_model"].default)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    directory = tmp_path_factory.mktemp("tiny-bert")
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_base: Path) -> TrainConfig:
+    return TrainConfig(
+        base_model=str(tiny_base), head_epochs=1, epochs=2, batch_size=8, learning_rate=1e-3, device="cpu"
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_config: TrainConfig, small_data: Path) -> Path:
+    """A trained, exported and published tiny model dir (models/current-style symlink)."""
+    from hatespeech.export import export_model_dir
+    from hatespeech.training import train
+
+    out = tmp_path_factory.mktemp("models") / "current"
+    test = load_split(small_data, "sampled_test")
+    train(
+        tiny_config,
+        load_split(small_data, "sampled_train"),
+        out,
+        test_data=test,
+        after_save=lambda staged: export_model_dir(staged, test),
+    )
+    return out

@@ -1,0 +1,108 @@
+"""Training: the tiny model end to end, the model-dir contents, `pipeline` compatibility, reproducibility."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hatespeech import artifact
+from hatespeech.config import TrainConfig
+from hatespeech.data import load_split
+from hatespeech.training import choose_max_length, train
+
+
+def test_trained_model_dir_has_every_artifact(tiny_model: Path) -> None:
+    assert tiny_model.is_symlink()
+    names = {p.name for p in tiny_model.iterdir()}
+    for expected in (
+        "model.safetensors", "config.json", "tokenizer.json", "training_args.json", "data.json",
+        "metrics.json", "manifest.json", "model.onnx", "model.int8.onnx", "export.json",
+    ):  # fmt: skip
+        assert expected in names
+    artifact.verify(tiny_model)
+
+
+def test_config_carries_labels_threshold_and_max_length(tiny_model: Path) -> None:
+    config = json.loads((tiny_model / "config.json").read_text())
+    assert config["id2label"] == {"0": "noHate", "1": "hate"}
+    assert config["label2id"] == {"noHate": 0, "hate": 1}
+    assert config["decision_threshold"] == 0.5
+    assert 16 <= config["max_seq_length"] <= 512
+
+
+def test_metrics_record_validation_and_test_separately(tiny_model: Path) -> None:
+    metrics = json.loads((tiny_model / "metrics.json").read_text())
+    assert metrics["validation"]["n"] == 8  # 15% of 48, stratified
+    assert metrics["test"]["n"] == 16
+    assert metrics["history"][0]["stage"] == "stage 1 (head)"
+
+
+def test_data_fingerprint_and_training_args_are_saved(tiny_model: Path, tiny_config: TrainConfig) -> None:
+    data = json.loads((tiny_model / "data.json").read_text())
+    assert len(data["fingerprint"]) == 64
+    assert data["per_label"] == {"noHate": 24, "hate": 24}
+    assert TrainConfig.load(tiny_model) == tiny_config
+
+
+def test_transformers_pipeline_loads_the_model_dir(tiny_model: Path) -> None:
+    from transformers import pipeline
+
+    classify = pipeline("text-classification", model=str(tiny_model), device="cpu")
+    results = classify(["you people are disgusting", "nice weather today"])
+    assert {r["label"] for r in results} <= {"hate", "noHate"}
+    assert all(0.0 <= r["score"] <= 1.0 for r in results)
+
+
+def test_training_is_reproducible_with_the_same_seed(
+    tmp_path: Path, tiny_config: TrainConfig, small_data: Path
+) -> None:
+    data = load_split(small_data, "sampled_train")
+    config = tiny_config.model_copy(update={"epochs": 1})
+    first = train(config, data, tmp_path / "a")
+    second = train(config, data, tmp_path / "b")
+    assert first.metrics["validation"] == second.metrics["validation"]
+    assert (first.model_dir / "model.safetensors").read_bytes() == (
+        second.model_dir / "model.safetensors"
+    ).read_bytes()
+
+
+def test_head_only_training_leaves_the_encoder_untouched(
+    tmp_path: Path, tiny_config: TrainConfig, small_data: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    config = tiny_config.model_copy(update={"epochs": 0, "head_epochs": 1})
+    result = train(config, load_split(small_data, "sampled_train"), tmp_path / "m")
+    trained = load_file(result.model_dir / "model.safetensors")
+    base = load_file(Path(tiny_config.base_model) / "model.safetensors")
+    name = "encoder.layer.0.attention.self.query.weight"
+    assert (trained[f"bert.{name}"] == base[name]).all()
+
+
+def test_max_length_follows_the_data(tiny_base: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    assert choose_max_length(tokenizer, ["short text"] * 99 + ["word " * 300]) == 16
+    assert choose_max_length(tokenizer, ["word " * 60] * 10) == 64
+
+
+def test_republishing_keeps_the_previous_version_until_the_swap(
+    tmp_path: Path, tiny_config: TrainConfig, small_data: Path
+) -> None:
+    config = tiny_config.model_copy(update={"epochs": 0})
+    data = load_split(small_data, "sampled_train")
+    first = train(config, data, tmp_path / "current").model_dir
+    second = train(config, data, tmp_path / "current").model_dir
+    assert (tmp_path / "current").resolve() == second.resolve()
+    assert first.exists()  # kept as the rollback version
+
+
+@pytest.mark.slow
+def test_real_base_model_trains_a_few_steps(tmp_path: Path, small_data: Path) -> None:
+    config = TrainConfig(head_epochs=1, epochs=1, batch_size=16, device="cpu", max_length=32)
+    result = train(config, load_split(small_data, "sampled_train"), tmp_path / "real")
+    assert result.metrics["validation"]["n"] == 8
+    artifact.verify(result.model_dir)
