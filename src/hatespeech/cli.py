@@ -30,7 +30,8 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 ModelOption = Annotated[
-    Path | None, typer.Option("--model", "-m", help="Model dir [default: $HATESPEECH_MODEL_DIR or models/current].")
+    Path | None,
+    typer.Option("--model", "-m", help="Model dir [default: $HATESPEECH_MODEL_DIR or models/current]."),
 ]
 DataOption = Annotated[
     Path | None,
@@ -124,7 +125,9 @@ def train(
         def after_save(staged: Path) -> None:
             export_model_dir(staged, test_data, console=console)
 
-    result = run_training(config, train_data, target, test_data=test_data, console=console, after_save=after_save)
+    result = run_training(
+        config, train_data, target, test_data=test_data, console=console, after_save=after_save
+    )
     console.print(metrics_table(result.metrics["validation"], title="Validation"))
     if "test" in result.metrics:
         console.print(metrics_table(result.metrics["test"], title=f"Test ({test_split})"))
@@ -140,7 +143,9 @@ def evaluate(
     model: ModelOption = None,
     data: DataOption = None,
     split: Annotated[str, typer.Option(help="Split of a dataset folder.")] = "sampled_test",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
     engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
 ) -> None:
     """Accuracy, macro-F1, ROC-AUC, per-class scores and the confusion matrix on a labelled split."""
@@ -165,9 +170,12 @@ def predict(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
     model: ModelOption = None,
     input_path: Annotated[
-        Path | None, typer.Option("--input", "-i", help=".txt (a text per line), .csv or .jsonl (a 'text' field).")
+        Path | None,
+        typer.Option("--input", "-i", help=".txt (a text per line), .csv or .jsonl (a 'text' field)."),
     ] = None,
-    output_path: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL output [default: stdout].")] = None,
+    output_path: Annotated[
+        Path | None, typer.Option("--output", "-o", help="JSONL output [default: stdout].")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 64,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed input line.")] = False,
     engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
@@ -275,7 +283,9 @@ def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict:
         predictions = iter(runner.predict(valid) if valid else [])
         for number, text, error in pending:
             if error is not None:
-                out.write(json.dumps({"line": number, "text": text, "error": error}, ensure_ascii=False) + "\n")
+                out.write(
+                    json.dumps({"line": number, "text": text, "error": error}, ensure_ascii=False) + "\n"
+                )
             else:
                 record = {"text": text, **next(predictions).as_dict()}
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -328,3 +338,43 @@ def export(
         raise
     final = artifact.publish(staged, directory)
     console.print(f"exported: {directory} -> {final}", highlight=False)
+
+
+@app.command()
+def serve(
+    model: ModelOption = None,
+    host: Annotated[str | None, typer.Option(help="Interface [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes [default: 1].")] = None,
+) -> None:
+    """Serve the model over HTTP (FastAPI + ONNX Runtime + dynamic batching). Other settings: HATESPEECH_*."""
+    import os
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from hatespeech import artifact
+    from hatespeech.config import Settings
+
+    flags = {"model_dir": model, "host": host, "port": port, "workers": workers}
+    for name, value in flags.items():
+        if value is not None:
+            os.environ[f"HATESPEECH_{name.upper()}"] = str(value)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise _fail(f"invalid setting: {exc.errors()[0]['msg']}", 2) from exc
+    artifact.verify(settings.model_dir)
+    import logging
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    uvicorn.run(
+        "hatespeech.api.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,  # our own JSON access log replaces uvicorn's
+        timeout_graceful_shutdown=int(settings.request_timeout_s) + 5,
+    )

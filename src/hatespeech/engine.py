@@ -56,6 +56,33 @@ class Encoded:
 
 
 @dataclass(frozen=True)
+class Tokens:
+    """One tokenized text: what the batcher queues."""
+
+    ids: tuple[int, ...]
+    type_ids: tuple[int, ...]
+    truncated: bool
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def collate(items: Sequence[Tokens]) -> Encoded:
+    """Pad tokenized texts to the longest one: the arrays a forward pass takes."""
+    width = max((len(t) for t in items), default=1)
+    shape = (len(items), width)
+    input_ids = np.zeros(shape, dtype=np.int64)
+    attention_mask = np.zeros(shape, dtype=np.int64)
+    token_type_ids = np.zeros(shape, dtype=np.int64)
+    for row, item in enumerate(items):
+        size = len(item)
+        input_ids[row, :size] = item.ids
+        attention_mask[row, :size] = 1
+        token_type_ids[row, :size] = item.type_ids
+    return Encoded(input_ids, attention_mask, token_type_ids, [t.truncated for t in items])
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """What a model dir says about itself (config.json and friends)."""
 
@@ -127,25 +154,16 @@ class BaseEngine:
         self.tokenizer.enable_truncation(max_length=self.info.max_length)
         self.tokenizer.no_padding()
 
+    def tokenize(self, texts: Sequence[str]) -> list[Tokens]:
+        """Token ids of each text, truncated to the model's limit (no padding)."""
+        return [
+            Tokens(tuple(e.ids), tuple(e.type_ids), bool(e.overflowing))
+            for e in self.tokenizer.encode_batch(list(texts))
+        ]
+
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Tokenize, truncate to the model's limit and pad to the longest text of the batch."""
-        encodings = self.tokenizer.encode_batch(list(texts))
-        width = max((len(e.ids) for e in encodings), default=1)
-        shape = (len(encodings), width)
-        input_ids = np.zeros(shape, dtype=np.int64)
-        attention_mask = np.zeros(shape, dtype=np.int64)
-        token_type_ids = np.zeros(shape, dtype=np.int64)
-        for row, encoding in enumerate(encodings):
-            size = len(encoding.ids)
-            input_ids[row, :size] = encoding.ids
-            attention_mask[row, :size] = encoding.attention_mask
-            token_type_ids[row, :size] = encoding.type_ids
-        truncated = [bool(e.overflowing) for e in encodings]
-        return Encoded(input_ids, attention_mask, token_type_ids, truncated)
-
-    def token_count(self, text: str) -> int:
-        """Tokens the text will occupy after truncation (used to group texts of similar length)."""
-        return len(self.tokenizer.encode(text).ids)
+        return collate(self.tokenize(texts))
 
     def forward(self, batch: Encoded) -> np.ndarray:
         """Logits of shape (batch, labels)."""
@@ -193,9 +211,7 @@ class TorchEngine(BaseEngine):
         return result
 
 
-def predict_in_batches(
-    engine: Engine, texts: Sequence[str], batch_size: int = 64
-) -> list[Prediction]:
+def predict_in_batches(engine: Engine, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
     """Predict many texts: sort by length so batches pad little, then restore input order."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     results: list[Prediction | None] = [None] * len(texts)

@@ -1,0 +1,111 @@
+"""Accuracy benchmark: default training for 3 seeds vs a TF-IDF + logistic-regression baseline.
+
+Trains on ``sampled_train`` (validation carved from it), reports on ``sampled_test`` only, and prints
+accuracy and macro-F1 (mean ± sd over seeds) and CPU training wall time. Usage::
+
+    .venv/bin/python benchmarks/accuracy.py [--data DIR] [--seeds 1 2 3] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline, make_union
+
+from hatespeech.config import TrainConfig
+from hatespeech.data import load_split, resolve_data_dir
+from hatespeech.evaluation import compute_metrics
+from hatespeech.training import train
+
+console = Console()
+
+
+def tfidf_baseline(train_texts: list[str], train_labels: list[int], test_texts: list[str]) -> list[float]:
+    """Word (1-2) + char (2-5) n-gram TF-IDF with logistic regression: P(hate) per test text."""
+    model = make_pipeline(
+        make_union(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+        ),
+        LogisticRegression(C=10.0, max_iter=2000),
+    )
+    model.fit(train_texts, train_labels)
+    return [float(p) for p in model.predict_proba(test_texts)[:, 1]]
+
+
+def mean_sd(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.4f} ± {sd:.4f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--epochs", type=int, default=None, help="override stage-2 epochs (default: config)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+
+    data_dir = resolve_data_dir(args.data)
+    train_data = load_split(data_dir, "sampled_train")
+    test_data = load_split(data_dir, "sampled_test")
+
+    started = time.perf_counter()
+    baseline_scores = tfidf_baseline(train_data.texts, train_data.labels, test_data.texts)
+    baseline = compute_metrics(test_data.labels, baseline_scores)
+    baseline_seconds = time.perf_counter() - started
+
+    runs = []
+    for seed in args.seeds:
+        overrides = {"seed": seed, "device": "cpu"}
+        if args.epochs is not None:
+            overrides["epochs"] = args.epochs
+        config = TrainConfig(**overrides)  # type: ignore[arg-type]
+        with tempfile.TemporaryDirectory() as tmp:
+            result = train(config, train_data, Path(tmp) / "model", test_data=test_data)
+        test = result.metrics["test"]
+        runs.append(
+            {
+                "seed": seed,
+                "accuracy": test["accuracy"],
+                "macro_f1": test["macro_f1"],
+                "validation_accuracy": result.metrics["validation"]["accuracy"],
+                "selected": result.metrics["selected"],
+                "seconds": result.seconds,
+            }
+        )
+        console.print(f"seed {seed}: {json.dumps(runs[-1])}")
+
+    table = Table(title=f"sampled_test (n={len(test_data)}), trained on sampled_train")
+    for column in ("model", "accuracy", "macro-F1", "train wall time (s)", "runs"):
+        table.add_column(column)
+    table.add_row(
+        "TF-IDF word+char n-grams + logistic regression",
+        f"{baseline['accuracy']:.4f}",
+        f"{baseline['macro_f1']:.4f}",
+        f"{baseline_seconds:.1f}",
+        "1 (deterministic)",
+    )
+    table.add_row(
+        f"{TrainConfig().base_model}, two-stage fine-tuning (defaults)",
+        mean_sd([r["accuracy"] for r in runs]),
+        mean_sd([r["macro_f1"] for r in runs]),
+        mean_sd([r["seconds"] for r in runs]),
+        f"{len(runs)} seeds {args.seeds}",
+    )
+    console.print(table)
+    if args.json:
+        args.json.write_text(json.dumps({"baseline": baseline, "runs": runs}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""App factory: ``create_app(settings, engine=None)``; the lifespan loads the model and runs the batcher.
+
+The model loads in the background, so ``/health`` answers at once and ``/ready`` turns 200 only after the
+model is verified, loaded and has answered a warm-up forward pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hatespeech import __version__
+from hatespeech.api.errors import error_response, install_error_handlers
+from hatespeech.api.metrics import Metrics
+from hatespeech.api.routes import ROUTE_PATHS, router
+from hatespeech.api.security import ApiKeyMiddleware
+from hatespeech.batching import MicroBatcher
+from hatespeech.config import Settings
+from hatespeech.engine import BaseEngine
+
+logger = logging.getLogger("hatespeech.api")
+
+
+@dataclass
+class Service:
+    """Everything a request handler needs: settings, metrics, and (once loaded) the engine and batcher."""
+
+    settings: Settings
+    metrics: Metrics
+    engine: BaseEngine | None = None
+    engine_name: str = ""
+    batcher: MicroBatcher | None = None
+    load_error: str | None = None
+    ready: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+def load_engine(settings: Settings) -> tuple[BaseEngine, str]:
+    """Verify the model dir and open its ONNX graph; int8 per ``settings.quantized`` and export.json."""
+    from hatespeech import artifact
+    from hatespeech.onnx_engine import OnnxEngine
+
+    directory = settings.model_dir
+    artifact.verify(directory)
+    quantized = settings.quantized == "yes"
+    if settings.quantized == "auto":
+        report = artifact.read_json(directory, "export.json")
+        fp32, int8 = report.get("fp32", {}).get("accuracy"), report.get("int8", {}).get("accuracy")
+        quantized = fp32 is not None and int8 is not None and fp32 - int8 <= settings.max_int8_accuracy_drop
+    engine = OnnxEngine(directory, quantized=quantized, threads=settings.intra_op_threads())
+    return engine, "onnx-int8" if quantized else "onnx-fp32"
+
+
+def create_app(settings: Settings | None = None, engine: BaseEngine | None = None) -> FastAPI:
+    """Build the service. Pass ``engine`` to serve it instead of loading ``settings.model_dir``."""
+    settings = settings or Settings()
+    service = Service(settings=settings, metrics=Metrics())
+
+    async def bring_up() -> None:
+        try:
+            if engine is None:
+                service.engine, service.engine_name = await asyncio.to_thread(load_engine, settings)
+            else:
+                service.engine, service.engine_name = engine, type(engine).__name__
+            await asyncio.to_thread(service.engine.predict, ["warm-up forward pass"])
+        except Exception as exc:  # reported by /ready and the log; the process keeps answering
+            service.load_error = str(exc)
+            logger.error(json.dumps({"event": "model_load_failed", "error": str(exc)}))
+            return
+        service.batcher = MicroBatcher(
+            service.engine,
+            max_batch_size=settings.max_batch_size,
+            max_batch_tokens=settings.max_batch_tokens,
+            max_wait_s=settings.max_wait_ms / 1000.0,
+            max_queue=settings.max_queue,
+            on_batch=service.metrics.observe_batch,
+        )
+        service.batcher.start()
+        service.ready = True
+        logger.info(
+            json.dumps(
+                {
+                    "event": "ready",
+                    "engine": service.engine_name,
+                    "model_dir": str(settings.model_dir),
+                    "seconds": round(time.monotonic() - service.started, 3),
+                }
+            )
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loading = asyncio.create_task(bring_up())
+        try:
+            yield
+        finally:
+            service.ready = False
+            if not loading.done():
+                loading.cancel()
+                with suppress(asyncio.CancelledError):
+                    await loading
+            if service.batcher is not None:
+                await asyncio.to_thread(service.batcher.stop)
+
+    app = FastAPI(
+        title="Hate-speech detection API",
+        version=__version__,
+        description=(
+            "Classify text as `hate` or `noHate` with a fine-tuned BERT-family model served by ONNX Runtime. "
+            'Errors are JSON: `{"error": ..., "error_type": ...}`.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    install_error_handlers(app)
+    app.include_router(router)
+    # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> body limit.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    keys = settings.keys()
+    if keys:
+        app.add_middleware(ApiKeyMiddleware, keys=keys)
+    if settings.origins():
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.origins(),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+    app.add_middleware(AccessLogMiddleware, service=service)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (used by ``hatespeech serve``): settings from HATESPEECH_*."""
+    return create_app(Settings())
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over ``max_bytes``, by Content-Length up front or by counting a streamed body."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+        too_large = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response("payload_too_large", f"request body over the {self.max_bytes}-byte limit")
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class AccessLogMiddleware:
+    """Request id (``X-Request-ID``), one JSON log line per request, request metrics. Never logs texts
+    unless ``log_texts`` is set."""
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope.get("path", "")
+            route = path if path in ROUTE_PATHS or path.startswith("/static/") else "unmatched"
+            seconds = time.perf_counter() - started
+            metrics = self.service.metrics
+            metrics.requests.labels(route, str(status)).inc()
+            metrics.latency.labels(route).observe(seconds)
+            state: dict[str, Any] = scope.get("state", {})
+            record: dict[str, Any] = {
+                "request_id": request_id,
+                "method": scope.get("method"),
+                "route": route,
+                "status": status,
+                "latency_ms": round(seconds * 1000, 2),
+            }
+            for key in ("texts", "error_type"):
+                if key in state:
+                    record[key] = state[key]
+            if self.service.settings.log_texts and "input_texts" in state:
+                record["input_texts"] = state["input_texts"]
+            logger.info(json.dumps(record, ensure_ascii=False))

@@ -1,0 +1,112 @@
+"""One error model: every failure becomes ``{"error": message, "error_type": type}`` with one status.
+
+The same table documents the error responses in OpenAPI, so the docs cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hatespeech.errors import HateSpeechError
+
+STATUS_BY_ERROR_TYPE: dict[str, int] = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "validation": 422,
+    "backend": 500,
+    "not_ready": 503,
+    "overloaded": 503,
+    "timeout": 503,
+}
+ERROR_TYPE_BY_STATUS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+                        413: "payload_too_large", 415: "unsupported_media_type", 422: "validation",
+                        503: "not_ready"}  # fmt: skip
+RETRY_AFTER_SECONDS = "1"
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: str
+    error_type: str
+
+
+class ApiError(HateSpeechError):
+    """An error raised by the HTTP layer itself, with its error type."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def error_response(error_type: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    status = STATUS_BY_ERROR_TYPE.get(error_type, 500)
+    headers = dict(headers or {})
+    if status == 503:
+        headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
+    body = ErrorBody(error=message, error_type=error_type).model_dump()
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def responses(*error_types: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error types, from the same table."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for error_type in error_types:
+        status = STATUS_BY_ERROR_TYPE[error_type]
+        entry = documented.setdefault(status, {"model": ErrorBody, "description": ""})
+        entry["description"] = ", ".join(filter(None, [entry["description"], error_type]))
+    return documented
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{location}: {error.get('msg')}" if location else str(error.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, HTTP errors and validation errors to the one JSON error body."""
+
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HateSpeechError)
+        return error_response(exc.error_type, str(exc))
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        content_type = request.headers.get("content-type", "")
+        if request.method == "POST" and "json" not in content_type.lower():
+            return error_response(
+                "unsupported_media_type",
+                f"send JSON with 'Content-Type: application/json' (got {content_type or 'none'!r})",
+            )
+        return error_response("validation", _describe_validation(exc))
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        error_type = ERROR_TYPE_BY_STATUS.get(exc.status_code, "bad_request")
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404:
+            message = f"no route {request.url.path}; see /docs"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return error_response(error_type, message, dict(exc.headers or {}))
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return error_response("backend", "internal error; see the server log")
+
+    app.add_exception_handler(HateSpeechError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,157 @@
+"""HTTP routes. Handlers validate, submit to the batcher and shape the answer; the engine knows no HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from hatespeech.api.errors import ApiError, responses
+from hatespeech.api.schemas import (
+    BatchPredictionOut,
+    HealthOut,
+    LabelScore,
+    ModelOut,
+    PredictionOut,
+    PredictRequest,
+    PredictResponse,
+    ReadyOut,
+)
+from hatespeech.engine import Prediction
+
+router = APIRouter()
+ROUTE_PATHS = frozenset(
+    {"/predict", "/health", "/ready", "/model", "/metrics", "/", "/docs", "/openapi.json"}
+)
+INLINE_TOKENIZE_CHARS = 4096  # above this, tokenize on a worker thread to keep the event loop free
+
+
+def _service(request: Request) -> Any:
+    return request.app.state.service
+
+
+def _ready_service(request: Request) -> Any:
+    service = _service(request)
+    if not service.ready:
+        message = service.load_error or "the model is still loading"
+        raise ApiError("not_ready", f"not ready: {message}")
+    return service
+
+
+def _check_limits(texts: list[str], settings: Any) -> None:
+    if not texts:
+        raise ApiError("validation", "no texts given: send at least one")
+    if len(texts) > settings.max_texts:
+        raise ApiError(
+            "validation", f"{len(texts)} texts is over the limit of {settings.max_texts} per request"
+        )
+    for index, text in enumerate(texts):
+        where = f"text {index}" if len(texts) > 1 else "text"
+        if not text.strip():
+            raise ApiError("validation", f"{where} is empty or whitespace only")
+        if len(text) > settings.max_text_chars:
+            raise ApiError(
+                "validation",
+                f"{where} has {len(text)} characters, over the limit of {settings.max_text_chars}",
+            )
+        if "\x00" in text:
+            raise ApiError("validation", f"{where} contains a NUL character")
+
+
+def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
+    ranked = sorted(prediction.scores.items(), key=lambda kv: kv[1], reverse=True)
+    return [LabelScore(label=label, score=score) for label, score in ranked[: top_k or None]]
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    summary="Classify one or more texts",
+    responses=responses(
+        "validation",
+        "payload_too_large",
+        "unsupported_media_type",
+        "unauthorized",
+        "overloaded",
+        "not_ready",
+        "timeout",
+    ),  # fmt: skip
+)
+async def predict(body: PredictRequest, request: Request) -> Any:
+    """`{"text"}` -> one prediction; `{"texts"}` -> `{"predictions": [...]}`; `{"inputs"}` -> TEI's shape."""
+    service = _ready_service(request)
+    settings = service.settings
+    texts = body.as_list()
+    _check_limits(texts, settings)
+    request.state.texts = len(texts)
+    if settings.log_texts:
+        request.state.input_texts = texts
+    with service.metrics.tokenize.time():
+        if sum(len(t) for t in texts) > INLINE_TOKENIZE_CHARS:
+            tokens = await run_in_threadpool(service.engine.tokenize, texts)
+        else:
+            tokens = service.engine.tokenize(texts)
+    if not body.truncate and any(t.truncated for t in tokens):
+        raise ApiError(
+            "validation", f"a text is longer than {service.engine.info.max_length} tokens and truncate=false"
+        )
+    service.metrics.queue_depth.set(service.batcher.depth)
+    predictions = await service.batcher.submit(tokens, timeout=settings.request_timeout_s)
+    for prediction in predictions:
+        service.metrics.predictions.labels(prediction.label).inc()
+        if prediction.truncated:
+            service.metrics.truncated.inc()
+    if body.text is not None:
+        return PredictionOut(**predictions[0].as_dict())
+    if body.texts is not None:
+        return BatchPredictionOut(predictions=[PredictionOut(**p.as_dict()) for p in predictions])
+    top_k = (body.parameters or {}).get("top_k")
+    top_k = top_k if isinstance(top_k, int) and top_k > 0 else None
+    if isinstance(body.inputs, str):
+        return _tei_shape(predictions[0], top_k)
+    return [_tei_shape(p, top_k) for p in predictions]
+
+
+@router.get("/health", response_model=HealthOut, summary="Liveness: 200 while the process runs")
+async def health() -> HealthOut:
+    return HealthOut()
+
+
+@router.get(
+    "/ready",
+    response_model=ReadyOut,
+    summary="Readiness: 200 once the model is loaded and warmed up",
+    responses=responses("not_ready"),
+)
+async def ready(request: Request) -> ReadyOut:
+    service = _ready_service(request)
+    return ReadyOut(engine=service.engine_name)
+
+
+@router.get(
+    "/model", response_model=ModelOut, summary="The model being served", responses=responses("not_ready")
+)
+async def model(request: Request) -> ModelOut:
+    service = _ready_service(request)
+    info = service.engine.info
+    return ModelOut(
+        name=info.directory.resolve().name,
+        base_model=info.base_model,
+        version=info.fingerprint,
+        labels=list(info.labels),
+        threshold=info.threshold,
+        max_length=info.max_length,
+        engine=service.engine_name,
+        metrics=info.metrics,
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    service = _service(request)
+    if service.batcher is not None:
+        service.metrics.queue_depth.set(service.batcher.depth)
+    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,166 @@
+"""CLI: typer's runner for the normal paths; a real subprocess for errors (one line on stderr, no traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hatespeech.cli import app
+
+runner = CliRunner()
+
+
+def hatespeech(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a fresh interpreter."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "hatespeech", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_evaluate_json_has_the_documented_keys(tiny_model: Path, small_data: Path) -> None:
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_model), "--data", str(small_data), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"accuracy", "macro_f1", "roc_auc", "per_class", "confusion_matrix", "n"} <= metrics.keys()
+    assert metrics["n"] == 16
+    assert set(metrics["per_class"]) == {"hate", "noHate"}
+    assert sum(map(sum, metrics["confusion_matrix"])) == 16
+
+
+def test_evaluate_engines_agree(tiny_model: Path, small_data: Path) -> None:
+    outputs = {}
+    for engine in ("onnx", "torch"):
+        args = ["evaluate", "-m", str(tiny_model), "--data", str(small_data), "--json", "--engine", engine]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        outputs[engine] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outputs["onnx"]["confusion_matrix"] == outputs["torch"]["confusion_matrix"]
+
+
+def test_evaluate_prints_a_table(tiny_model: Path, small_data: Path) -> None:
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_model), "--data", str(small_data)])
+    assert result.exit_code == 0
+    assert "macro F1" in result.stdout and "ROC-AUC" in result.stdout
+
+
+def test_predict_texts_prints_one_json_object_per_text(tiny_model: Path) -> None:
+    result = runner.invoke(app, ["predict", "--model", str(tiny_model), "first text", "second text"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [line["text"] for line in lines] == ["first text", "second text"]
+    for line in lines:
+        assert line["label"] in ("hate", "noHate")
+        assert line["label"] == ("hate" if line["score"] >= 0.5 else "noHate")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "bad_line"),
+    [
+        ("in.txt", "one\ntwo\n\nfour\n", 3),
+        ("in.csv", 'id,text\n1,one\n2,two\n3,""\n4,four\n', 4),  # file line numbers, header included
+        ("in.jsonl", '{"text": "one"}\n{"text": "two"}\n{oops\n{"text": "four"}\n', 3),
+    ],
+)
+def test_predict_file_keeps_one_line_per_input_in_order(
+    tiny_model: Path, tmp_path: Path, name: str, content: str, bad_line: int
+) -> None:
+    source, target = tmp_path / name, tmp_path / "out.jsonl"
+    source.write_text(content)
+    args = [
+        "predict",
+        "-m",
+        str(tiny_model),
+        "--input",
+        str(source),
+        "--output",
+        str(target),
+        "--batch-size",
+        "2",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line.get("text") for line in lines] == ["one", "two", lines[2].get("text"), "four"]
+    assert "error" in lines[2] and lines[2]["line"] == bad_line
+    assert all("score" in line for i, line in enumerate(lines) if i != 2)
+    assert "3 predicted, 1 malformed" in result.output
+
+
+def test_predict_strict_stops_at_the_first_malformed_line(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("one\n\nthree\n")
+    result = hatespeech("predict", "-m", str(tiny_model), "--input", str(source), "--strict")
+    assert result.returncode == 1
+    assert "in.txt:2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_matches_batch_of_one(tiny_model: Path) -> None:
+    texts = ["short", "a somewhat longer sentence about nothing in particular", "x " * 600]
+    together = runner.invoke(app, ["predict", "-m", str(tiny_model), *texts]).stdout.splitlines()
+    alone = [runner.invoke(app, ["predict", "-m", str(tiny_model), t]).stdout.strip() for t in texts]
+    for a, b in zip(together, alone, strict=True):
+        assert json.loads(a)["score"] == pytest.approx(json.loads(b)["score"], abs=1e-5)
+    assert json.loads(together[2])["truncated"] is True
+
+
+def test_missing_model_dir_is_one_clear_line(tmp_path: Path) -> None:
+    result = hatespeech("predict", "--model", str(tmp_path / "nope"), "hello")
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_wrong_data_path_is_one_clear_line(tiny_model: Path, tmp_path: Path) -> None:
+    result = hatespeech("evaluate", "--model", str(tiny_model), "--data", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreadable_input_file_is_one_clear_line(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "bad.txt"
+    source.write_bytes(b"fine\n\xff\xfe\xfa not utf-8\n")
+    result = hatespeech("predict", "-m", str(tiny_model), "--input", str(source))
+    assert result.returncode == 1
+    assert "not UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_input_file_is_one_clear_line(tiny_model: Path, tmp_path: Path) -> None:
+    result = hatespeech("predict", "-m", str(tiny_model), "--input", str(tmp_path / "none.txt"))
+    assert result.returncode == 1 and "not found" in result.stderr
+
+
+def test_train_cli_trains_and_publishes(tiny_base: Path, small_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "models" / "current"
+    args = ["train", "--data", str(small_data), "--out", str(out), "--base-model", str(tiny_base)]
+    args += ["--epochs", "1", "--batch-size", "8", "--device", "cpu"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "model.onnx").is_file() and (out / "manifest.json").is_file()
+
+
+def test_train_with_one_class_data_fails_clearly(tiny_base: Path, tmp_path: Path) -> None:
+    data = tmp_path / "one.csv"
+    data.write_text("text,label\n" + "".join(f"text {i},hate\n" for i in range(20)))
+    result = hatespeech(
+        "train", "--data", str(data), "--out", str(tmp_path / "m"), "--base-model", str(tiny_base)
+    )
+    assert result.returncode == 1
+    assert "both classes" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_rejects_invalid_options(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--batch-size", "0", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "batch_size" in result.output
