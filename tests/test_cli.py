@@ -153,9 +153,7 @@ def test_train_cli_trains_and_publishes(tiny_base: Path, small_data: Path, tmp_p
 def test_train_with_one_class_data_fails_clearly(tiny_base: Path, tmp_path: Path) -> None:
     data = tmp_path / "one.csv"
     data.write_text("text,label\n" + "".join(f"text {i},hate\n" for i in range(20)))
-    result = hatespeech(
-        "train", "--data", str(data), "--out", str(tmp_path / "m"), "--base-model", str(tiny_base)
-    )
+    result = hatespeech("train", "--data", str(data), "--out", str(tmp_path / "m"), "--base-model", str(tiny_base))
     assert result.returncode == 1
     assert "both classes" in result.stderr and "Traceback" not in result.stderr
 

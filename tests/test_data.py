@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import write_upstream_layout
 
 from hatespeech.data import (
     Dataset,
@@ -22,6 +21,8 @@ from hatespeech.data import (
     train_validation_split,
 )
 from hatespeech.errors import DataError
+
+from conftest import write_upstream_layout
 
 
 def test_shared_sampled_splits_load_completely_and_balanced(shared_data: Path) -> None:
@@ -69,9 +70,7 @@ def test_all_files_with_an_id_list_reads_only_those_ids(tmp_path: Path) -> None:
 
 def test_csv_with_text_and_label_columns_loads(tmp_path: Path) -> None:
     path = tmp_path / "mine.csv"
-    path.write_text(
-        'text,label,extra\n"Hello, world",noHate,x\nthey are vermin,hate,y\n,hate,z\nfoo,spam,w\n'
-    )
+    path.write_text('text,label,extra\n"Hello, world",noHate,x\nthey are vermin,hate,y\n,hate,z\nfoo,spam,w\n')
     dataset = load_table(path)
     assert [(e.text, e.label) for e in dataset.examples] == [("Hello, world", 0), ("they are vermin", 1)]
     assert dataset.report.empty == 1 and dataset.report.skipped_labels == {"spam": 1}
@@ -126,7 +125,7 @@ def test_one_class_or_too_few_rows_cannot_train(tmp_path: Path) -> None:
 def test_validation_split_is_stratified_and_seeded(shared_data: Path) -> None:
     examples = load_split(shared_data, "sampled_train").examples
     train_a, val_a = train_validation_split(examples, 0.15, seed=1)
-    train_b, val_b = train_validation_split(examples, 0.15, seed=1)
+    _, val_b = train_validation_split(examples, 0.15, seed=1)
     _, val_c = train_validation_split(examples, 0.15, seed=2)
     assert val_a == val_b and val_a != val_c
     assert len(val_a) == 288 and sum(e.label for e in val_a) == 144
@@ -157,7 +156,7 @@ def test_data_dir_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_download_without_network_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="downloading .* failed"):
+    with pytest.raises(DataError, match=r"downloading .* failed"):
         download_dataset(tmp_path / "d", url="http://127.0.0.1:9/none.zip", timeout=2)
 
 

@@ -63,9 +63,7 @@ def test_training_is_reproducible_with_the_same_seed(
     first = train(config, data, tmp_path / "a")
     second = train(config, data, tmp_path / "b")
     assert first.metrics["validation"] == second.metrics["validation"]
-    assert (first.model_dir / "model.safetensors").read_bytes() == (
-        second.model_dir / "model.safetensors"
-    ).read_bytes()
+    assert (first.model_dir / "model.safetensors").read_bytes() == (second.model_dir / "model.safetensors").read_bytes()
 
 
 def test_head_only_training_leaves_the_encoder_untouched(

@@ -200,9 +200,7 @@ class MicroBatcher:
         current: list[_Item] = []
         for item in items:
             width = len(item.tokens)  # sorted: the newest item is the longest
-            if current and (
-                len(current) >= self.max_batch_size or (len(current) + 1) * width > self.max_batch_tokens
-            ):
+            if current and (len(current) >= self.max_batch_size or (len(current) + 1) * width > self.max_batch_tokens):
                 batches.append(current)
                 current = []
             current.append(item)

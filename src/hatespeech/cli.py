@@ -50,7 +50,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _version(value: bool) -> None:
     if value:
-        print(__version__)
+        typer.echo(__version__)
         raise typer.Exit()
 
 
@@ -125,15 +125,12 @@ def train(
         def after_save(staged: Path) -> None:
             export_model_dir(staged, test_data, console=console)
 
-    result = run_training(
-        config, train_data, target, test_data=test_data, console=console, after_save=after_save
-    )
+    result = run_training(config, train_data, target, test_data=test_data, console=console, after_save=after_save)
     console.print(metrics_table(result.metrics["validation"], title="Validation"))
     if "test" in result.metrics:
         console.print(metrics_table(result.metrics["test"], title=f"Test ({test_split})"))
     console.print(
-        f"model: {target} -> {result.model_dir} (selected {result.metrics['selected']}, "
-        f"{result.seconds:.0f} s)",
+        f"model: {target} -> {result.model_dir} (selected {result.metrics['selected']}, {result.seconds:.0f} s)",
         highlight=False,
     )
 
@@ -143,9 +140,7 @@ def evaluate(
     model: ModelOption = None,
     data: DataOption = None,
     split: Annotated[str, typer.Option(help="Split of a dataset folder.")] = "sampled_test",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
 ) -> None:
     """Accuracy, macro-F1, ROC-AUC, per-class scores and the confusion matrix on a labelled split."""
@@ -160,7 +155,7 @@ def evaluate(
     predictions = _predict_with_progress(runner, dataset.texts)
     metrics = compute_metrics(dataset.labels, [p.score for p in predictions], runner.info.threshold)
     if as_json:
-        print(json.dumps(metrics))
+        typer.echo(json.dumps(metrics))
     else:
         Console().print(metrics_table(metrics, title=f"Evaluation on {dataset.report.source}"))
 
@@ -173,9 +168,7 @@ def predict(
         Path | None,
         typer.Option("--input", "-i", help=".txt (a text per line), .csv or .jsonl (a 'text' field)."),
     ] = None,
-    output_path: Annotated[
-        Path | None, typer.Option("--output", "-o", help="JSONL output [default: stdout].")
-    ] = None,
+    output_path: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL output [default: stdout].")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 64,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed input line.")] = False,
     engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
@@ -190,7 +183,7 @@ def predict(
     runner = _load_engine(model, engine)
     if texts:
         for text, prediction in zip(texts, runner.predict(texts), strict=True):
-            print(json.dumps({"text": text, **prediction.as_dict()}, ensure_ascii=False))
+            typer.echo(json.dumps({"text": text, **prediction.as_dict()}, ensure_ascii=False))
         return
     assert input_path is not None
     out: TextIO = output_path.open("w", encoding="utf-8") if output_path else sys.stdout
@@ -283,9 +276,7 @@ def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict:
         predictions = iter(runner.predict(valid) if valid else [])
         for number, text, error in pending:
             if error is not None:
-                out.write(
-                    json.dumps({"line": number, "text": text, "error": error}, ensure_ascii=False) + "\n"
-                )
+                out.write(json.dumps({"line": number, "text": text, "error": error}, ensure_ascii=False) + "\n")
             else:
                 record = {"text": text, **next(predictions).as_dict()}
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -348,7 +339,9 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Server processes [default: 1].")] = None,
 ) -> None:
     """Serve the model over HTTP (FastAPI + ONNX Runtime + dynamic batching). Other settings: HATESPEECH_*."""
+    import logging
     import os
+    import signal
 
     import uvicorn
     from pydantic import ValidationError
@@ -365,9 +358,10 @@ def serve(
     except ValidationError as exc:
         raise _fail(f"invalid setting: {exc.errors()[0]['msg']}", 2) from exc
     artifact.verify(settings.model_dir)
-    import logging
-
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the previous handler:
+    # make that handler a clean exit, so a graceful shutdown ends with status 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(
         "hatespeech.api.app:create_app_from_env",
         factory=True,

@@ -95,9 +95,7 @@ class Settings(BaseSettings):
     )
     max_int8_accuracy_drop: float = Field(0.01, ge=0.0, le=1.0)
     max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per forward pass.")
-    max_batch_tokens: int = Field(
-        16384, ge=64, description="Padded tokens per forward pass (rows x longest row)."
-    )
+    max_batch_tokens: int = Field(16384, ge=64, description="Padded tokens per forward pass (rows x longest row).")
     max_wait_ms: float = Field(2.0, ge=0.0, le=1000.0, description="How long a batch waits to fill.")
     max_queue: int = Field(2048, ge=1, description="Texts waiting for inference; beyond it: 503.")
     max_texts: int = Field(256, ge=1, description="Texts per request.")

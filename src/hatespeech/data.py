@@ -159,9 +159,7 @@ def resolve_data_dir(explicit: str | Path | None = None, *, download: bool = Tru
     return download_dataset(DEFAULT_LOCAL_DIR)
 
 
-def download_dataset(
-    dest: Path, url: str = UPSTREAM_URL, sha256: str | None = None, timeout: float = 60.0
-) -> Path:
+def download_dataset(dest: Path, url: str = UPSTREAM_URL, sha256: str | None = None, timeout: float = 60.0) -> Path:
     """Download and unpack the upstream dataset into ``dest`` (atomically), checking sha256 when given.
 
     ``sha256`` defaults to ``HATESPEECH_DATASET_SHA256``. GitHub archives of a pinned commit hold the same
@@ -173,8 +171,7 @@ def download_dataset(
             payload = response.read()
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise DataError(
-            f"no dataset found locally and downloading {url} failed ({exc}); "
-            f"pass --data DIR or set HATESPEECH_DATA_DIR"
+            f"no dataset found locally and downloading {url} failed ({exc}); pass --data DIR or set HATESPEECH_DATA_DIR"
         ) from exc
     digest = hashlib.sha256(payload).hexdigest()
     if expected and digest != expected:

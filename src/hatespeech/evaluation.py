@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from rich.table import Table
 from sklearn.metrics import (
     accuracy_score,
@@ -19,7 +20,7 @@ from hatespeech.data import LABELS
 
 
 def compute_metrics(
-    labels: Sequence[int], hate_scores: Sequence[float], threshold: float = 0.5
+    labels: Sequence[int], hate_scores: Sequence[float] | npt.NDArray[np.floating], threshold: float = 0.5
 ) -> dict[str, Any]:
     """Accuracy, macro-F1, ROC-AUC, per-class precision/recall/F1 and the confusion matrix.
 
@@ -30,9 +31,7 @@ def compute_metrics(
     scores = np.asarray(hate_scores, dtype=float)
     y_pred = (scores >= threshold).astype(int)
     class_ids = list(range(len(LABELS)))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=class_ids, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=class_ids, zero_division=0)
     has_both = len(set(y_true.tolist())) == len(LABELS)
     return {
         "n": len(y_true),
@@ -62,9 +61,7 @@ def metrics_table(metrics: dict[str, Any], title: str = "Evaluation") -> Table:
     table.add_column("F1", justify="right")
     table.add_column("support", justify="right")
     for label, row in metrics["per_class"].items():
-        table.add_row(
-            label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"])
-        )
+        table.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
     table.add_section()
     auc = metrics["roc_auc"]
     table.add_row("accuracy", "", "", f"{metrics['accuracy']:.3f}", str(metrics["n"]))

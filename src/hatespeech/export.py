@@ -93,9 +93,7 @@ def check_parity(directory: Path, check: Dataset | None) -> dict[str, Any]:
     return report
 
 
-def export_model_dir(
-    directory: Path, check: Dataset | None, console: Console | None = None
-) -> dict[str, Any]:
+def export_model_dir(directory: Path, check: Dataset | None, console: Console | None = None) -> dict[str, Any]:
     """Export, check parity, write ``export.json``; raise :class:`ModelError` if fp32 disagrees with torch."""
     console = console or Console(stderr=True)
     with console.status("exporting to ONNX (fp32 + int8)"):

@@ -36,7 +36,7 @@ def load_base(name: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
 
     source = resolve_base_model(name)
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the "newly initialised head" warning is expected here
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # the "newly initialised head" warning is expected here
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -66,9 +66,7 @@ def head_parameter_names(model: nn.Module) -> set[str]:
     """Names of the parameters that stage 1 trains: everything outside the base encoder."""
     base_prefix = getattr(model, "base_model_prefix", "")
     return {
-        name
-        for name, _ in model.named_parameters()
-        if not name.startswith(f"{base_prefix}.") or ".pooler." in name
+        name for name, _ in model.named_parameters() if not name.startswith(f"{base_prefix}.") or ".pooler." in name
     }
 
 

@@ -30,9 +30,7 @@ class OnnxEngine(BaseEngine):
         super().__init__(directory, threshold)
         self.graph = directory / (ONNX_INT8 if quantized else ONNX_FP32)
         if not self.graph.is_file():
-            raise ModelError(
-                f"{self.graph} not found: run `hatespeech export --model {directory}` to create it"
-            )
+            raise ModelError(f"{self.graph} not found: run `hatespeech export --model {directory}` to create it")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1

@@ -58,9 +58,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def choose_max_length(
-    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], percentile: float = 99.0
-) -> int:
+def choose_max_length(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], percentile: float = 99.0) -> int:
     """Token limit from the data: the given percentile of token lengths, rounded up to a multiple of 8."""
     lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
     limit = int(getattr(tokenizer, "model_max_length", 512) or 512)
@@ -106,7 +104,7 @@ def score_examples(
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
     scores = np.zeros(len(examples), dtype=np.float64)
     hate_id = LABELS.index("hate")
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]
     with torch.inference_mode():
         for offset, (batch, _) in zip(
             range(0, len(order), batch_size),
@@ -153,7 +151,7 @@ class _Stage:
             group["lr"] = group["initial_lr"] * factor
         logits = self.model(**batch).logits
         loss = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -181,18 +179,16 @@ def train(
     started = time.perf_counter()
     seed_everything(config.seed)
     device = select_device(config.device)
-    train_examples, validation = train_validation_split(
-        train_data.examples, config.validation_fraction, config.seed
-    )
+    train_examples, validation = train_validation_split(train_data.examples, config.validation_fraction, config.seed)
     tokenizer, model = load_base(config.base_model)
     max_length = config.max_length or choose_max_length(tokenizer, [e.text for e in train_examples])
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]
     rng = random.Random(config.seed)
     history: list[dict[str, Any]] = []
 
     def validate() -> float:
         scores = score_examples(model, tokenizer, validation, max_length)
-        return compute_metrics([e.label for e in validation], scores, config.threshold)["accuracy"]
+        return float(compute_metrics([e.label for e in validation], scores, config.threshold)["accuracy"])
 
     steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
     columns = (

@@ -70,16 +70,17 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     async def bring_up() -> None:
         try:
             if engine is None:
-                service.engine, service.engine_name = await asyncio.to_thread(load_engine, settings)
+                loaded, name = await asyncio.to_thread(load_engine, settings)
             else:
-                service.engine, service.engine_name = engine, type(engine).__name__
-            await asyncio.to_thread(service.engine.predict, ["warm-up forward pass"])
+                loaded, name = engine, type(engine).__name__
+            await asyncio.to_thread(loaded.predict, ["warm-up forward pass"])
+            service.engine, service.engine_name = loaded, name
         except Exception as exc:  # reported by /ready and the log; the process keeps answering
             service.load_error = str(exc)
             logger.error(json.dumps({"event": "model_load_failed", "error": str(exc)}))
             return
         service.batcher = MicroBatcher(
-            service.engine,
+            loaded,
             max_batch_size=settings.max_batch_size,
             max_batch_tokens=settings.max_batch_tokens,
             max_wait_s=settings.max_wait_ms / 1000.0,
@@ -147,46 +148,52 @@ def create_app_from_env() -> FastAPI:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over ``max_bytes``, by Content-Length up front or by counting a streamed body."""
+    """413 for bodies over ``max_bytes``: by Content-Length up front, else while reading a streamed body.
+
+    The body (at most ``max_bytes``) is read here and replayed to the app, so an oversized stream is refused
+    before any handler sees it.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
+        declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._reject(scope, receive, send)
             return
-        received = 0
-        too_large = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._reject(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response("payload_too_large", f"request body over the {self.max_bytes}-byte limit")
         await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class AccessLogMiddleware:

@@ -51,13 +51,9 @@ class Metrics:
             registry=r,
         )
         self.predictions = Counter("hatespeech_predictions", "Predictions by label", ["label"], registry=r)
-        self.errors = Counter(
-            "hatespeech_errors", "Error responses by error type", ["error_type"], registry=r
-        )
+        self.errors = Counter("hatespeech_errors", "Error responses by error type", ["error_type"], registry=r)
         self.queue_depth = Gauge("hatespeech_queue_depth", "Texts waiting for inference", registry=r)
-        self.truncated = Counter(
-            "hatespeech_truncated_texts", "Texts cut at the model's max length", registry=r
-        )
+        self.truncated = Counter("hatespeech_truncated_texts", "Texts cut at the model's max length", registry=r)
 
     def observe_batch(self, stats: BatchStats) -> None:
         self.batch_size.observe(stats.size)

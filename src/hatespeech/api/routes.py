@@ -23,9 +23,7 @@ from hatespeech.api.schemas import (
 from hatespeech.engine import Prediction
 
 router = APIRouter()
-ROUTE_PATHS = frozenset(
-    {"/predict", "/health", "/ready", "/model", "/metrics", "/", "/docs", "/openapi.json"}
-)
+ROUTE_PATHS = frozenset({"/predict", "/health", "/ready", "/model", "/metrics", "/", "/docs", "/openapi.json"})
 INLINE_TOKENIZE_CHARS = 4096  # above this, tokenize on a worker thread to keep the event loop free
 
 
@@ -45,9 +43,7 @@ def _check_limits(texts: list[str], settings: Any) -> None:
     if not texts:
         raise ApiError("validation", "no texts given: send at least one")
     if len(texts) > settings.max_texts:
-        raise ApiError(
-            "validation", f"{len(texts)} texts is over the limit of {settings.max_texts} per request"
-        )
+        raise ApiError("validation", f"{len(texts)} texts is over the limit of {settings.max_texts} per request")
     for index, text in enumerate(texts):
         where = f"text {index}" if len(texts) > 1 else "text"
         if not text.strip():
@@ -78,7 +74,7 @@ def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
         "overloaded",
         "not_ready",
         "timeout",
-    ),  # fmt: skip
+    ),
 )
 async def predict(body: PredictRequest, request: Request) -> Any:
     """`{"text"}` -> one prediction; `{"texts"}` -> `{"predictions": [...]}`; `{"inputs"}` -> TEI's shape."""
@@ -131,9 +127,7 @@ async def ready(request: Request) -> ReadyOut:
     return ReadyOut(engine=service.engine_name)
 
 
-@router.get(
-    "/model", response_model=ModelOut, summary="The model being served", responses=responses("not_ready")
-)
+@router.get("/model", response_model=ModelOut, summary="The model being served", responses=responses("not_ready"))
 async def model(request: Request) -> ModelOut:
     service = _ready_service(request)
     info = service.engine.info

@@ -1,0 +1,158 @@
+"""Every endpoint and the three request shapes, against the real server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from api.conftest import RunningServer
+
+PREDICTION_KEYS = {"label", "score", "scores", "truncated"}
+
+
+def test_health_is_ok(client: httpx.Client) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_ready_names_the_engine(client: httpx.Client) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["engine"] == "onnx-fp32"
+
+
+def test_predict_one_text(client: httpx.Client) -> None:
+    response = client.post("/predict", json={"text": "I like my neighbours."})
+    assert response.status_code == 200
+    body = response.json()
+    assert body.keys() == PREDICTION_KEYS
+    assert body["label"] in ("hate", "noHate")
+    assert body["scores"]["hate"] == pytest.approx(body["score"])
+    assert body["scores"]["noHate"] == pytest.approx(1 - body["score"])
+    assert body["truncated"] is False
+
+
+def test_predict_texts_in_input_order(client: httpx.Client) -> None:
+    texts = ["short", "a much longer sentence with many more words in it than the first", "mid length"]
+    batch = client.post("/predict", json={"texts": texts}).json()["predictions"]
+    singles = [client.post("/predict", json={"text": t}).json() for t in texts]
+    assert [p["score"] for p in batch] == pytest.approx([s["score"] for s in singles], abs=1e-5)
+
+
+def test_predict_long_text_is_truncated_and_says_so(client: httpx.Client) -> None:
+    body = client.post("/predict", json={"text": "word " * 2000}).json()
+    assert body["truncated"] is True
+
+
+def test_truncate_false_refuses_a_long_text(client: httpx.Client) -> None:
+    response = client.post("/predict", json={"text": "word " * 2000, "truncate": False})
+    assert response.status_code == 422
+
+
+def test_hugging_face_shape_single_input(client: httpx.Client) -> None:
+    body = client.post("/predict", json={"inputs": "some text"}).json()
+    assert [item.keys() for item in body] == [{"label", "score"}] * 2
+    assert body[0]["score"] >= body[1]["score"]
+    assert {item["label"] for item in body} == {"hate", "noHate"}
+
+
+def test_hugging_face_shape_batch_and_top_k(client: httpx.Client) -> None:
+    body = client.post("/predict", json={"inputs": ["one", "two"], "parameters": {"top_k": 1}}).json()
+    assert len(body) == 2 and all(len(item) == 1 for item in body)
+
+
+def test_huggingface_hub_inference_client_works_unchanged(server: RunningServer, client: httpx.Client) -> None:
+    from huggingface_hub import InferenceClient
+
+    text = "They should all be sent back where they came from."
+    hf = InferenceClient(model=f"{server.url}/predict", timeout=30)
+    result = hf.text_classification(text)
+    ours = client.post("/predict", json={"text": text}).json()
+    # TEI answers one input with a list of labels sorted by score; the client returns the top one.
+    top = result[0] if isinstance(result, list) else result
+    assert top.label == ours["label"]
+    assert top.score == pytest.approx(max(ours["scores"].values()), abs=1e-6)
+
+
+def test_model_describes_what_is_served(client: httpx.Client) -> None:
+    body = client.get("/model").json()
+    assert body["labels"] == ["noHate", "hate"]
+    assert body["threshold"] == 0.5
+    assert len(body["version"]) == 64
+    assert {"validation", "test"} <= body["metrics"].keys()
+    assert body["engine"].startswith("onnx")
+
+
+def test_metrics_count_requests_batches_and_labels(client: httpx.Client) -> None:
+    client.post("/predict", json={"texts": ["a", "b", "c"]})
+    text = client.get("/metrics").text
+    for name in (
+        'hatespeech_requests_total{route="/predict",status="200"}',
+        "hatespeech_request_seconds_bucket",
+        "hatespeech_batch_size_bucket",
+        "hatespeech_predictions_total",
+        "hatespeech_queue_depth",
+        "hatespeech_inference_seconds_bucket",
+        "hatespeech_tokenize_seconds_bucket",
+    ):
+        assert name in text
+
+
+def test_openapi_documents_the_error_statuses(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    predict = spec["paths"]["/predict"]["post"]
+    assert {"200", "413", "415", "422", "503"} <= predict["responses"].keys()
+    assert client.get("/docs").status_code == 200
+
+
+def test_every_response_carries_a_request_id(client: httpx.Client) -> None:
+    response = client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    assert len(client.get("/nope").headers["x-request-id"]) == 32
+
+
+def test_concurrent_requests_each_get_their_own_answers(server: RunningServer) -> None:
+    texts = [f"text number {i} " + "word " * (i % 13) for i in range(64)]
+
+    async def run() -> list[dict[str, object]]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+            responses = await asyncio.gather(*(http.post("/predict", json={"text": t}) for t in texts))
+        return [r.json() for r in responses]
+
+    concurrent = asyncio.run(run())
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        sequential = [http.post("/predict", json={"text": t}).json() for t in texts]
+    assert [c["score"] for c in concurrent] == pytest.approx([s["score"] for s in sequential], abs=1e-5)
+
+
+def test_server_logs_one_json_line_per_request_without_texts(server: RunningServer, client: httpx.Client) -> None:
+    secret = "a very private sentence 8472"
+    request_id = client.post("/predict", json={"text": secret}).headers["x-request-id"]
+    assert server.log_path is not None
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
+    mine = [line for line in lines if line.get("request_id") == request_id]
+    assert len(mine) == 1
+    assert mine[0]["route"] == "/predict" and mine[0]["status"] == 200 and mine[0]["texts"] == 1
+    assert "latency_ms" in mine[0]
+    assert secret not in server.log_path.read_text()
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_0(tiny_model: object, tmp_path: object) -> None:
+    from pathlib import Path
+
+    running = RunningServer(Path(str(tiny_model)), {"HATESPEECH_MAX_WAIT_MS": "50"})
+    running.wait_ready()
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+            tasks = [asyncio.create_task(http.post("/predict", json={"text": f"t {i}"})) for i in range(20)]
+            await asyncio.sleep(0.02)
+            running.process.terminate()
+            return [(await t).status_code for t in tasks]
+
+    statuses = asyncio.run(burst())
+    assert running.process.wait(30) == 0
+    assert statuses == [200] * 20
