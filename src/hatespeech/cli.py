@@ -28,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+_DEFAULTS = TrainConfig()
 
 ModelOption = Annotated[
     Path | None,
@@ -81,12 +82,12 @@ def train(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to publish the model.")] = None,
     base_model: Annotated[
         str, typer.Option(help="Hugging Face id or local path; the default ships with the package.")
-    ] = TrainConfig.model_fields["base_model"].default,
-    epochs: Annotated[int, typer.Option(help="Stage 2 (full fine-tuning) epochs; 0 = head only.")] = 5,
-    head_epochs: Annotated[int, typer.Option(help="Stage 1 (frozen encoder) epochs.")] = 1,
-    learning_rate: Annotated[float, typer.Option(help="Stage 2 peak learning rate.")] = 5e-5,
-    batch_size: Annotated[int, typer.Option()] = 32,
-    seed: Annotated[int, typer.Option()] = 42,
+    ] = _DEFAULTS.base_model,
+    epochs: Annotated[int, typer.Option(help="Stage 2 (full fine-tuning) epochs; 0 = head only.")] = _DEFAULTS.epochs,
+    head_epochs: Annotated[int, typer.Option(help="Stage 1 (frozen encoder) epochs.")] = _DEFAULTS.head_epochs,
+    learning_rate: Annotated[float, typer.Option(help="Stage 2 peak learning rate.")] = _DEFAULTS.learning_rate,
+    batch_size: Annotated[int, typer.Option()] = _DEFAULTS.batch_size,
+    seed: Annotated[int, typer.Option()] = _DEFAULTS.seed,
     max_length: Annotated[int | None, typer.Option(help="Token limit [default: from the data].")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     split: Annotated[str, typer.Option(help="Training split of a dataset folder.")] = "sampled_train",

@@ -38,9 +38,9 @@ class TrainConfig(BaseModel):
     head_epochs: int = Field(1, ge=0, description="Stage 1: epochs training the head, encoder frozen.")
     head_learning_rate: float = Field(1e-3, gt=0.0)
     epochs: int = Field(5, ge=0, description="Stage 2: epochs fine-tuning all weights (0 = off).")
-    learning_rate: float = Field(5e-5, gt=0.0)
+    learning_rate: float = Field(1e-4, gt=0.0, description="Stage 2 peak learning rate (top layer).")
     layer_decay: float = Field(
-        1.0, gt=0.0, le=1.0, description="Layer-wise lr decay per layer below the top (1 = off)."
+        0.85, gt=0.0, le=1.0, description="Layer-wise lr decay per layer below the top (1 = off)."
     )
     weight_decay: float = Field(0.01, ge=0.0)
     warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
@@ -56,6 +56,10 @@ class TrainConfig(BaseModel):
     )
     max_length: int | None = Field(
         None, ge=8, le=512, description="Token limit; None = the 99th percentile of the training data."
+    )
+    lexical: bool = Field(
+        True,
+        description="Blend in a TF-IDF n-gram model, weight chosen on the validation split (0 if it does not help).",
     )
     threshold: float = Field(0.5, gt=0.0, lt=1.0, description="P(hate) at or above which a text is hate.")
     device: str = Field("auto", description="'auto' (GPU when present), 'cpu' or 'cuda'.")
@@ -96,7 +100,9 @@ class Settings(BaseSettings):
     max_int8_accuracy_drop: float = Field(0.01, ge=0.0, le=1.0)
     max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per forward pass.")
     max_batch_tokens: int = Field(16384, ge=64, description="Padded tokens per forward pass (rows x longest row).")
-    max_wait_ms: float = Field(2.0, ge=0.0, le=1000.0, description="How long a batch waits to fill.")
+    max_wait_ms: float = Field(
+        0.0, ge=0.0, le=1000.0, description="Extra wait for a batch to fill (0 = continuous batching)."
+    )
     max_queue: int = Field(2048, ge=1, description="Texts waiting for inference; beyond it: 503.")
     max_texts: int = Field(256, ge=1, description="Texts per request.")
     max_text_chars: int = Field(100_000, ge=1, description="Characters per text (longer: 422).")

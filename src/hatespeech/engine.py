@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 
 from hatespeech.data import LABELS
 from hatespeech.errors import ModelError
+from hatespeech.lexical import LexicalModel
 
 HATE = "hate"
 NO_HATE = "noHate"
@@ -48,6 +49,7 @@ class Encoded:
     attention_mask: np.ndarray
     token_type_ids: np.ndarray
     truncated: list[bool]
+    lexical: np.ndarray | None = None
 
     @property
     def tokens(self) -> int:
@@ -62,6 +64,7 @@ class Tokens:
     ids: tuple[int, ...]
     type_ids: tuple[int, ...]
     truncated: bool
+    lexical: float = 0.0  # P(hate) from the lexical model, when the model dir has one
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -79,7 +82,8 @@ def collate(items: Sequence[Tokens]) -> Encoded:
         input_ids[row, :size] = item.ids
         attention_mask[row, :size] = 1
         token_type_ids[row, :size] = item.type_ids
-    return Encoded(input_ids, attention_mask, token_type_ids, [t.truncated for t in items])
+    lexical = np.array([t.lexical for t in items], dtype=np.float64)
+    return Encoded(input_ids, attention_mask, token_type_ids, [t.truncated for t in items], lexical)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class ModelInfo:
     threshold: float
     max_length: int
     base_model: str
+    lexical_weight: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
 
@@ -124,6 +129,7 @@ def read_model_info(directory: Path) -> ModelInfo:
         threshold=float(config.get("decision_threshold", 0.5)),
         max_length=int(config.get("max_seq_length", 128)),
         base_model=str(config.get("base_model", config.get("_name_or_path", ""))),
+        lexical_weight=float(config.get("lexical_weight", 0.0)),
         metrics={k: v for k, v in metrics.items() if k in ("validation", "test", "selected")},
         fingerprint=str(data.get("fingerprint", "")),
     )
@@ -153,12 +159,17 @@ class BaseEngine:
             raise ModelError(f"cannot load {tokenizer_path}: {exc}") from exc
         self.tokenizer.enable_truncation(max_length=self.info.max_length)
         self.tokenizer.no_padding()
+        self.lexical: LexicalModel | None = None
+        if self.info.lexical_weight > 0:
+            self.lexical = LexicalModel.load(directory)
 
     def tokenize(self, texts: Sequence[str]) -> list[Tokens]:
         """Token ids of each text, truncated to the model's limit (no padding)."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        lexical = self.lexical.predict_proba(texts) if self.lexical is not None else np.zeros(len(encodings))
         return [
-            Tokens(tuple(e.ids), tuple(e.type_ids), bool(e.overflowing))
-            for e in self.tokenizer.encode_batch(list(texts))
+            Tokens(tuple(e.ids), tuple(e.type_ids), bool(e.overflowing), float(p))
+            for e, p in zip(encodings, lexical, strict=True)
         ]
 
     def encode(self, texts: Sequence[str]) -> Encoded:
@@ -176,6 +187,9 @@ class BaseEngine:
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
         hate = probs[:, self.info.hate_index]
+        weight = self.info.lexical_weight
+        if weight > 0 and batch.lexical is not None:
+            hate = (1.0 - weight) * hate + weight * batch.lexical
         threshold = self.info.threshold
         return [
             Prediction(HATE if p >= threshold else NO_HATE, float(p), t)

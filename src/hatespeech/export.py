@@ -8,6 +8,7 @@ the check texts. The results (agreement, score differences, accuracy of each var
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,17 @@ def export_onnx(directory: Path) -> None:
             dynamo=False,
         )
     model.config.return_dict = True
-    quantize_dynamic(str(fp32), str(directory / ONNX_INT8), weight_type=QuantType.QInt8)
+    # Per-channel weights with reduced range: plain per-tensor int8 flips ~7% of this model's labels
+    # (u8 x s8 products saturate on CPUs without VNNI); this setting keeps agreement near 98%.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # silence the quantizer's generic "consider pre-processing" advice
+    try:
+        quantize_dynamic(
+            str(fp32), str(directory / ONNX_INT8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
+        )
+    finally:
+        root.setLevel(level)
 
 
 def check_parity(directory: Path, check: Dataset | None) -> dict[str, Any]:

@@ -37,6 +37,7 @@ def load_base(name: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     source = resolve_base_model(name)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # the "newly initialised head" warning is expected here
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -52,7 +53,9 @@ def load_base(name: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
 def load_trained(directory: Path) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """Tokenizer and fine-tuned model from a model directory (PyTorch weights)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
         model = AutoModelForSequenceClassification.from_pretrained(directory)

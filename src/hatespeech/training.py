@@ -24,6 +24,7 @@ from hatespeech import artifact
 from hatespeech.config import TrainConfig
 from hatespeech.data import LABELS, Dataset, Example, fingerprint, train_validation_split
 from hatespeech.evaluation import compute_metrics
+from hatespeech.lexical import LexicalModel, choose_blend_weight
 from hatespeech.modeling import head_parameter_names, load_base, parameter_groups
 
 if TYPE_CHECKING:
@@ -245,13 +246,24 @@ def train(
                 best_acc, best_name, best_state = avg_acc, f"average of last {averaged} epochs", average
         model.load_state_dict(best_state)
 
+    validation_labels = [e.label for e in validation]
     validation_scores = score_examples(model, tokenizer, validation, max_length)
-    metrics: dict[str, Any] = {
-        "selected": best_name,
-        "validation": compute_metrics([e.label for e in validation], validation_scores, config.threshold),
-    }
+    metrics: dict[str, Any] = {"selected": best_name}
+    lexical, weight = None, 0.0
+    if config.lexical:
+        lexical = LexicalModel.fit([e.text for e in train_examples], [e.label for e in train_examples])
+        lexical_scores = lexical.predict_proba([e.text for e in validation])
+        weight, candidates = choose_blend_weight(validation_labels, validation_scores, lexical_scores)
+        metrics["lexical_weight"] = weight
+        metrics["lexical_weight_candidates"] = candidates
+        metrics["validation_encoder_only"] = compute_metrics(validation_labels, validation_scores, config.threshold)
+        validation_scores = (1 - weight) * validation_scores + weight * lexical_scores
+    metrics["validation"] = compute_metrics(validation_labels, validation_scores, config.threshold)
     if test_data is not None and len(test_data):
         test_scores = score_examples(model, tokenizer, test_data.examples, max_length)
+        if lexical is not None:
+            metrics["test_encoder_only"] = compute_metrics(test_data.labels, test_scores, config.threshold)
+            test_scores = (1 - weight) * test_scores + weight * lexical.predict_proba(test_data.texts)
         metrics["test"] = compute_metrics(test_data.labels, test_scores, config.threshold)
         metrics["test_source"] = test_data.report.source
     seconds = time.perf_counter() - started
@@ -260,6 +272,9 @@ def train(
 
     staged = artifact.staging_dir(out)
     save_model_dir(staged, model, tokenizer, config, max_length, train_data, metrics)
+    if lexical is not None and weight > 0:
+        lexical.save(staged)
+        _set_config_value(staged, "lexical_weight", weight)
     if after_save is not None:
         after_save(staged)
     final = artifact.publish(staged, out)
@@ -307,6 +322,15 @@ def _update_average(
         if value.is_floating_point():
             average[key] += (value.detach() - average[key]) / count
     return average, count
+
+
+def _set_config_value(directory: Path, key: str, value: Any) -> None:
+    import json
+
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    config[key] = value
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def save_model_dir(

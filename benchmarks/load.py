@@ -1,0 +1,131 @@
+"""Load and overload test on loopback (bounded in requests and time).
+
+1. 64 clients for 30 s against `hatespeech serve`: errors, throughput, p50/p99, RSS after warm-up vs at the end.
+2. Overload: a server with a small queue (HATESPEECH_MAX_QUEUE, default 64 here) and far more clients (512):
+   only 200s and 503s are allowed, and normal answers must follow right after.
+
+    .venv/bin/python benchmarks/load.py [--model models/current] [--seconds 30] [--clients 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve import Connection, free_port, start
+
+from hatespeech.data import load_split, resolve_data_dir
+
+console = Console(width=150)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def clients(port: int, texts: list[str], count: int, seconds: float, max_requests: int) -> dict[str, object]:
+    """``count`` keep-alive clients sending distinct texts until ``seconds`` or ``max_requests`` run out."""
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    sent = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(index: int) -> None:
+        nonlocal sent
+        connection = Connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < deadline and sent < max_requests:
+                sent += 1
+                payload = json.dumps({"text": f"{texts[sent % len(texts)]} #{sent}"}).encode()
+                started = time.perf_counter()
+                try:
+                    status = await connection.post_json("/predict", payload)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    status = 0  # connection refused or dropped: counted as an error
+                    connection = Connection("127.0.0.1", port)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] += 1
+        finally:
+            await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(count)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": sum(statuses.values()),
+        "statuses": dict(statuses),
+        "rps": sum(statuses.values()) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else 0.0,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
+    }
+
+
+def serve(model: Path, env: dict[str, str]) -> tuple[object, int]:
+    port = free_port()
+    os.environ.update(env)
+    process, _ = start(
+        [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(port)], "/ready", port
+    )
+    return process, port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path(os.environ.get("HATESPEECH_MODEL_DIR", "models/current")))
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--overload-clients", type=int, default=512)
+    parser.add_argument("--overload-queue", type=int, default=64)
+    args = parser.parse_args()
+    texts = load_split(resolve_data_dir(None), "sampled_test").texts
+    failures = []
+
+    process, port = serve(args.model, {})
+    try:
+        asyncio.run(clients(port, texts, args.clients, 5.0, 2000))  # warm-up
+        rss_warm = rss_mb(process.pid)  # type: ignore[attr-defined]
+        steady = asyncio.run(clients(port, texts, args.clients, args.seconds, 200_000))
+        rss_end = rss_mb(process.pid)  # type: ignore[attr-defined]
+    finally:
+        process.terminate()  # type: ignore[attr-defined]
+        process.wait(30)  # type: ignore[attr-defined]
+    growth = (rss_end - rss_warm) / rss_warm
+    console.print(f"steady load, {args.clients} clients, {args.seconds:.0f} s: {steady}")
+    console.print(f"RSS after warm-up {rss_warm:.0f} MB, at the end {rss_end:.0f} MB ({growth:+.1%})")
+    if set(steady["statuses"]) != {200}:  # type: ignore[arg-type]
+        failures.append("errors under steady load")
+    if growth > 0.10:
+        failures.append("RSS grew more than 10%")
+
+    process, port = serve(args.model, {"HATESPEECH_MAX_QUEUE": str(args.overload_queue)})
+    try:
+        overload = asyncio.run(clients(port, texts, args.overload_clients, 10.0, 20_000))
+        after = asyncio.run(clients(port, texts, 4, 3.0, 200))
+    finally:
+        process.terminate()  # type: ignore[attr-defined]
+        process.wait(30)  # type: ignore[attr-defined]
+    console.print(f"overload, {args.overload_clients} clients, queue {args.overload_queue}: {overload}")
+    console.print(f"right after: {after}")
+    if not set(overload["statuses"]) <= {200, 503}:  # type: ignore[arg-type]
+        failures.append("overload answered with something other than 200/503")
+    if set(after["statuses"]) != {200}:  # type: ignore[arg-type]
+        failures.append("no normal answers right after the overload")
+    console.print("PASS" if not failures else f"FAIL: {'; '.join(failures)}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

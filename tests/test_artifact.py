@@ -1,0 +1,94 @@
+"""Model dir integrity: the manifest catches corruption; a killed training run leaves the old model intact."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hatespeech import artifact
+from hatespeech.errors import ModelError
+
+
+@pytest.fixture
+def model_copy(tiny_model: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model, copy)
+    return copy
+
+
+def test_intact_model_dir_verifies(model_copy: Path) -> None:
+    manifest = artifact.verify(model_copy)
+    assert "model.onnx" in manifest["files"]
+
+
+def test_flipped_byte_is_detected(model_copy: Path) -> None:
+    path = model_copy / "model.onnx"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match its sha256"):
+        artifact.verify(model_copy)
+
+
+def test_truncated_file_is_detected(model_copy: Path) -> None:
+    path = model_copy / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="truncated"):
+        artifact.verify(model_copy)
+
+
+def test_missing_file_is_detected(model_copy: Path) -> None:
+    (model_copy / "tokenizer.json").unlink()
+    with pytest.raises(ModelError, match=r"tokenizer\.json is missing"):
+        artifact.verify(model_copy)
+
+
+def test_missing_manifest_is_detected(model_copy: Path) -> None:
+    (model_copy / "manifest.json").unlink()
+    with pytest.raises(ModelError, match=r"no manifest\.json"):
+        artifact.verify(model_copy)
+
+
+@pytest.mark.parametrize("command", [["predict", "hello"], ["evaluate"], ["serve", "--port", "1"]])
+def test_commands_refuse_a_corrupted_dir_with_one_line(model_copy: Path, command: list[str]) -> None:
+    (model_copy / "config.json").write_text("{}")
+    result = subprocess.run(
+        [sys.executable, "-m", "hatespeech", command[0], "--model", str(model_copy), *command[1:]],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "corrupted" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_killed_training_leaves_the_previous_model_intact(
+    tiny_model: Path, tiny_base: Path, small_data: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    current = models / "current"
+    shutil.copytree(tiny_model.resolve(), models / "seed-version")
+    current.symlink_to("seed-version")
+    before = artifact.verify(current)
+    # Kill at several points: while loading/training, and late (export/publication).
+    for delay in (2.0, 6.0):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hatespeech", "train", "--data", str(small_data), "--out", str(current),
+             "--base-model", str(tiny_base), "--epochs", "3", "--batch-size", "4", "--device", "cpu"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(delay)
+        if process.poll() is None:
+            os.kill(process.pid, sig)
+        process.wait(60)
+        after = artifact.verify(current)  # complete and matching its manifest, whichever version it is
+        assert after["files"].keys() >= {"model.onnx", "model.safetensors"}
+        if process.returncode != 0:
+            assert after == before
