@@ -18,6 +18,7 @@ from rich.console import Console
 
 from hatespeech import __version__
 from hatespeech.config import TrainConfig, default_model_dir
+from hatespeech.engine import is_valid_unicode
 from hatespeech.errors import HateSpeechError, InputError
 
 app = typer.Typer(
@@ -181,6 +182,8 @@ def predict(
         raise _fail("give texts as arguments or --input FILE, not both", 2)
     if input_path is not None and not input_path.is_file():
         raise _fail(f"input file {input_path} not found")
+    if texts and not all(map(is_valid_unicode, texts)):
+        raise _fail("a text argument is not valid UTF-8", 2)
     runner = _load_engine(model, engine)
     if texts:
         for text, prediction in zip(texts, runner.predict(texts), strict=True):

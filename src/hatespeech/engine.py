@@ -109,6 +109,15 @@ class Engine(Protocol):
     def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
 
 
+def is_valid_unicode(text: str) -> bool:
+    """False for strings that cannot be UTF-8 encoded (lone surrogates, e.g. from JSON "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def read_model_info(directory: Path) -> ModelInfo:
     """Labels, threshold and token limit from a model dir's config.json (plus metrics and data fingerprint)."""
     config_path = directory / "config.json"

@@ -28,11 +28,16 @@ def test_odd_but_legitimate_text_is_classified(client: httpx.Client, text: str) 
     assert response.json()["label"] in ("hate", "noHate")
 
 
-def test_lone_surrogates_are_classified_or_refused_cleanly(client: httpx.Client) -> None:
+def test_lone_surrogates_are_refused_as_invalid_unicode(client: httpx.Client) -> None:
     body = b'{"text": "lone \\ud800 surrogate and \\udfff another"}'
     response = client.post("/predict", content=body, headers=JSON)
-    assert response.status_code in (200, 422), response.text
-    assert response.json()
+    assert response.status_code == 422, response.text
+    assert "unicode" in response.json()["error"].lower()
+
+
+def test_a_valid_surrogate_pair_is_classified(client: httpx.Client) -> None:
+    response = client.post("/predict", content=b'{"text": "pair \\ud83d\\ude42 ok"}', headers=JSON)
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize(

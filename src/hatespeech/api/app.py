@@ -24,6 +24,7 @@ from hatespeech import __version__
 from hatespeech.api.errors import error_response, install_error_handlers
 from hatespeech.api.metrics import Metrics
 from hatespeech.api.routes import ROUTE_PATHS, router
+from hatespeech.api.schemas import TEXT_PATTERN
 from hatespeech.api.security import ApiKeyMiddleware
 from hatespeech.batching import MicroBatcher
 from hatespeech.config import Settings
@@ -122,8 +123,10 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
             'Errors are JSON: `{"error": ..., "error_type": ...}`.'
         ),
         lifespan=lifespan,
+        redirect_slashes=False,  # /predict/ is a 404 with a JSON body, not a redirect
     )
     app.state.service = service
+    _document_limits(app, settings)
     install_error_handlers(app)
     app.include_router(router)
     # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> body limit.
@@ -140,6 +143,31 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
         )
     app.add_middleware(AccessLogMiddleware, service=service)
     return app
+
+
+def _document_limits(app: FastAPI, settings: Settings) -> None:
+    """Write the configured limits (texts per request, characters per text) into the OpenAPI schema."""
+    generate = app.openapi
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("pattern") == TEXT_PATTERN:
+                node["maxLength"] = settings.max_text_chars
+            items = node.get("items")
+            if node.get("type") == "array" and isinstance(items, dict) and items.get("pattern") == TEXT_PATTERN:
+                node["maxItems"] = settings.max_texts
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            visit(generate())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_env() -> FastAPI:

@@ -71,7 +71,10 @@ def responses(*error_types: str) -> dict[int | str, dict[str, Any]]:
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:5]:
-        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        path = [str(p) for p in error.get("loc", ()) if p != "body"]
+        if len(path) > 1 and path[0] in ("text", "texts", "inputs"):
+            path = path[1:]  # drop the request-shape tag pydantic puts first
+        location = ".".join(path)
         parts.append(f"{location}: {error.get('msg')}" if location else str(error.get("msg")))
     return "; ".join(parts) or "invalid request"
 

@@ -19,8 +19,11 @@ from hatespeech.api.schemas import (
     PredictRequest,
     PredictResponse,
     ReadyOut,
+    TextRequest,
+    TextsRequest,
+    request_texts,
 )
-from hatespeech.engine import Prediction
+from hatespeech.engine import Prediction, is_valid_unicode
 
 router = APIRouter()
 ROUTE_PATHS = frozenset({"/predict", "/health", "/ready", "/model", "/metrics", "/", "/docs", "/openapi.json"})
@@ -55,6 +58,8 @@ def _check_limits(texts: list[str], settings: Any) -> None:
             )
         if "\x00" in text:
             raise ApiError("validation", f"{where} contains a NUL character")
+        if not is_valid_unicode(text):
+            raise ApiError("validation", f"{where} is not valid Unicode (it has a lone surrogate)")
 
 
 def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
@@ -80,7 +85,7 @@ async def predict(body: PredictRequest, request: Request) -> Any:
     """`{"text"}` -> one prediction; `{"texts"}` -> `{"predictions": [...]}`; `{"inputs"}` -> TEI's shape."""
     service = _ready_service(request)
     settings = service.settings
-    texts = body.as_list()
+    texts = request_texts(body)
     _check_limits(texts, settings)
     request.state.texts = len(texts)
     if settings.log_texts:
@@ -100,9 +105,9 @@ async def predict(body: PredictRequest, request: Request) -> Any:
         service.metrics.predictions.labels(prediction.label).inc()
         if prediction.truncated:
             service.metrics.truncated.inc()
-    if body.text is not None:
+    if isinstance(body, TextRequest):
         return PredictionOut(**predictions[0].as_dict())
-    if body.texts is not None:
+    if isinstance(body, TextsRequest):
         return BatchPredictionOut(predictions=[PredictionOut(**p.as_dict()) for p in predictions])
     top_k = (body.parameters or {}).get("top_k")
     top_k = top_k if isinstance(top_k, int) and top_k > 0 else None

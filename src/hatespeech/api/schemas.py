@@ -8,60 +8,78 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictStr, StringConstraints, Tag
 
 Label = Literal["hate", "noHate"]
 
 
-class PredictRequest(BaseModel):
-    """Exactly one of ``text``, ``texts`` or ``inputs``."""
+TEXT_PATTERN = r"^[^\x00]*\S[^\x00]*$"
+"""A text needs one non-space character and no NUL."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"text": "I really like my neighbours."},
-                {"texts": ["first text", "second text"]},
-                {"inputs": "Hugging Face / TEI request shape"},
-            ]
-        },
-    )
+Text = Annotated[StrictStr, StringConstraints(pattern=TEXT_PATTERN)]
 
-    text: StrictStr | None = Field(None, description="One text to classify.")
-    texts: list[StrictStr] | None = Field(None, description="Several texts, answered in input order.")
-    inputs: StrictStr | list[StrictStr] | None = Field(
-        None, description="Hugging Face inference shape; answered as text-embeddings-inference does."
-    )
+
+class _RequestOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     parameters: dict[str, Any] | None = Field(
         None, description="Hugging Face parameters; `top_k` limits the labels returned for `inputs`."
     )
     truncate: StrictBool = Field(
         True, description="Cut texts longer than the model's max length (false: such texts are a 422)."
     )
-    raw_scores: StrictBool = Field(False, description="TEI option; only false is supported.")
+    raw_scores: Literal[False] = Field(False, description="TEI option; only false is supported.")
 
-    @model_validator(mode="after")
-    def _exactly_one_shape(self) -> PredictRequest:
-        given = [name for name in ("text", "texts", "inputs") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one of 'text' (a string), 'texts' (a list of strings) or 'inputs'"
-                + (f"; got {', '.join(given)}" if given else "")
-            )
-        if self.raw_scores:
-            raise ValueError("raw_scores=true is not supported; scores are probabilities")
-        return self
 
-    def as_list(self) -> list[str]:
-        """The texts of the request, whichever shape it used."""
-        if self.text is not None:
-            return [self.text]
-        if self.texts is not None:
-            return list(self.texts)
-        assert self.inputs is not None
-        return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
+class TextRequest(_RequestOptions):
+    """One text -> one prediction."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"text": "I really like my neighbours."}]})
+    text: Text = Field(description="The text to classify.")
+
+
+class TextsRequest(_RequestOptions):
+    """Several texts -> predictions in input order."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"texts": ["first text", "second text"]}]})
+    texts: list[Text] = Field(min_length=1, description="Texts to classify.")
+
+
+class InputsRequest(_RequestOptions):
+    """Hugging Face / text-embeddings-inference shape."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"inputs": "a sentence"}]})
+    inputs: Text | Annotated[list[Text], Field(min_length=1)] = Field(description="One text or a list of texts.")
+
+
+def _request_shape(value: Any) -> str | None:
+    if isinstance(value, dict):
+        present = [key for key in ("text", "texts", "inputs") if key in value]
+        return present[0] if len(present) == 1 else None
+    return None
+
+
+PredictRequest = Annotated[
+    Annotated[TextRequest, Tag("text")]
+    | Annotated[TextsRequest, Tag("texts")]
+    | Annotated[InputsRequest, Tag("inputs")],
+    Discriminator(
+        _request_shape,
+        custom_error_type="request_shape",
+        custom_error_message="give exactly one of 'text' (a string), 'texts' (a list of strings) or 'inputs'",
+    ),
+]
+
+
+def request_texts(body: TextRequest | TextsRequest | InputsRequest) -> list[str]:
+    """The texts of a request, whichever shape it used."""
+    if isinstance(body, TextRequest):
+        return [body.text]
+    if isinstance(body, TextsRequest):
+        return list(body.texts)
+    return [body.inputs] if isinstance(body.inputs, str) else list(body.inputs)
 
 
 class PredictionOut(BaseModel):
