@@ -77,18 +77,22 @@ def test_killed_training_leaves_the_previous_model_intact(
     shutil.copytree(tiny_model.resolve(), models / "seed-version")
     current.symlink_to("seed-version")
     before = artifact.verify(current)
-    # Kill at several points: while loading/training, and late (export/publication).
-    for delay in (2.0, 6.0):
+    # Kill at two points: mid-training (after 3 s), and while the new model dir is being written.
+    versions = models / ".current.versions"
+    for kill_when_staging in (False, True):
         process = subprocess.Popen(
             [sys.executable, "-m", "hatespeech", "train", "--data", str(small_data), "--out", str(current),
              "--base-model", str(tiny_base), "--epochs", "3", "--batch-size", "4", "--device", "cpu"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(delay)
-        if process.poll() is None:
-            os.kill(process.pid, sig)
+        deadline = time.monotonic() + (60 if kill_when_staging else 3)
+        while time.monotonic() < deadline and process.poll() is None:
+            if kill_when_staging and any(versions.glob(".staging-*/config.json")):
+                break
+            time.sleep(0.01)
+        assert process.poll() is None, "training finished before it could be killed"
+        os.kill(process.pid, sig)
         process.wait(60)
-        after = artifact.verify(current)  # complete and matching its manifest, whichever version it is
-        assert after["files"].keys() >= {"model.onnx", "model.safetensors"}
-        if process.returncode != 0:
-            assert after == before
+        assert process.returncode != 0
+        assert artifact.verify(current) == before  # the previous model, complete and matching its manifest
+        assert current.resolve() == (models / "seed-version").resolve()

@@ -19,25 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hatespeech.engine import Encoded, Prediction, Tokens, collate
-from hatespeech.errors import HateSpeechError
-
-
-class Overloaded(HateSpeechError):
-    """The queue is full (or the server is shutting down): retry later."""
-
-    error_type = "overloaded"
-
-
-class RequestTimeout(HateSpeechError):
-    """The request was not answered within its deadline."""
-
-    error_type = "timeout"
-
-
-class BackendError(HateSpeechError):
-    """The forward pass failed."""
-
-    error_type = "backend"
+from hatespeech.errors import BackendError, HateSpeechError, Overloaded, RequestTimeout
 
 
 class BatchEngine(Protocol):

@@ -25,3 +25,21 @@ class InputError(HateSpeechError):
     """A user-supplied input (file, text) cannot be used."""
 
     error_type = "validation"
+
+
+class Overloaded(HateSpeechError):
+    """The queue is full (or the server is shutting down): retry later."""
+
+    error_type = "overloaded"
+
+
+class RequestTimeout(HateSpeechError):
+    """The request was not answered within its deadline."""
+
+    error_type = "timeout"
+
+
+class BackendError(HateSpeechError):
+    """The forward pass failed."""
+
+    error_type = "backend"
