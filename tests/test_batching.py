@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hatespeech.batching import BackendError, BatchStats, MicroBatcher, Overloaded, RequestTimeout
+from hatespeech.batching import BatchStats, MicroBatcher
 from hatespeech.engine import Encoded, Prediction, Tokens
+from hatespeech.errors import BackendError, Overloaded, RequestTimeout
 
 
 def tokens(value: int, length: int = 3) -> Tokens:
