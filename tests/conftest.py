@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
@@ -10,6 +9,8 @@ import pytest
 
 from hatespeech.config import TrainConfig
 from hatespeech.data import load_split
+
+from layout import write_upstream_layout
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("HATESPEECH_TEST_DATA", REPO.parent / "shared/data/hate-speech-dataset"))
@@ -20,20 +21,6 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "annotations_metadata.csv").is_file():
         pytest.fail(f"the shared dataset is missing at {SHARED_DATA}: CI must have ../shared beside the repo")
     return SHARED_DATA
-
-
-def write_upstream_layout(root: Path, splits: dict[str, list[tuple[str, str, str]]]) -> Path:
-    """Write (file_id, text, label) rows as the upstream layout: split folders + annotations CSV."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / "annotations_metadata.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file_id", "user_id", "subforum_id", "num_contexts", "label"])
-        for split, rows in splits.items():
-            (root / split).mkdir(exist_ok=True)
-            for file_id, text, label in rows:
-                (root / split / f"{file_id}.txt").write_text(text, encoding="utf-8")
-                writer.writerow([file_id, "1", "1", "0", label])
-    return root
 
 
 @pytest.fixture(scope="session")

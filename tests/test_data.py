@@ -22,7 +22,7 @@ from hatespeech.data import (
 )
 from hatespeech.errors import DataError
 
-from conftest import write_upstream_layout
+from layout import write_upstream_layout
 
 
 def test_shared_sampled_splits_load_completely_and_balanced(shared_data: Path) -> None:

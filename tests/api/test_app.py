@@ -20,7 +20,7 @@ from hatespeech.api.app import load_engine
 from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine, Prediction
 
-from api.conftest import RunningServer, free_port
+from api.live_server import RunningServer, free_port
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from api.conftest import RunningServer
+from api.live_server import RunningServer
 
 EXAMPLES_PER_OPERATION = 40
 

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from api.conftest import RunningServer
+from api.live_server import RunningServer
 
 PREDICTION_KEYS = {"label", "score", "scores", "truncated"}
 

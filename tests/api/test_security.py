@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.conftest import RunningServer
+from api.live_server import RunningServer
 
 KEY_A, KEY_B = "key-alpha-0123456789", "key-beta-9876543210"
 
