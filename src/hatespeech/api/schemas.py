@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, St
 Label = Literal["hate", "noHate"]
 
 
-TEXT_PATTERN = r"^[^\x00]*\S[^\x00]*$"
+TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 """A text needs one non-space character and no NUL."""
 
 Text = Annotated[StrictStr, StringConstraints(pattern=TEXT_PATTERN)]
