@@ -100,7 +100,19 @@ def test_republishing_keeps_the_previous_version_until_the_swap(
 
 @pytest.mark.slow
 def test_real_base_model_trains_a_few_steps(tmp_path: Path, small_data: Path) -> None:
+    from hatespeech.export import MIN_AGREEMENT, export_model_dir
+
     config = TrainConfig(head_epochs=1, epochs=1, batch_size=16, device="cpu", max_length=32)
-    result = train(config, load_split(small_data, "sampled_train"), tmp_path / "real")
+    test = load_split(small_data, "sampled_test")
+    reports: list[dict[str, object]] = []
+    result = train(
+        config,
+        load_split(small_data, "sampled_train"),
+        tmp_path / "real",
+        after_save=lambda staged: reports.append(export_model_dir(staged, test)),
+    )
     assert result.metrics["validation"]["n"] == 8
     artifact.verify(result.model_dir)
+    fp32 = reports[0]["fp32"]
+    assert isinstance(fp32, dict) and fp32["label_agreement"] >= MIN_AGREEMENT
+    assert fp32["max_score_diff"] < 1e-4

@@ -288,7 +288,7 @@ def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict:
         pending.clear()
 
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"predicting {path.name}", total=path.stat().st_size or None)
+        task = progress.add_task(f"predicting {path.name} (lines)", total=None)
         for number, text, error in _read_inputs(path):
             if error is not None:
                 counts["malformed"] += 1
