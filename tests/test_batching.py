@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -38,6 +39,13 @@ class EchoEngine:
         if self.fail_on is not None and self.fail_on in batch.input_ids[:, 0]:
             raise RuntimeError("boom")
         return [Prediction("hate", float(row[0]), False) for row in batch.input_ids]
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
 
 
 async def run_batcher(batcher: MicroBatcher, requests: list[list[Tokens]]) -> list[object]:
@@ -106,9 +114,9 @@ def test_full_queue_refuses_at_once() -> None:
     async def scenario() -> None:
         batcher.start()
         first = asyncio.create_task(batcher.submit([tokens(1)], timeout=10))
-        await asyncio.sleep(0.05)  # the inference thread holds text 1
+        await wait_for(lambda: batcher.depth == 0)  # the inference thread has taken text 1
         waiting = asyncio.create_task(batcher.submit([tokens(2), tokens(3), tokens(4)], timeout=10))
-        await asyncio.sleep(0.01)
+        await wait_for(lambda: batcher.depth == 3)
         with pytest.raises(Overloaded):
             await batcher.submit([tokens(5)], timeout=10)
         engine.gate.set()

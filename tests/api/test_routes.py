@@ -143,13 +143,14 @@ def test_server_logs_one_json_line_per_request_without_texts(server: RunningServ
 def test_sigterm_drains_in_flight_requests_and_exits_0(tiny_model: object, tmp_path: object) -> None:
     from pathlib import Path
 
-    running = RunningServer(Path(str(tiny_model)), {"HATESPEECH_MAX_WAIT_MS": "50"})
+    # A long batch wait keeps the 20 requests in flight (queued) when SIGTERM arrives.
+    running = RunningServer(Path(str(tiny_model)), {"HATESPEECH_MAX_WAIT_MS": "1000"})
     running.wait_ready()
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(base_url=running.url, timeout=30) as http:
             tasks = [asyncio.create_task(http.post("/predict", json={"text": f"t {i}"})) for i in range(20)]
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)
             running.process.terminate()
             return [(await t).status_code for t in tasks]
 
