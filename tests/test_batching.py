@@ -31,8 +31,10 @@ class EchoEngine:
         self.batches: list[Encoded] = []
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()  # set when a forward pass starts
 
     def predict_encoded(self, batch: Encoded) -> list[Prediction]:
+        self.entered.set()
         self.gate.wait()
         self.batches.append(batch)
         time.sleep(self.delay)
@@ -114,7 +116,7 @@ def test_full_queue_refuses_at_once() -> None:
     async def scenario() -> None:
         batcher.start()
         first = asyncio.create_task(batcher.submit([tokens(1)], timeout=10))
-        await wait_for(lambda: batcher.depth == 0)  # the inference thread has taken text 1
+        await wait_for(engine.entered.is_set)  # the inference thread holds text 1
         waiting = asyncio.create_task(batcher.submit([tokens(2), tokens(3), tokens(4)], timeout=10))
         await wait_for(lambda: batcher.depth == 3)
         with pytest.raises(Overloaded):
