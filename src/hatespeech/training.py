@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -271,13 +272,17 @@ def train(
     metrics["history"] = history
 
     staged = artifact.staging_dir(out)
-    save_model_dir(staged, model, tokenizer, config, max_length, train_data, metrics)
-    if lexical is not None and weight > 0:
-        lexical.save(staged)
-        _set_config_value(staged, "lexical_weight", weight)
-    if after_save is not None:
-        after_save(staged)
-    final = artifact.publish(staged, out)
+    try:
+        save_model_dir(staged, model, tokenizer, config, max_length, train_data, metrics)
+        if lexical is not None and weight > 0:
+            lexical.save(staged)
+            _set_config_value(staged, "lexical_weight", weight)
+        if after_save is not None:
+            after_save(staged)
+        final = artifact.publish(staged, out)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)  # the published model is untouched
+        raise
     return TrainResult(final, metrics, seconds, history)
 
 
