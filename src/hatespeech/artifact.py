@@ -127,9 +127,12 @@ def _prune(versions: Path, keep: Path) -> None:
 
 
 def read_json(directory: Path, name: str) -> dict[str, Any]:
-    """A JSON file of the model dir, or {} when it is absent."""
+    """A JSON file of the model dir, or {} when it is absent; ModelError when it is not valid JSON."""
     path = directory / name
     if not path.is_file():
         return {}
-    data: dict[str, Any] = json.loads(path.read_text())
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ModelError(f"{path} is not valid JSON") from exc
     return data

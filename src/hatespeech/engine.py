@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 from tokenizers import Tokenizer
 
+from hatespeech.artifact import read_json
 from hatespeech.data import LABELS
 from hatespeech.errors import ModelError
 from hatespeech.lexical import LexicalModel
@@ -129,8 +130,8 @@ def read_model_info(directory: Path) -> ModelInfo:
     labels = tuple(id2label[str(i)] if str(i) in id2label else id2label[i] for i in range(len(id2label)))
     if HATE not in labels:
         raise ModelError(f"{config_path}: labels {labels} do not include {HATE!r}")
-    metrics = _read_optional_json(directory / "metrics.json")
-    data = _read_optional_json(directory / "data.json")
+    metrics = read_json(directory, "metrics.json")
+    data = read_json(directory, "data.json")
     return ModelInfo(
         directory=directory,
         labels=labels,
@@ -142,16 +143,6 @@ def read_model_info(directory: Path) -> ModelInfo:
         metrics={k: v for k, v in metrics.items() if k in ("validation", "test", "selected")},
         fingerprint=str(data.get("fingerprint", "")),
     )
-
-
-def _read_optional_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ModelError(f"{path} is not valid JSON") from exc
-    return data
 
 
 class BaseEngine:
