@@ -101,6 +101,14 @@ def test_metrics_count_requests_batches_and_labels(client: httpx.Client) -> None
         assert name in text
 
 
+def test_metrics_and_log_count_errors_by_type(server: RunningServer, client: httpx.Client) -> None:
+    request_id = client.post("/predict", json={"text": " "}).headers["x-request-id"]
+    assert 'hatespeech_errors_total{error_type="validation"}' in client.get("/metrics").text
+    assert server.log_path is not None
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
+    assert [line["error_type"] for line in lines if line.get("request_id") == request_id] == ["validation"]
+
+
 def test_openapi_documents_the_error_statuses(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
     predict = spec["paths"]["/predict"]["post"]

@@ -224,6 +224,15 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
+def _error_type_of(body: bytes) -> str | None:
+    """The ``error_type`` of an error body (every error goes through ``error_response``)."""
+    try:
+        value = json.loads(body).get("error_type")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 class AccessLogMiddleware:
     """Request id (``X-Request-ID``), one JSON log line per request, request metrics. Never logs texts
     unless ``log_texts`` is set."""
@@ -241,13 +250,16 @@ class AccessLogMiddleware:
         request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        error_type: str | None = None
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, error_type
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+            elif message["type"] == "http.response.body" and status >= 400 and error_type is None:
+                error_type = _error_type_of(message.get("body", b""))
             await send(message)
 
         try:
@@ -259,6 +271,9 @@ class AccessLogMiddleware:
             metrics = self.service.metrics
             metrics.requests.labels(route, str(status)).inc()
             metrics.latency.labels(route).observe(seconds)
+            if status >= 400:
+                error_type = error_type or "unknown"
+                metrics.errors.labels(error_type).inc()
             state: dict[str, Any] = scope.get("state", {})
             record: dict[str, Any] = {
                 "request_id": request_id,
@@ -267,9 +282,10 @@ class AccessLogMiddleware:
                 "status": status,
                 "latency_ms": round(seconds * 1000, 2),
             }
-            for key in ("texts", "error_type"):
-                if key in state:
-                    record[key] = state[key]
+            if "texts" in state:
+                record["texts"] = state["texts"]
+            if error_type is not None:
+                record["error_type"] = error_type
             if self.service.settings.log_texts and "input_texts" in state:
                 record["input_texts"] = state["input_texts"]
             logger.info(json.dumps(record, ensure_ascii=False))
