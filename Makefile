@@ -6,8 +6,10 @@ MODEL_DIR ?= models/current
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run train serve test lint format bench clean
+.PHONY: install browser run train serve test lint format bench clean
 
 install: $(STAMP)
 
@@ -38,7 +40,13 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+# The web page's tests drive Debian's Chromium (headless); installed once, with apt, if missing.
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	  --no-install-recommends chromium >/dev/null; }
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 bench: install $(MODEL_DIR)/manifest.json

@@ -54,6 +54,15 @@ class TrainConfig(BaseModel):
             "average is kept when it validates at least as well as the best single epoch. None = off."
         ),
     )
+    soup_runs: int = Field(
+        3,
+        ge=1,
+        le=16,
+        description=(
+            "Stage 2 runs from the same stage-1 weights with different data orders, then weight-averaged "
+            "(a model soup: one model, no extra inference cost); kept unless it validates below the runs' mean."
+        ),
+    )
     max_length: int | None = Field(
         None, ge=8, le=512, description="Token limit; None = the 99th percentile of the training data."
     )

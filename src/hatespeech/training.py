@@ -71,16 +71,15 @@ def choose_max_length(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], 
 def _batches(
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[Example],
-    batch_size: int,
+    batches: Sequence[Sequence[int]],
     max_length: int,
-    order: Sequence[int],
     device: torch.device,
 ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
-    """Tokenized batches with dynamic padding (each batch padded to its own longest text)."""
+    """Tokenized batches (lists of example indices) with dynamic padding: each padded to its longest text."""
     import torch
 
-    for start in range(0, len(order), batch_size):
-        chunk = [examples[i] for i in order[start : start + batch_size]]
+    for indices in batches:
+        chunk = [examples[i] for i in indices]
         encoded = tokenizer(
             [e.text for e in chunk],
             truncation=True,
@@ -90,6 +89,25 @@ def _batches(
         )
         labels = torch.tensor([e.label for e in chunk], dtype=torch.long)
         yield {k: v.to(device) for k, v in encoded.items()}, labels.to(device)
+
+
+def bucketed_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, pool_batches: int = 8
+) -> list[list[int]]:
+    """One epoch of shuffled batches whose texts have similar lengths (less padding, same randomness).
+
+    The data is shuffled, cut into pools of ``pool_batches`` batches, each pool sorted by length and cut
+    into batches, and the batches shuffled. On this dataset it halves the padded tokens per epoch.
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool_size = batch_size * pool_batches
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool_size):
+        pool = sorted(order[start : start + pool_size], key=lambda i: lengths[i])
+        batches.extend(pool[i : i + batch_size] for i in range(0, len(pool), batch_size))
+    rng.shuffle(batches)
+    return batches
 
 
 def score_examples(
@@ -104,17 +122,16 @@ def score_examples(
 
     device = next(model.parameters()).device
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     scores = np.zeros(len(examples), dtype=np.float64)
     hate_id = LABELS.index("hate")
     model.eval()  # type: ignore[no-untyped-call]
     with torch.inference_mode():
-        for offset, (batch, _) in zip(
-            range(0, len(order), batch_size),
-            _batches(tokenizer, examples, batch_size, max_length, order, device),
-            strict=True,
+        for indices, (batch, _) in zip(
+            batches, _batches(tokenizer, examples, batches, max_length, device), strict=True
         ):
             probs = torch.softmax(model(**batch).logits.float(), dim=-1)[:, hate_id]
-            scores[order[offset : offset + batch_size]] = probs.cpu().numpy()
+            scores[indices] = probs.cpu().numpy()
     return scores
 
 
@@ -185,12 +202,29 @@ def train(
     tokenizer, model = load_base(config.base_model)
     max_length = config.max_length or choose_max_length(tokenizer, [e.text for e in train_examples])
     model.to(device)  # type: ignore[arg-type]
-    rng = random.Random(config.seed)
+    lengths = [
+        len(ids)
+        for ids in tokenizer([e.text for e in train_examples], truncation=True, max_length=max_length)["input_ids"]
+    ]
     history: list[dict[str, Any]] = []
 
     def validate() -> float:
         scores = score_examples(model, tokenizer, validation, max_length)
         return float(compute_metrics([e.label for e in validation], scores, config.threshold)["accuracy"])
+
+    def run_epochs(description: str, stage: _Stage, rng: random.Random) -> dict[str, Any]:
+        """One epoch of ``stage`` on bucketed batches, then validation; appended to ``history``."""
+        batches = bucketed_batches(lengths, config.batch_size, rng)
+        task = progress.add_task(description, total=len(batches), loss=0.0, val="-")
+        losses: list[float] = []
+        for batch, labels in _batches(tokenizer, train_examples, batches, max_length, device):
+            losses.append(stage.train_step(batch, labels))
+            progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
+        accuracy = validate()
+        progress.update(task, val=f"{accuracy:.4f}")
+        record = {"stage": description, "train_loss": float(np.mean(losses)), "val_accuracy": accuracy}
+        history.append(record)
+        return record
 
     steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
     columns = (
@@ -202,6 +236,7 @@ def train(
     )
     with Progress(*columns, console=console, transient=False) as progress:
         # Stage 1: the head alone, on the frozen encoder.
+        rng = random.Random(config.seed)
         if config.head_epochs:
             head = head_parameter_names(model)
             for name, param in model.named_parameters():
@@ -210,41 +245,29 @@ def train(
                 [p for p in model.parameters() if p.requires_grad], lr=config.head_learning_rate
             )
             stage = _Stage(model, optimizer, config.head_epochs * steps_per_epoch, 0.0, 0.0)
-            _run_epochs(
-                "stage 1 (head)", stage, config.head_epochs, config, tokenizer, train_examples,
-                max_length, device, rng, progress, validate, history,
-            )  # fmt: skip
-        # Stage 2: all weights.
+            for epoch in range(1, config.head_epochs + 1):
+                run_epochs(f"stage 1 (head) epoch {epoch}/{config.head_epochs}", stage, rng)
+        # Stage 2: all weights, once per soup run, each run from the same stage-1 weights.
         for param in model.parameters():
             param.requires_grad = True
-        best_state, best_acc, best_name = copy.deepcopy(model.state_dict()), -1.0, "head only"
-        if history:
-            best_acc = history[-1]["val_accuracy"]
-        average: dict[str, torch.Tensor] | None = None
-        averaged = 0
-        if config.epochs:
-            optimizer = torch.optim.AdamW(
-                parameter_groups(model, config.learning_rate, config.weight_decay, config.layer_decay)
-            )
-            stage = _Stage(
-                model, optimizer, config.epochs * steps_per_epoch, config.warmup_ratio, config.label_smoothing
-            )
-            for epoch in range(1, config.epochs + 1):
-                record = _run_epochs(
-                    f"stage 2 epoch {epoch}/{config.epochs}", stage, 1, config, tokenizer,
-                    train_examples, max_length, device, rng, progress, validate, history,
-                )  # fmt: skip
-                if record["val_accuracy"] > best_acc:
-                    best_acc, best_name = record["val_accuracy"], f"epoch {epoch}"
-                    best_state = copy.deepcopy(model.state_dict())
-                if config.average_from_epoch is not None and epoch >= config.average_from_epoch:
-                    average, averaged = _update_average(average, model.state_dict(), averaged)
-        if average is not None and averaged > 1:
-            model.load_state_dict(average)
-            avg_acc = validate()
-            history.append({"stage": f"average of last {averaged} epochs", "val_accuracy": avg_acc})
-            if avg_acc >= best_acc:
-                best_acc, best_name, best_state = avg_acc, f"average of last {averaged} epochs", average
+        start_state = copy.deepcopy(model.state_dict())
+        runs: list[tuple[str, dict[str, torch.Tensor], float]] = []
+        for run in range(config.soup_runs if config.epochs else 0):
+            model.load_state_dict(start_state)
+            prefix = f"stage 2 run {run + 1}/{config.soup_runs} " if config.soup_runs > 1 else "stage 2 "
+            runs.append(_fine_tune(model, config, steps_per_epoch, random.Random(config.seed * 1000 + run + 1), prefix,
+                                   run_epochs, validate, history))  # fmt: skip
+        best_name, best_state = "head only", start_state
+        if runs:
+            best_name, best_state, _ = max(runs, key=lambda r: r[2])
+        if len(runs) > 1:
+            soup = _average_states([state for _, state, _ in runs])
+            model.load_state_dict(soup)
+            soup_acc = validate()
+            history.append({"stage": f"soup of {len(runs)} runs", "val_accuracy": soup_acc})
+            # Averaging is expected to help; it is refused only when it validates below the runs' mean.
+            if soup_acc >= float(np.mean([acc for _, _, acc in runs])):
+                best_name, best_state = f"soup of {len(runs)} runs", soup
         model.load_state_dict(best_state)
 
     validation_labels = [e.label for e in validation]
@@ -286,34 +309,50 @@ def train(
     return TrainResult(final, metrics, seconds, history)
 
 
-def _run_epochs(
-    description: str,
-    stage: _Stage,
-    epochs: int,
+def _fine_tune(
+    model: PreTrainedModel,
     config: TrainConfig,
-    tokenizer: PreTrainedTokenizerBase,
-    examples: Sequence[Example],
-    max_length: int,
-    device: torch.device,
+    steps_per_epoch: int,
     rng: random.Random,
-    progress: Progress,
+    prefix: str,
+    run_epochs: Any,
     validate: Any,
     history: list[dict[str, Any]],
-) -> dict[str, Any]:
-    steps = epochs * math.ceil(len(examples) / config.batch_size)
-    task = progress.add_task(description, total=steps, loss=0.0, val="-")
-    losses: list[float] = []
-    for _ in range(epochs):
-        order = list(range(len(examples)))
-        rng.shuffle(order)
-        for batch, labels in _batches(tokenizer, examples, config.batch_size, max_length, order, device):
-            losses.append(stage.train_step(batch, labels))
-            progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
-    accuracy = validate()
-    progress.update(task, val=f"{accuracy:.4f}")
-    record = {"stage": description, "train_loss": float(np.mean(losses)), "val_accuracy": accuracy}
-    history.append(record)
-    return record
+) -> tuple[str, dict[str, torch.Tensor], float]:
+    """Stage 2 once: all weights for ``config.epochs``; returns the best epoch or the averaged weights."""
+    import torch
+
+    optimizer = torch.optim.AdamW(
+        parameter_groups(model, config.learning_rate, config.weight_decay, config.layer_decay)
+    )
+    stage = _Stage(model, optimizer, config.epochs * steps_per_epoch, config.warmup_ratio, config.label_smoothing)
+    best: tuple[str, dict[str, torch.Tensor], float] = ("", {}, -1.0)
+    average: dict[str, torch.Tensor] | None = None
+    averaged = 0
+    for epoch in range(1, config.epochs + 1):
+        record = run_epochs(f"{prefix}epoch {epoch}/{config.epochs}", stage, rng)
+        if record["val_accuracy"] > best[2]:
+            best = (f"{prefix}epoch {epoch}".strip(), copy.deepcopy(model.state_dict()), record["val_accuracy"])
+        if config.average_from_epoch is not None and epoch >= config.average_from_epoch:
+            average, averaged = _update_average(average, model.state_dict(), averaged)
+    if average is not None and averaged > 1:
+        model.load_state_dict(average)
+        accuracy = validate()
+        name = f"{prefix}average of last {averaged} epochs".strip()
+        history.append({"stage": name, "val_accuracy": accuracy})
+        if accuracy >= best[2]:
+            best = (name, average, accuracy)
+    return best
+
+
+def _average_states(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Uniform model soup: the mean of floating-point weights (other buffers from the first state)."""
+    average: dict[str, torch.Tensor] | None = None
+    count = 0
+    for state in states:
+        average, count = _update_average(average, state, count)
+    assert average is not None
+    return average
 
 
 def _update_average(

@@ -18,12 +18,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hatespeech import __version__
 from hatespeech.api.errors import error_response, install_error_handlers
 from hatespeech.api.metrics import Metrics
-from hatespeech.api.routes import ROUTE_PATHS, router
+from hatespeech.api.routes import ROUTE_PATHS, STATIC_DIR, router
 from hatespeech.api.schemas import TEXT_PATTERN
 from hatespeech.api.security import ApiKeyMiddleware
 from hatespeech.batching import MicroBatcher
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     _document_limits(app, settings)
     install_error_handlers(app)
     app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     keys = settings.keys()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +15,7 @@ from hatespeech.api.schemas import (
     BatchPredictionOut,
     HealthOut,
     LabelScore,
+    LimitsOut,
     ModelOut,
     PredictionOut,
     PredictRequest,
@@ -26,7 +28,19 @@ from hatespeech.api.schemas import (
 from hatespeech.engine import Prediction, is_valid_unicode
 
 router = APIRouter()
-ROUTE_PATHS = frozenset({"/predict", "/health", "/ready", "/model", "/metrics", "/", "/docs", "/openapi.json"})
+ROUTE_PATHS = frozenset(
+    {"/predict", "/health", "/ready", "/model", "/metrics", "/", "/favicon.ico", "/docs", "/openapi.json"}
+)
+STATIC_DIR = Path(__file__).parent / "static"
+# The page loads only its own script and stylesheet and talks only to this server.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 INLINE_TOKENIZE_CHARS = 4096  # above this, tokenize on a worker thread to keep the event loop free
 
 
@@ -145,7 +159,23 @@ async def model(request: Request) -> ModelOut:
         max_length=info.max_length,
         engine=service.engine_name,
         metrics=info.metrics,
+        limits=LimitsOut(
+            max_texts=service.settings.max_texts,
+            max_text_chars=service.settings.max_text_chars,
+            max_body_bytes=service.settings.max_body_bytes,
+        ),
     )
+
+
+@router.get("/", include_in_schema=False)
+async def page() -> FileResponse:
+    """The web page: classify a text or a batch in the browser (static files, no external resources)."""
+    return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return Response(status_code=204)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -129,6 +129,14 @@ class ReadyOut(BaseModel):
     engine: str = Field(description="The graph being served, e.g. onnx-int8.")
 
 
+class LimitsOut(BaseModel):
+    """Request limits a client should respect (larger requests get a 413 or 422)."""
+
+    max_texts: int = Field(description="Texts per request.")
+    max_text_chars: int = Field(description="Characters per text.")
+    max_body_bytes: int = Field(description="Bytes per request body.")
+
+
 class ModelOut(BaseModel):
     """What is being served."""
 
@@ -140,3 +148,4 @@ class ModelOut(BaseModel):
     max_length: int
     engine: str
     metrics: dict[str, Any] = Field(description="Validation and test metrics recorded at training time.")
+    limits: LimitsOut = Field(description="This server's request limits.")
