@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -95,7 +96,10 @@ def test_predict_file_keeps_one_line_per_input_in_order(
     assert [line.get("text") for line in lines] == ["one", "two", lines[2].get("text"), "four"]
     assert "error" in lines[2] and lines[2]["line"] == bad_line
     assert all("score" in line for i, line in enumerate(lines) if i != 2)
-    assert "3 predicted, 1 malformed" in result.output
+    assert "malformed lines" in result.output  # the summary table: predicted, hate, noHate, malformed
+    rows = [line for line in result.output.splitlines() if re.fullmatch(r"[│|\s\d]+", line) and line.strip("│| ")]
+    predicted, hate, no_hate, malformed = (int(cell) for cell in re.findall(r"\d+", rows[-1]))
+    assert (predicted, hate + no_hate, malformed) == (3, 3, 1)
 
 
 def test_predict_strict_stops_at_the_first_malformed_line(tiny_model: Path, tmp_path: Path) -> None:

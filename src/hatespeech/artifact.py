@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 KEEP_VERSIONS = 2
+LINKED_SUFFIXES = frozenset({".safetensors", ".onnx", ".npz", ".data"})
 
 
 def _sha256(path: Path) -> str:
@@ -106,6 +108,34 @@ def publish(staged: Path, target: Path) -> Path:
     os.replace(link, target)  # the atomic step
     _prune(versions, keep=final)
     return final
+
+
+def revise(target: Path, change: Callable[[Path], None]) -> Path:
+    """Publish a changed copy of the model at ``target`` (e.g. a new threshold); the old version is kept.
+
+    Large immutable files (weights, graphs) are hard-linked, the rest copied: ``change`` must replace files
+    (write elsewhere, then rename), never write into them.
+    """
+    source = target.resolve()
+    verify(source)
+    staged = staging_dir(target)
+    try:
+        for path in sorted(source.rglob("*")):
+            destination = staged / path.relative_to(source)
+            if path.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+            elif path.suffix in LINKED_SUFFIXES:
+                try:
+                    os.link(path, destination)
+                except OSError:  # no hard links on this filesystem
+                    shutil.copy2(path, destination)
+            else:
+                shutil.copy2(path, destination)
+        change(staged)
+        return publish(staged, target)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
 
 
 def _versions_dir(target: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Command line: ``hatespeech train | evaluate | predict | export | serve``.
+"""Command line: ``hatespeech train | evaluate | calibrate | predict | export | serve``.
 
 Heavy libraries (torch, transformers, onnxruntime) are imported inside the commands that need them, so
 ``--help`` is instant. Expected failures print one ``error: ...`` line on stderr and exit non-zero.
@@ -10,6 +10,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -87,6 +88,9 @@ def train(
     epochs: Annotated[int, typer.Option(help="Stage 2 (full fine-tuning) epochs; 0 = head only.")] = _DEFAULTS.epochs,
     head_epochs: Annotated[int, typer.Option(help="Stage 1 (frozen encoder) epochs.")] = _DEFAULTS.head_epochs,
     learning_rate: Annotated[float, typer.Option(help="Stage 2 peak learning rate.")] = _DEFAULTS.learning_rate,
+    soup_runs: Annotated[
+        int, typer.Option(help="Stage 2 runs from the same head, weight-averaged (model soup); 1 = one run.")
+    ] = _DEFAULTS.soup_runs,
     batch_size: Annotated[int, typer.Option()] = _DEFAULTS.batch_size,
     seed: Annotated[int, typer.Option()] = _DEFAULTS.seed,
     max_length: Annotated[int | None, typer.Option(help="Token limit [default: from the data].")] = None,
@@ -107,7 +111,7 @@ def train(
     try:
         config = TrainConfig(
             base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
-            batch_size=batch_size, seed=seed, max_length=max_length, device=device,
+            soup_runs=soup_runs, batch_size=batch_size, seed=seed, max_length=max_length, device=device,
         )  # fmt: skip
     except ValidationError as exc:
         raise _fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", 2) from exc
@@ -144,8 +148,13 @@ def evaluate(
     split: Annotated[str, typer.Option(help="Split of a dataset folder.")] = "sampled_test",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
+    report: Annotated[
+        Path | None, typer.Option(help="Also write report.html with plots and the worst errors into this folder.")
+    ] = None,
 ) -> None:
     """Accuracy, macro-F1, ROC-AUC, per-class scores and the confusion matrix on a labelled split."""
+    import numpy as np
+
     from hatespeech.data import load_dataset, resolve_data_dir
     from hatespeech.evaluation import compute_metrics, metrics_table
 
@@ -160,6 +169,103 @@ def evaluate(
         typer.echo(json.dumps(metrics))
     else:
         Console().print(metrics_table(metrics, title=f"Evaluation on {dataset.report.source}"))
+    if report is not None:
+        from hatespeech.report import Scored, write_report
+
+        scored = Scored(
+            dataset.texts, np.asarray(dataset.labels), np.array([p.score for p in predictions]), runner.info.threshold
+        )
+        with console.status("writing the report"):
+            page = write_report(report, scored, f"Evaluation on {dataset.report.source}", str(runner.info.directory))
+        console.print(f"report: {page}", highlight=False)
+
+
+@app.command()
+def calibrate(
+    model: ModelOption = None,
+    data: DataOption = None,
+    split: Annotated[str, typer.Option(help="Training split of a dataset folder (the model's training data).")] = (
+        "sampled_train"
+    ),
+    objective: Annotated[
+        str, typer.Option(help="f1 (maximum F1), precision or recall (reach --target, best of the other).")
+    ] = "f1",
+    target: Annotated[float | None, typer.Option(help="Precision or recall to reach, e.g. 0.9.")] = None,
+    prior: Annotated[
+        float | None, typer.Option(help="Expected share of hate in your traffic, e.g. 0.11 [default: as trained].")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
+    dry_run: Annotated[bool, typer.Option(help="Print the choice, change nothing.")] = False,
+) -> None:
+    """Choose the decision threshold on the validation split (and adjust scores to a prior); store it."""
+    import dataclasses
+    from datetime import datetime
+
+    import numpy as np
+
+    from hatespeech import calibration
+    from hatespeech.data import fingerprint, load_dataset, resolve_data_dir, train_validation_split
+
+    if objective not in ("f1", "precision", "recall"):
+        raise _fail(f"unknown objective {objective!r}: use f1, precision or recall", 2)
+    calibration.validate_prior(prior)
+    directory = model or default_model_dir()
+    runner = _load_engine(directory, engine)
+    runner.info = dataclasses.replace(runner.info, prior_shift=0.0)  # score as trained; the prior comes below
+    train_config = TrainConfig.load(directory)
+    dataset = load_dataset(resolve_data_dir(data), split)
+    if runner.info.fingerprint and fingerprint(dataset.examples) != runner.info.fingerprint:
+        raise _fail(
+            f"{dataset.report.source} is not the data this model was trained on (fingerprint differs): the "
+            "validation split can only be rebuilt from the training data"
+        )
+    _, validation = train_validation_split(dataset.examples, train_config.validation_fraction, train_config.seed)
+    labels = [e.label for e in validation]
+    console.print(f"validation split: {len(validation)} texts carved from {dataset.report.source}", highlight=False)
+    raw = np.array([p.score for p in _predict_with_progress(runner, [e.text for e in validation])])
+    train_prior = calibration.training_prior(directory)
+    scores = calibration.apply_shift(raw, calibration.prior_shift(prior, train_prior))
+    points = calibration.operating_points(labels, scores, calibration.prior_weights(labels, prior))
+    chosen = calibration.choose_threshold(points, objective, target)  # type: ignore[arg-type]
+    default = min(points, key=lambda p: abs(p.threshold - 0.5))
+    shown = prior if prior is not None else train_prior
+    goal = "maximum F1" if objective == "f1" else f"{objective} >= {target}"
+    _print_operating_points(
+        {"at 0.5": default, "chosen": chosen},
+        f"Validation ({goal}), hate = {shown:.0%} of texts" + (" (re-weighted to the prior)" if prior else ""),
+    )
+    if dry_run:
+        return
+    record = {
+        "objective": objective,
+        "target": target,
+        "prior": prior,
+        "training_prior": train_prior,
+        "engine": engine,
+        "validation_texts": len(validation),
+        "chosen": chosen.as_dict(),
+        "at_0.5": default.as_dict(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    final = calibration.save_calibration(directory, chosen.threshold, prior, record)
+    console.print(
+        f"calibrated: {directory} -> {final} (threshold {chosen.threshold:g}, prior {prior or 'as trained'})",
+        highlight=False,
+    )
+
+
+def _print_operating_points(points: dict[str, Any], title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, caption="hate is the positive class; per 1k = texts flagged as hate per 1,000")
+    for column in ("", "threshold", "precision", "recall", "F1", "accuracy", "FP rate", "per 1k"):
+        table.add_column(column, justify="right" if column else "left")
+    for name, p in points.items():
+        table.add_row(
+            name, f"{p.threshold:g}", f"{p.precision:.3f}", f"{p.recall:.3f}", f"{p.f1:.3f}", f"{p.accuracy:.3f}",
+            f"{p.false_positive_rate:.1%}", f"{p.flagged_per_1000:.0f}",
+        )  # fmt: skip
+    Console(width=max(Console().width, 96)).print(table)
 
 
 @app.command()
@@ -196,11 +302,13 @@ def predict(
     finally:
         if output_path:
             out.close()
-    console.print(
-        f"{counts['predicted']} predicted, {counts['malformed']} malformed"
-        + (f" -> {output_path}" if output_path else ""),
-        highlight=False,
-    )
+    from rich.table import Table
+
+    summary = Table(title=f"predict {input_path.name}" + (f" -> {output_path}" if output_path else ""))
+    for column in ("predicted", "hate", "noHate", "malformed lines"):
+        summary.add_column(column, justify="right")
+    summary.add_row(*(str(counts[k]) for k in ("predicted", "hate", "noHate", "malformed")))
+    console.print(summary)
 
 
 def _load_engine(model: Path | None, kind: str) -> Any:
@@ -272,7 +380,7 @@ def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict:
     """Stream ``path`` through the engine; write one JSON line per input line, in order."""
     from rich.progress import Progress
 
-    counts = {"predicted": 0, "malformed": 0}
+    counts = {"predicted": 0, "malformed": 0, "hate": 0, "noHate": 0}
     pending: list[tuple[int, str | None, str | None]] = []
 
     def flush() -> None:
@@ -282,9 +390,10 @@ def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict:
             if error is not None:
                 out.write(json.dumps({"line": number, "text": text, "error": error}, ensure_ascii=False) + "\n")
             else:
-                record = {"text": text, **next(predictions).as_dict()}
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                prediction = next(predictions)
+                out.write(json.dumps({"text": text, **prediction.as_dict()}, ensure_ascii=False) + "\n")
                 counts["predicted"] += 1
+                counts[prediction.label] += 1
         pending.clear()
 
     with Progress(console=console, transient=True) as progress:

@@ -18,6 +18,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from hatespeech.artifact import read_json
+from hatespeech.calibration import apply_shift, prior_shift
 from hatespeech.data import LABELS
 from hatespeech.errors import ModelError
 from hatespeech.lexical import LexicalModel
@@ -98,6 +99,8 @@ class ModelInfo:
     max_length: int
     base_model: str
     lexical_weight: float = 0.0
+    hate_prior: float | None = None
+    prior_shift: float = 0.0  # log-odds shift from the training prior to hate_prior (see calibration)
     metrics: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
 
@@ -132,6 +135,10 @@ def read_model_info(directory: Path) -> ModelInfo:
         raise ModelError(f"{config_path}: labels {labels} do not include {HATE!r}")
     metrics = read_json(directory, "metrics.json")
     data = read_json(directory, "data.json")
+    prior = config.get("hate_prior")
+    train_prior = config.get("training_hate_prior", 0.5)
+    if prior is not None and not (0 < prior < 1 and 0 < train_prior < 1):
+        raise ModelError(f"{config_path}: hate_prior {prior} and training_hate_prior {train_prior} must be in (0, 1)")
     return ModelInfo(
         directory=directory,
         labels=labels,
@@ -140,6 +147,8 @@ def read_model_info(directory: Path) -> ModelInfo:
         max_length=int(config.get("max_seq_length", 128)),
         base_model=str(config.get("base_model", config.get("_name_or_path", ""))),
         lexical_weight=float(config.get("lexical_weight", 0.0)),
+        hate_prior=None if prior is None else float(prior),
+        prior_shift=prior_shift(prior, float(train_prior)),
         metrics={k: v for k, v in metrics.items() if k in ("validation", "test", "selected")},
         fingerprint=str(data.get("fingerprint", "")),
     )
@@ -190,6 +199,7 @@ class BaseEngine:
         weight = self.info.lexical_weight
         if weight > 0 and batch.lexical is not None:
             hate = (1.0 - weight) * hate + weight * batch.lexical
+        hate = apply_shift(hate, self.info.prior_shift)
         threshold = self.info.threshold
         return [
             Prediction(HATE if p >= threshold else NO_HATE, float(p), t)
