@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
+from hatespeech import artifact
 from hatespeech.config import TrainConfig
 from hatespeech.data import load_split
 
@@ -82,3 +84,12 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_config: TrainConfi
         after_save=lambda staged: export_model_dir(staged, test),
     )
     return out
+
+
+@pytest.fixture
+def model_copy(tiny_model: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny model, published at ``tmp/models/current`` like the real one."""
+    staged = artifact.staging_dir(tmp_path / "models" / "current")
+    shutil.copytree(tiny_model.resolve(), staged, dirs_exist_ok=True)
+    artifact.publish(staged, tmp_path / "models" / "current")
+    return tmp_path / "models" / "current"

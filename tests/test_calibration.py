@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -71,15 +70,6 @@ def test_choose_threshold_for_each_objective() -> None:
         choose_threshold(operating_points(LABELS, 1 - SCORES, np.ones(400)), "precision", 0.99)
     with pytest.raises(InputError, match="--target"):
         choose_threshold(points, "recall", None)
-
-
-@pytest.fixture
-def model_copy(tiny_model: Path, tmp_path: Path) -> Path:
-    """A private copy of the tiny model, published at ``tmp/models/current`` like the real one."""
-    staged = artifact.staging_dir(tmp_path / "models" / "current")
-    shutil.copytree(tiny_model.resolve(), staged, dirs_exist_ok=True)
-    artifact.publish(staged, tmp_path / "models" / "current")
-    return tmp_path / "models" / "current"
 
 
 def test_calibrate_stores_threshold_and_prior_and_engines_use_them(model_copy: Path, small_data: Path) -> None:

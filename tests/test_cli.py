@@ -166,3 +166,12 @@ def test_train_rejects_invalid_options(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--batch-size", "0", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2
     assert "batch_size" in result.output
+
+
+def test_export_republishes_with_a_parity_summary(model_copy: Path, small_data: Path) -> None:
+    before = model_copy.resolve()
+    result = runner.invoke(app, ["export", "-m", str(model_copy), "--data", str(small_data)])
+    assert result.exit_code == 0, result.output
+    assert "ONNX export: parity with PyTorch on 16 texts" in result.output
+    assert "label agreement" in result.output
+    assert model_copy.resolve() != before

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from hatespeech.data import Dataset
 from hatespeech.engine import TorchEngine, predict_in_batches
@@ -78,9 +81,12 @@ def export_onnx(directory: Path) -> None:
         root.setLevel(level)
 
 
-def check_parity(directory: Path, check: Dataset | None) -> dict[str, Any]:
+def check_parity(
+    directory: Path, check: Dataset | None, on_step: Callable[[str], None] = lambda step: None
+) -> dict[str, Any]:
     """Compare both ONNX graphs with PyTorch on ``check`` (labelled) or a few fixed texts."""
     texts = check.texts if check is not None and len(check) else _FALLBACK_TEXTS
+    on_step(f"scoring {len(texts)} texts with PyTorch")
     reference = predict_in_batches(TorchEngine(directory), texts)
     ref_labels = np.array([p.label for p in reference])
     ref_scores = np.array([p.score for p in reference])
@@ -91,6 +97,7 @@ def check_parity(directory: Path, check: Dataset | None) -> dict[str, Any]:
     if check is not None and len(check):
         report["torch_accuracy"] = compute_metrics(check.labels, ref_scores)["accuracy"]
     for name, quantized in (("fp32", False), ("int8", True)):
+        on_step(f"scoring {len(texts)} texts with ONNX {name}")
         outputs = predict_in_batches(OnnxEngine(directory, quantized=quantized), texts)
         scores = np.array([p.score for p in outputs])
         entry: dict[str, Any] = {
@@ -107,19 +114,31 @@ def check_parity(directory: Path, check: Dataset | None) -> dict[str, Any]:
 def export_model_dir(directory: Path, check: Dataset | None, console: Console | None = None) -> dict[str, Any]:
     """Export, check parity, write ``export.json``; raise :class:`ModelError` if fp32 disagrees with torch."""
     console = console or Console(stderr=True)
-    with console.status("exporting to ONNX (fp32 + int8)"):
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("exporting to ONNX (fp32 + int8)", total=4)
         export_onnx(directory)
-    with console.status(f"checking ONNX against PyTorch on {len(check) if check else 5} texts"):
-        report = check_parity(directory, check)
+
+        def step(description: str) -> None:
+            progress.update(task, advance=1, description=description)
+
+        report = check_parity(directory, check, step)
+        progress.update(task, advance=1)
     (directory / EXPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    table = Table(title=f"ONNX export: parity with PyTorch on {report['check_texts']} texts ({report['check_source']})")
+    for column in ("graph", "label agreement", "max |score diff|", "accuracy"):
+        table.add_column(column, justify="right" if column != "graph" else "left")
     for name in ("fp32", "int8"):
         entry = report[name]
-        accuracy = f", accuracy {entry['accuracy']:.4f}" if "accuracy" in entry else ""
-        console.print(
-            f"onnx {name}: label agreement with torch {entry['label_agreement']:.4f}, "
-            f"max |score diff| {entry['max_score_diff']:.2e}{accuracy}",
-            highlight=False,
-        )
+        accuracy = f"{entry['accuracy']:.4f}" if "accuracy" in entry else "n/a"
+        table.add_row(name, f"{entry['label_agreement']:.4f}", f"{entry['max_score_diff']:.2e}", accuracy)
+    console.print(table)
     if report["fp32"]["label_agreement"] < MIN_AGREEMENT:
         raise ModelError(
             f"ONNX fp32 export disagrees with PyTorch on {1 - report['fp32']['label_agreement']:.2%} "
