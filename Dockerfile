@@ -24,7 +24,8 @@ COPY . .
 RUN if [ ! -f models/current/manifest.json ]; then hatespeech train --out models/current; fi \
     && cp -rL models/current /model
 
-FROM ${PYTHON_IMAGE} AS runtime
+# The serving environment: ONNX Runtime + FastAPI + the package + the model; no PyTorch.
+FROM ${PYTHON_IMAGE} AS serve-base
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
@@ -35,8 +36,20 @@ COPY src /tmp/package/src
 RUN pip install --no-cache-dir --no-deps /tmp/package && rm -rf /tmp/package /tmp/requirements-serve.txt \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 COPY --from=trainer /model /app/model
-USER 10001
 ENV HATESPEECH_MODEL_DIR=/app/model HATESPEECH_HOST=0.0.0.0 HATESPEECH_PORT=8000
+
+# For Ray Serve / KubeRay (deploy/k8s/rayservice.yaml): docker build --target ray -t hate-speech-detection-api:ray .
+FROM serve-base AS ray
+COPY requirements.txt /tmp/requirements.txt
+RUN grep -v '^-e' /tmp/requirements.txt > /tmp/constraints.txt \
+    && pip install --no-cache-dir -c /tmp/constraints.txt 'ray[serve,data]==2.60.0' \
+    && rm /tmp/requirements.txt /tmp/constraints.txt
+USER 10001
+EXPOSE 8000
+
+# The default image (last stage): the single-process server.
+FROM serve-base AS runtime
+USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HATESPEECH_PORT', '8000') + '/health', timeout=4)"]

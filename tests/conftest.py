@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +95,13 @@ def model_copy(tiny_model: Path, tmp_path: Path) -> Path:
     shutil.copytree(tiny_model.resolve(), staged, dirs_exist_ok=True)
     artifact.publish(staged, tmp_path / "models" / "current")
     return tmp_path / "models" / "current"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """A two-node Ray cluster on loopback (head + worker), stopped by process id at the end."""
+    from ray_cluster import RayCluster
+
+    cluster = RayCluster(cpus=2)
+    yield cluster
+    cluster.stop()

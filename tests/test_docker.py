@@ -38,8 +38,9 @@ def stages() -> dict[str, list[str]]:
 
 
 def runtime_env() -> dict[str, str]:
+    """ENV of the runtime image: its own and its base stage's."""
     env: dict[str, str] = {}
-    for line in stages()["runtime"]:
+    for line in stages()["serve-base"] + stages()["runtime"]:
         if line.startswith("ENV "):
             env.update(dict(re.findall(r"(\w+)=(\S+)", line)))
     return env
@@ -52,14 +53,18 @@ def pins(path: Path) -> dict[str, str]:
 
 def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
     found = stages()
-    assert list(found) == ["trainer", "runtime"]
+    assert list(found) == ["trainer", "serve-base", "ray", "runtime"]  # the last stage is the default image
+    assert "FROM ${PYTHON_IMAGE} AS serve-base" in (REPO / "Dockerfile").read_text()
+    assert "FROM serve-base AS runtime" in (REPO / "Dockerfile").read_text()
     runtime = found["runtime"]
+    base = found["serve-base"]
     assert any(line.startswith("USER ") and line.split()[1] not in ("root", "0") for line in runtime)
     assert any(line.startswith("HEALTHCHECK ") and "/health" in line for line in runtime)
     assert "EXPOSE 8000" in runtime
-    assert any(line.startswith("COPY --from=trainer /model ") for line in runtime)
+    assert any(line.startswith("COPY --from=trainer /model ") for line in base)
     assert runtime_env()["HATESPEECH_HOST"] == "0.0.0.0"
-    assert not any("requirements.txt" in line for line in runtime)  # the serving image never installs torch
+    assert not any("requirements.txt" in line for line in base + runtime)  # the serving image never has torch
+    assert "pip install --no-cache-dir -r /tmp/requirements-serve.txt" in " ".join(base)
 
 
 def test_serving_requirements_have_no_torch_and_the_same_pins() -> None:

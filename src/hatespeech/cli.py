@@ -6,10 +6,8 @@ Heavy libraries (torch, transformers, onnxruntime) are imported inside the comma
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
-from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -20,7 +18,7 @@ from rich.console import Console
 from hatespeech import __version__
 from hatespeech.config import TrainConfig, default_model_dir
 from hatespeech.engine import is_valid_unicode
-from hatespeech.errors import HateSpeechError, InputError
+from hatespeech.errors import HateSpeechError
 
 app = typer.Typer(
     name="hatespeech",
@@ -279,17 +277,26 @@ def predict(
     output_path: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL output [default: stdout].")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 64,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed input line.")] = False,
-    engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
+    engine: Annotated[
+        str, typer.Option(help="onnx (fp32), onnx-int8, torch, or ray (Ray Data over --input, ONNX fp32).")
+    ] = "onnx",
+    workers: Annotated[int, typer.Option(min=1, help="Ray: scoring actors (one thread each).")] = 2,
+    address: Annotated[
+        str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) [default: start a local Ray].")
+    ] = None,
 ) -> None:
     """Classify texts; each output line is {"text", "label", "score"} with score = P(hate)."""
     if not texts and input_path is None:
         raise _fail("give texts as arguments or --input FILE", 2)
     if texts and input_path is not None:
         raise _fail("give texts as arguments or --input FILE, not both", 2)
-    if input_path is not None and not input_path.is_file():
-        raise _fail(f"input file {input_path} not found")
     if texts and not all(map(is_valid_unicode, texts)):
         raise _fail("a text argument is not valid UTF-8", 2)
+    if engine == "ray":
+        _predict_on_ray(model, input_path, output_path, workers, address, batch_size)
+        return
+    if input_path is not None and not input_path.is_file():
+        raise _fail(f"input file {input_path} not found")
     runner = _load_engine(model, engine)
     if texts:
         for text, prediction in zip(texts, runner.predict(texts), strict=True):
@@ -308,6 +315,31 @@ def predict(
     for column in ("predicted", "hate", "noHate", "malformed lines"):
         summary.add_column(column, justify="right")
     summary.add_row(*(str(counts[k]) for k in ("predicted", "hate", "noHate", "malformed")))
+    console.print(summary)
+
+
+def _predict_on_ray(
+    model: Path | None, input_path: Path | None, output_path: Path | None, workers: int, address: str | None,
+    batch_size: int,
+) -> None:  # fmt: skip
+    if input_path is None or output_path is None:
+        raise _fail("--engine ray scores files: give --input PATH (file, folder or glob) and --output FILE", 2)
+    try:
+        from hatespeech.scale.batch import score_files
+    except ImportError as exc:
+        raise _fail(f"--engine ray needs Ray: pip install '.[ray]' ({exc})") from exc
+    from rich.table import Table
+
+    with console.status(f"scoring {input_path} on Ray with {workers} workers"):
+        result = score_files(
+            str(input_path), output_path, model or default_model_dir(), workers=workers, batch_size=batch_size,
+            address=address,
+        )  # fmt: skip
+    summary = Table(title=f"predict {input_path} -> {output_path} (Ray Data, {workers} workers)")
+    for column in ("files", "predicted", "hate", "noHate", "malformed"):
+        summary.add_column(column, justify="right")
+    summary.add_row(*map(str, (result.files, result.predicted, result.hate, result.predicted - result.hate,
+                               result.malformed)))  # fmt: skip
     console.print(summary)
 
 
@@ -342,43 +374,11 @@ def _predict_with_progress(runner: Any, texts: list[str], batch_size: int = 64) 
     return results
 
 
-def _read_inputs(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
-    """Yield (line number, text, error) for each input record, streaming."""
-    suffix = path.suffix.lower()
-    try:
-        with path.open(encoding="utf-8", newline="" if suffix == ".csv" else None) as handle:
-            if suffix == ".csv":
-                reader = csv.DictReader(handle)
-                if reader.fieldnames is None or "text" not in reader.fieldnames:
-                    raise InputError(f"{path} needs a header row with a 'text' column")
-                for row in reader:
-                    text = row.get("text")
-                    yield reader.line_num, text, None if text and text.strip() else "empty text"
-            elif suffix in (".jsonl", ".ndjson"):
-                for number, line in enumerate(handle, start=1):
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        yield number, None, f"invalid JSON ({exc.msg})"
-                        continue
-                    text = record.get("text") if isinstance(record, dict) else None
-                    if not isinstance(text, str) or not text.strip():
-                        yield number, None, "no non-empty string 'text' field"
-                    else:
-                        yield number, text, None
-            else:
-                for number, line in enumerate(handle, start=1):
-                    text = line.rstrip("\r\n")
-                    yield number, text, None if text.strip() else "empty line"
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
-
-
 def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict: bool) -> dict[str, int]:
     """Stream ``path`` through the engine; write one JSON line per input line, in order."""
     from rich.progress import Progress
+
+    from hatespeech.data import read_records
 
     counts = {"predicted": 0, "malformed": 0, "hate": 0, "noHate": 0}
     pending: list[tuple[int, str | None, str | None]] = []
@@ -398,7 +398,7 @@ def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict:
 
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"predicting {path.name} (lines)", total=None)
-        for number, text, error in _read_inputs(path):
+        for number, text, error in read_records(path):
             if error is not None:
                 counts["malformed"] += 1
                 console.print(f"warning: {path}:{number}: {error}", highlight=False)
@@ -444,12 +444,30 @@ def export(
     console.print(f"exported: {directory} -> {final}", highlight=False)
 
 
+def _serve_on_ray(settings: Any, replicas: int, autoscale: str | None, address: str | None) -> None:
+    try:
+        from hatespeech.scale import serve as ray_serve
+    except ImportError as exc:
+        raise _fail(f"--engine ray needs Ray: pip install '.[ray]' ({exc})") from exc
+    try:
+        bounds = ray_serve.parse_autoscale(autoscale) if autoscale else None
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from exc
+    ray_serve.run(settings, replicas, bounds, address)
+
+
 @app.command()
 def serve(
     model: ModelOption = None,
     host: Annotated[str | None, typer.Option(help="Interface [default: 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
     workers: Annotated[int | None, typer.Option(help="Server processes [default: 1].")] = None,
+    engine: Annotated[str, typer.Option(help="local (one uvicorn process) or ray (Ray Serve replicas).")] = "local",
+    replicas: Annotated[int, typer.Option(min=1, help="Ray: fixed number of replicas.")] = 1,
+    autoscale: Annotated[str | None, typer.Option(help="Ray: MIN,MAX replicas, autoscaled on load.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) [default: start a local Ray].")
+    ] = None,
 ) -> None:
     """Serve the model over HTTP (FastAPI + ONNX Runtime + dynamic batching). Other settings: HATESPEECH_*."""
     import logging
@@ -471,6 +489,11 @@ def serve(
     except ValidationError as exc:
         raise _fail(f"invalid setting: {exc.errors()[0]['msg']}", 2) from exc
     artifact.verify(settings.model_dir)
+    if engine not in ("local", "ray"):
+        raise _fail(f"unknown engine {engine!r}: use local or ray", 2)
+    if engine == "ray":
+        _serve_on_ray(settings, replicas, autoscale, address)
+        return
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the previous handler:
     # make that handler a clean exit, so a graceful shutdown ends with status 0.

@@ -14,13 +14,23 @@ from api.live_server import RunningServer
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
-def server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@pytest.fixture(scope="session", params=["local", "ray"])
+def server(
+    request: pytest.FixtureRequest, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """The server every API test runs against: one uvicorn process, then the same app as 2 Ray Serve
+    replicas on a two-node Ray cluster."""
     log = tmp_path_factory.mktemp("server") / "server.log"
     # fp32, so batched and single results can be compared tightly (int8 activations are quantized per batch).
     settings = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", "HATESPEECH_QUANTIZED": "no"}
-    running = RunningServer(tiny_model, settings, log)
-    running.wait_ready()
+    if request.param == "ray":
+        cluster = request.getfixturevalue("ray_cluster")
+        args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]
+        running = RunningServer(tiny_model, settings, log, args, ray_logs=cluster.temp)
+        running.wait_ready(timeout=180)
+    else:
+        running = RunningServer(tiny_model, settings, log)
+        running.wait_ready()
     yield running
     running.stop()
 

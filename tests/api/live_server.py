@@ -22,17 +22,35 @@ def free_port() -> int:
 class RunningServer:
     """A `hatespeech serve` process and its base URL."""
 
-    def __init__(self, model: Path, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        model: Path,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        extra_args: list[str] | None = None,
+        ray_logs: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
+        self.ray_logs = ray_logs  # with --engine ray, the access log is in the replicas' Ray worker logs
+        self.engine = "ray" if ray_logs is not None else "local"
         self._log = log.open("wb") if log else subprocess.DEVNULL
+        command = [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(self.port)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(self.port)],
+            [*command, *(extra_args or [])],
             env={**os.environ, **(env or {})},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    def log_text(self) -> str:
+        """Everything the server logged: its own output, plus the replicas' logs when it runs on Ray."""
+        text = self.log_path.read_text(errors="replace") if self.log_path else ""
+        if self.ray_logs is not None:
+            for path in sorted(self.ray_logs.glob("session_*/logs/worker-*.err")):
+                text += path.read_text(errors="replace")
+        return text
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -1,0 +1,150 @@
+"""Scale benchmark: batch scoring and serving, single process vs Ray on the same machine.
+
+Batch: at least 8,000 distinct texts (the dataset's sentences repeated with unique suffixes) scored by
+  `hatespeech predict --input` (one process, ONNX Runtime on every core), then by Ray Data with 1 and 2
+  workers of one thread each on a local Ray cluster. Wall time of the whole command, start-up included.
+Serve: 32 concurrent clients sending distinct texts, single-process server vs Ray Serve with 1 and 2
+  replicas of one CPU each.
+Prints throughput, scaling efficiency per added worker and Ray's overhead against the single process.
+
+    .venv/bin/python benchmarks/scale.py [--model models/current] [--texts 8000] [--requests 3200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from hatespeech.data import load_split, resolve_data_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve import drive, free_port, start
+
+console = Console(width=150)
+HATESPEECH = [sys.executable, "-m", "hatespeech"]
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def texts_for(count: int) -> list[str]:
+    data = resolve_data_dir(None)
+    base = [t.replace("\n", " ") for split in ("sampled_train", "sampled_test") for t in load_split(data, split).texts]
+    return [f"{base[i % len(base)]} [{i // len(base)}]" for i in range(count)]
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path(os.environ.get("HATESPEECH_MODEL_DIR", "models/current")))
+    parser.add_argument("--texts", type=int, default=8000)
+    parser.add_argument("--requests", type=int, default=3200, help="requests per serving run")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    model = str(args.model)
+    texts = texts_for(args.texts)
+    work = Path(tempfile.mkdtemp(prefix="scale-"))
+    source = work / "texts.txt"
+    source.write_text("".join(t + "\n" for t in texts))
+    results: dict[str, dict[str, float]] = {}
+
+    seconds = timed(
+        [*HATESPEECH, "predict", "-m", model, "--input", str(source), "--output", str(work / "local.jsonl")]
+    )
+    results["batch single process"] = {"seconds": seconds, "per_s": len(texts) / seconds}
+    console.print(f"batch single process: {results['batch single process']}")
+
+    port = free_port()
+    temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    before = {p.pid for p in psutil.process_iter()}
+    subprocess.run([RAY, "start", "--head", f"--port={port}", f"--temp-dir={temp}", "--num-cpus=2",
+                    "--include-dashboard=false", "--disable-usage-stats"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    address = f"127.0.0.1:{port}"
+    try:
+        for workers in (1, 2):
+            out = work / f"ray{workers}.jsonl"
+            seconds = timed([*HATESPEECH, "predict", "--engine", "ray", "--address", address, "--workers",
+                             str(workers), "-m", model, "--input", str(source), "--output", str(out)])  # fmt: skip
+            rows = sum(1 for _ in out.open())
+            assert rows == len(texts), f"{rows} rows for {len(texts)} texts"
+            results[f"batch ray data {workers} worker(s)"] = {"seconds": seconds, "per_s": len(texts) / seconds}
+            console.print(f"batch ray {workers}: {results[f'batch ray data {workers} worker(s)']}")
+
+        requests = [f"serve {t}" for t in texts_for(args.requests)]
+        http_port = free_port()
+        process, _ = start([*HATESPEECH, "serve", "-m", model, "--port", str(http_port)], "/ready", http_port)
+        try:
+            asyncio.run(drive(http_port, [f"warm {i}" for i in range(64)], 32))
+            results["serve single process"] = asyncio.run(drive(http_port, requests, 32))
+        finally:
+            process.terminate()
+            process.wait(30)
+        console.print(f"serve single process: {results['serve single process']}")
+        for replicas in (1, 2):
+            http_port = free_port()
+            command = [*HATESPEECH, "serve", "--engine", "ray", "--address", address, "--replicas", str(replicas),
+                       "-m", model, "--port", str(http_port)]  # fmt: skip
+            process, _ = start(command, "/ready", http_port)
+            try:
+                time.sleep(2)  # every replica is up once serve.run returned; let the proxy see them
+                asyncio.run(drive(http_port, [f"warm {replicas} {i}" for i in range(64)], 32))
+                results[f"serve ray {replicas} replica(s)"] = asyncio.run(
+                    drive(http_port, [f"{replicas} {t}" for t in requests], 32)
+                )
+            finally:
+                process.terminate()
+                process.wait(60)
+            console.print(f"serve ray {replicas}: {results[f'serve ray {replicas} replica(s)']}")
+    finally:  # stop the processes this cluster started, by pid (not `ray stop`: other Rays may run here)
+        started = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if (p.pid not in before and str(temp) in " ".join(p.info["cmdline"] or []))
+            or (p.pid not in before and p.name() in ("raylet", "gcs_server"))
+        ]
+        for process in started:
+            process.terminate()
+        psutil.wait_procs(started, timeout=15)
+
+    single = results["batch single process"]["per_s"]
+    one, two = results["batch ray data 1 worker(s)"]["per_s"], results["batch ray data 2 worker(s)"]["per_s"]
+    table = Table(
+        title=f"Scale-out on this machine ({os.cpu_count()} cores): {len(texts)} texts batch, 32 clients serve"
+    )
+    for column in ("path", "throughput", "vs single process", "scaling 1 -> 2"):
+        table.add_column(column)
+    table.add_row("batch: single process", f"{single:.0f} texts/s", "1.00x", "")
+    table.add_row("batch: Ray Data, 1 worker", f"{one:.0f} texts/s", f"{one / single:.2f}x", "")
+    table.add_row("batch: Ray Data, 2 workers", f"{two:.0f} texts/s", f"{two / single:.2f}x",
+                  f"{two / one:.2f}x (efficiency {two / one / 2:.0%})")  # fmt: skip
+    serve_single = results["serve single process"]["rps"]
+    r1, r2 = results["serve ray 1 replica(s)"]["rps"], results["serve ray 2 replica(s)"]["rps"]
+    table.add_row("serve: single process", f"{serve_single:.0f} req/s", "1.00x", "")
+    table.add_row("serve: Ray Serve, 1 replica", f"{r1:.0f} req/s", f"{r1 / serve_single:.2f}x", "")
+    table.add_row("serve: Ray Serve, 2 replicas", f"{r2:.0f} req/s", f"{r2 / serve_single:.2f}x",
+                  f"{r2 / r1:.2f}x (efficiency {r2 / r1 / 2:.0%})")  # fmt: skip
+    console.print(table)
+    console.print(f"targets: Ray Data 2 vs 1 workers {two / one:.2f}x (>= 1.7x); "
+                  f"Ray Data 2 workers vs single process {two / single:.2f}x (>= 0.85x)")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The same FastAPI app on Ray Serve: an ingress deployment whose replicas each run the ONNX engine and
+their own micro-batcher. Routes, errors, limits, API keys, metrics and the web page are the app's own code.
+
+``hatespeech serve --engine ray`` uses :func:`run`; ``serve run hatespeech.scale.serve:build`` and a KubeRay
+``RayService`` use :func:`build` (an application builder taking string arguments).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from ray import serve
+from ray.serve import Application
+from rich.console import Console
+
+from hatespeech.api.app import create_app_from_env
+from hatespeech.config import Settings
+
+APP_NAME = "hatespeech"
+
+
+def replica_app() -> FastAPI:
+    """Runs in each replica: its JSON access log goes to stderr (Ray's worker log), then the app."""
+    logging.basicConfig(level=Settings().log_level.upper(), format="%(message)s")
+    return create_app_from_env()
+
+
+@serve.ingress(replica_app)
+class HateSpeechIngress:
+    """One replica: the FastAPI app, built from ``HATESPEECH_*`` in the replica's environment."""
+
+    app: Any  # set by serve.ingress: the FastAPI app of this replica
+
+    def check_health(self) -> None:
+        """Ray Serve's health check is the app's readiness: model loaded, verified and warmed up."""
+        service = self.app.state.service
+        if not service.ready:
+            raise RuntimeError(f"not ready: {service.load_error or 'the model is still loading'}")
+
+
+def replica_env(settings: Settings, threads: int) -> dict[str, str]:
+    """The ``HATESPEECH_*`` variables each replica builds its app from (model dir made absolute)."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("HATESPEECH_")}
+    env["HATESPEECH_MODEL_DIR"] = str(Path(settings.model_dir).resolve())
+    env["HATESPEECH_THREADS"] = str(threads)
+    env["HATESPEECH_WORKERS"] = "1"
+    return env
+
+
+def application(
+    settings: Settings, replicas: int = 1, autoscale: tuple[int, int] | None = None, cpus_per_replica: int = 1
+) -> Application:
+    """The Serve application: ``replicas`` fixed replicas, or autoscaling between ``autoscale`` bounds."""
+    options: dict[str, Any] = {
+        "name": "HateSpeechIngress",
+        "ray_actor_options": {
+            "num_cpus": cpus_per_replica,
+            "runtime_env": {"env_vars": replica_env(settings, cpus_per_replica)},
+        },
+        # Requests a replica takes at once: enough to fill its micro-batches (Serve's default is 5).
+        "max_ongoing_requests": max(64, 4 * settings.max_batch_size),
+        "health_check_period_s": 5,
+        "health_check_timeout_s": 30,
+        "graceful_shutdown_timeout_s": settings.request_timeout_s,
+    }
+    if autoscale is not None:
+        low, high = autoscale
+        options["autoscaling_config"] = {
+            "min_replicas": low,
+            "max_replicas": high,
+            "target_ongoing_requests": settings.max_batch_size,
+        }
+    else:
+        options["num_replicas"] = replicas
+    return serve.deployment(**options)(HateSpeechIngress).bind()
+
+
+def build(args: dict[str, str]) -> Application:
+    """Application builder for ``serve run`` / RayService: ``replicas``, ``autoscale`` ("MIN,MAX"), ``cpus``."""
+    autoscale = parse_autoscale(args["autoscale"]) if args.get("autoscale") else None
+    return application(Settings(), int(args.get("replicas", 1)), autoscale, int(args.get("cpus", 1)))
+
+
+def parse_autoscale(value: str) -> tuple[int, int]:
+    """'MIN,MAX' -> (MIN, MAX), with 0 <= MIN <= MAX and MAX >= 1."""
+    try:
+        low, high = (int(part) for part in value.split(","))
+    except ValueError as exc:
+        raise ValueError(f"--autoscale takes MIN,MAX (e.g. 1,4), got {value!r}") from exc
+    if not 0 <= low <= high or high < 1:
+        raise ValueError(f"--autoscale needs 0 <= MIN <= MAX and MAX >= 1, got {value!r}")
+    return low, high
+
+
+def run(
+    settings: Settings,
+    replicas: int = 1,
+    autoscale: tuple[int, int] | None = None,
+    address: str | None = None,
+    cpus_per_replica: int = 1,
+) -> None:
+    """Deploy on Ray (``address`` of a running cluster, or a local one) and block until SIGTERM/SIGINT."""
+    import ray
+
+    ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
+    serve.start(http_options={"host": settings.host, "port": settings.port, "location": "EveryNode"})
+    serve.run(application(settings, replicas, autoscale, cpus_per_replica), name=APP_NAME, route_prefix="/")
+    Console(stderr=True).print(
+        f"ready: http://{settings.host}:{settings.port} (Ray Serve, application {APP_NAME!r})", highlight=False
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        serve.delete(APP_NAME)  # only this application; Serve and the cluster stay for others
+        ray.shutdown()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,198 @@
+"""Ray: batch scoring with Ray Data on a real two-node cluster, Serve replicas on both nodes, and a node
+killed while a batch job and 32 API clients are running."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from ray_cluster import RayCluster
+from typer.testing import CliRunner
+
+from hatespeech.cli import app
+from hatespeech.data import load_split
+
+from api.live_server import RunningServer
+
+pytestmark = pytest.mark.ray
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def write_texts(path: Path, texts: list[str]) -> None:
+    path.write_text("".join(t.replace("\n", " ").replace("\r", " ") + "\n" for t in texts), encoding="utf-8")
+
+
+def ray_predict(
+    cluster: RayCluster, model: Path, source: str, output: Path, workers: int = 2
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "hatespeech", "predict", "--engine", "ray", "--address", cluster.address,
+               "--workers", str(workers), "-m", str(model), "--input", source, "--output", str(output)]  # fmt: skip
+    return subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def scorer_nodes() -> set[int]:
+    """Raylet pids whose node runs a Ray Data scoring actor right now."""
+    nodes = set()
+    for process in psutil.process_iter(["name", "cmdline"]):
+        label = (process.info["name"] or "") + " ".join(process.info["cmdline"] or [])
+        if "Scorer" in label:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                nodes |= {p.pid for p in process.parents() if p.name() == "raylet"}
+    return nodes
+
+
+def watch(process: subprocess.Popen[bytes], seen: set[int]) -> None:
+    """Collect the nodes that run scoring actors while ``process`` runs."""
+    while process.poll() is None:
+        seen |= scorer_nodes()
+        time.sleep(0.1)
+
+
+def test_ray_data_scores_on_both_nodes_and_equals_the_local_path(
+    ray_cluster: RayCluster, tiny_model: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    texts = load_split(shared_data, "sampled_test").texts
+    source = tmp_path / "test.txt"
+    write_texts(source, texts)
+    local = tmp_path / "local.jsonl"
+    result = CliRunner().invoke(app, ["predict", "-m", str(tiny_model), "--input", str(source), "--output", str(local)])
+    assert result.exit_code == 0, result.output
+    output = tmp_path / "ray.jsonl"
+    job = ray_predict(ray_cluster, tiny_model, str(source), output)
+    seen: set[int] = set()
+    watcher = threading.Thread(target=watch, args=(job, seen))
+    watcher.start()
+    log = job.communicate(timeout=300)[0].decode()
+    watcher.join()
+    assert job.returncode == 0, log
+    expected = [json.loads(line) for line in local.read_text().splitlines()]
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [r["id"] for r in rows] == list(range(1, len(texts) + 1))  # every row once, in input order
+    assert [r["label"] for r in rows] == [e["label"] for e in expected]
+    assert max(abs(r["score"] - e["score"]) for r, e in zip(rows, expected, strict=True)) <= 1e-6
+    assert len(seen) == 2, "the scoring actors did not run on both nodes"
+
+
+def test_ray_data_reads_folders_of_parquet_and_jsonl_and_writes_parquet(
+    ray_cluster: RayCluster, tiny_model: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = load_split(shared_data, "sampled_train").texts[:300]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pq.write_table(pa.table({"text": texts[:200]}), folder / "a.parquet")
+    (folder / "b.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[200:]) + "not json\n")
+    output = tmp_path / "out.parquet"
+    job = ray_predict(ray_cluster, tiny_model, str(folder), output)
+    log = job.communicate(timeout=300)[0].decode()
+    assert job.returncode == 0, log
+    table = pq.read_table(output).to_pylist()
+    by_file: dict[str, list[int]] = {}
+    for row in table:
+        by_file.setdefault(Path(row["source"]).name, []).append(row["id"])
+    assert by_file == {"a.parquet": list(range(1, 201)), "b.jsonl": list(range(1, 102))}
+    malformed = [row for row in table if row["error"]]
+    assert len(malformed) == 1 and malformed[0]["id"] == 101 and malformed[0]["label"] is None
+    assert all(row["label"] in ("hate", "noHate") and 0 <= row["score"] <= 1 for row in table if not row["error"])
+
+
+def test_serve_replicas_run_on_both_nodes(server: RunningServer) -> None:
+    if server.engine != "ray":
+        pytest.skip("single-process server")
+    raylets = set()
+    for process in psutil.process_iter(["name", "cmdline"]):
+        label = (process.info["name"] or "") + " ".join(process.info["cmdline"] or [])
+        if "ServeReplica" in label and "HateSpeechIngress" in label:
+            raylets |= {p.pid for p in process.parents() if p.name() == "raylet"}
+    assert len(raylets) == 2
+
+
+@pytest.fixture
+def doomed_cluster() -> Iterator[RayCluster]:
+    """A cluster of its own for the fault test (its worker node is killed)."""
+    cluster = RayCluster(cpus=4)
+    yield cluster
+    cluster.stop()
+
+
+async def call_api(url: str, clients: int, stop: threading.Event, log: list[tuple[float, bool]]) -> None:
+    async def client(number: int) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            count = 0
+            while not stop.is_set():
+                count += 1
+                try:
+                    ok = (
+                        await http.post("/predict", json={"text": f"client {number} text {count}"})
+                    ).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                log.append((time.monotonic(), ok))
+
+    await asyncio.gather(*(client(i) for i in range(clients)))
+
+
+def test_killing_a_worker_node_loses_no_rows_and_the_api_recovers(
+    doomed_cluster: RayCluster, tiny_model: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    cluster = doomed_cluster
+    args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]
+    api = RunningServer(tiny_model, {}, tmp_path / "serve.log", args, ray_logs=cluster.temp)
+    try:
+        api.wait_ready(timeout=180)
+        texts = load_split(shared_data, "sampled_train").texts
+        source = tmp_path / "big.txt"
+        write_texts(source, [f"{t} #{i}" for i in range(4) for t in texts])  # 7,656 distinct lines
+        output = tmp_path / "out.jsonl"
+        stop = threading.Event()
+        calls: list[tuple[float, bool]] = []
+        clients = threading.Thread(target=lambda: asyncio.run(call_api(api.url, 32, stop, calls)))
+        clients.start()
+        job = ray_predict(cluster, tiny_model, str(source), output)
+        deadline = time.monotonic() + 120
+        while len(scorer_nodes()) < 2 and job.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert job.poll() is None, "the batch job ended before the kill"
+        killed_at = time.monotonic()
+        cluster.kill_worker_node()
+        log = job.communicate(timeout=400)[0].decode()
+        # Recovered: 100 answers in a row succeeded; then 5 more seconds must be error-free.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (len(calls) > 100 and all(ok for _, ok in calls[-100:])):
+            time.sleep(0.2)
+        recovered_at = time.monotonic()
+        time.sleep(5)
+        stop.set()
+        clients.join(timeout=60)
+    finally:
+        api.stop()
+    assert job.returncode == 0, log
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == list(range(1, 4 * len(texts) + 1))  # every row exactly once
+    before = [ok for t, ok in calls if t < killed_at]
+    during = [ok for t, ok in calls if killed_at <= t < recovered_at]
+    after = [ok for t, ok in calls if t >= recovered_at]
+    report = {
+        "requests_before_kill": len(before), "errors_before_kill": before.count(False),
+        "requests_during_recovery": len(during), "errors_during_recovery": during.count(False),
+        "recovery_seconds": round(recovered_at - killed_at, 1),
+        "requests_after_recovery": len(after), "errors_after_recovery": after.count(False),
+        "batch_rows": len(rows),
+    }  # fmt: skip
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "ray_fault_test.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report))
+    assert before and before.count(False) == 0
+    assert after and after.count(False) == 0, report
