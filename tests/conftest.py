@@ -99,9 +99,10 @@ def model_copy(tiny_model: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[Any]:
-    """A two-node Ray cluster on loopback (head + worker), stopped by process id at the end."""
+    """A two-node Ray cluster on loopback (head + worker), stopped by process id at the end. 4 logical CPUs
+    per node (on 2 real cores): room for 2 Serve replicas, 2 scoring actors and Ray Data's own tasks."""
     from ray_cluster import RayCluster
 
-    cluster = RayCluster(cpus=2)
+    cluster = RayCluster(cpus=4)
     yield cluster
     cluster.stop()

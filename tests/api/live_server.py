@@ -48,7 +48,7 @@ class RunningServer:
         """Everything the server logged: its own output, plus the replicas' logs when it runs on Ray."""
         text = self.log_path.read_text(errors="replace") if self.log_path else ""
         if self.ray_logs is not None:
-            for path in sorted(self.ray_logs.glob("session_*/logs/worker-*.err")):
+            for path in sorted(self.ray_logs.glob("session_latest/logs/worker-*.err")):
                 text += path.read_text(errors="replace")
         return text
 

@@ -93,7 +93,7 @@ def score_files(
 ) -> BatchResult:
     """Score every record of the input files on Ray and write ``output`` (.jsonl or .parquet), in input order."""
     import ray
-    from ray.data import DataContext
+    from ray.data import ActorPoolStrategy, DataContext
 
     if output.suffix.lower() not in (".jsonl", ".parquet"):
         raise InputError(f"--output {output}: use a .jsonl or .parquet file")
@@ -106,17 +106,17 @@ def score_files(
     context = DataContext.get_current()
     context.execution_options.preserve_order = True  # rows come out in input order: no sort needed
     context.enable_progress_bars = False
-    rows = ray.data.from_items([{"path": str(f)} for f in files]).flat_map(parse_file)
+    # Parsing is light I/O: a fraction of a CPU, so it is never starved by the scoring actors.
+    rows = ray.data.from_items([{"path": str(f)} for f in files]).flat_map(parse_file, num_cpus=0.25)
     scored = rows.repartition(max(8, workers * 4)).map_batches(
         Scorer,
         fn_constructor_kwargs={"model_dir": str(model_dir.resolve()), "quantized": quantized, "threads": threads},
         batch_size=batch_size,
         batch_format="pandas",
-        concurrency=workers,
+        # A fixed pool of actors, spread over the nodes. Ray Data's defaults restart an actor lost with its
+        # node (max_restarts=-1) and run its batch again (max_task_retries=-1): every row comes out once.
+        compute=ActorPoolStrategy(size=workers),
         num_cpus=threads,
-        max_restarts=-1,  # an actor lost with its node is restarted elsewhere...
-        max_task_retries=-1,  # ...and its batch is run again: every row comes out exactly once
-        scheduling_strategy="SPREAD",
     )
     result = BatchResult(files=len(files))
     writer = _ParquetWriter(output) if output.suffix.lower() == ".parquet" else _JsonlWriter(output, len(files) > 1)

@@ -7,6 +7,7 @@ their own micro-batcher. Routes, errors, limits, API keys, metrics and the web p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -23,6 +24,7 @@ from hatespeech.api.app import create_app_from_env
 from hatespeech.config import Settings
 
 APP_NAME = "hatespeech"
+STARTUP_WAIT_S = 20.0  # below the deployment's health_check_timeout_s
 
 
 def replica_app() -> FastAPI:
@@ -37,9 +39,17 @@ class HateSpeechIngress:
 
     app: Any  # set by serve.ingress: the FastAPI app of this replica
 
-    def check_health(self) -> None:
-        """Ray Serve's health check is the app's readiness: model loaded, verified and warmed up."""
+    async def check_health(self) -> None:
+        """Ray Serve's health check is the app's readiness: model loaded, verified and warmed up.
+
+        Serve first calls it right after start-up, while the model is still loading in the background:
+        it then waits (up to ``STARTUP_WAIT_S``) instead of failing a replica that is about to be ready.
+        """
         service = self.app.state.service
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_WAIT_S
+        while not service.ready and service.load_error is None and loop.time() < deadline:
+            await asyncio.sleep(0.05)
         if not service.ready:
             raise RuntimeError(f"not ready: {service.load_error or 'the model is still loading'}")
 
