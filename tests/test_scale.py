@@ -139,20 +139,22 @@ def test_killing_a_worker_node_loses_no_rows_and_the_api_recovers(
     cluster = doomed_cluster
     args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]
     api = RunningServer(tiny_model, {}, tmp_path / "serve.log", args, ray_logs=cluster.temp)
+    stop = threading.Event()
+    calls: list[tuple[float, bool]] = []
+    clients = threading.Thread(target=lambda: asyncio.run(call_api(api.url, 32, stop, calls)), daemon=True)
     try:
         api.wait_ready(timeout=180)
         texts = load_split(shared_data, "sampled_train").texts
         source = tmp_path / "big.txt"
-        write_texts(source, [f"{t} #{i}" for i in range(4) for t in texts])  # 7,656 distinct lines
+        write_texts(source, [f"{t} #{i}" for i in range(8) for t in texts])  # 15,312 distinct lines
         output = tmp_path / "out.jsonl"
-        stop = threading.Event()
-        calls: list[tuple[float, bool]] = []
-        clients = threading.Thread(target=lambda: asyncio.run(call_api(api.url, 32, stop, calls)))
         clients.start()
+        time.sleep(3)  # a baseline of answers before anything fails
         job = ray_predict(cluster, tiny_model, str(source), output)
+        worker_raylet = cluster.worker_node_raylet().pid
         deadline = time.monotonic() + 120
-        while len(scorer_nodes()) < 2 and job.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+        while worker_raylet not in scorer_nodes() and job.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert job.poll() is None, "the batch job ended before the kill"
         killed_at = time.monotonic()
         cluster.kill_worker_node()
@@ -163,13 +165,14 @@ def test_killing_a_worker_node_loses_no_rows_and_the_api_recovers(
             time.sleep(0.2)
         recovered_at = time.monotonic()
         time.sleep(5)
-        stop.set()
-        clients.join(timeout=60)
     finally:
+        stop.set()
+        if clients.is_alive():
+            clients.join(timeout=60)
         api.stop()
     assert job.returncode == 0, log
     rows = [json.loads(line) for line in output.read_text().splitlines()]
-    assert sorted(r["id"] for r in rows) == list(range(1, 4 * len(texts) + 1))  # every row exactly once
+    assert sorted(r["id"] for r in rows) == list(range(1, 8 * len(texts) + 1))  # every row exactly once
     before = [ok for t, ok in calls if t < killed_at]
     during = [ok for t, ok in calls if killed_at <= t < recovered_at]
     after = [ok for t, ok in calls if t >= recovered_at]

@@ -18,6 +18,7 @@ import numpy as np
 from hatespeech.errors import InputError
 
 SUFFIXES = (".txt", ".csv", ".jsonl", ".ndjson", ".parquet")
+BLOCK_BYTES = 256 * 1024
 
 
 @dataclass
@@ -106,9 +107,12 @@ def score_files(
     context = DataContext.get_current()
     context.execution_options.preserve_order = True  # rows come out in input order: no sort needed
     context.enable_progress_bars = False
+    # Small blocks (~2,000 short texts): a big file is cut as it is parsed, so every actor gets work and a
+    # block lost with a node is cheap to recompute (from its parse task, by lineage). No shuffle needed.
+    context.target_max_block_size = BLOCK_BYTES
     # Parsing is light I/O: a fraction of a CPU, so it is never starved by the scoring actors.
     rows = ray.data.from_items([{"path": str(f)} for f in files]).flat_map(parse_file, num_cpus=0.25)
-    scored = rows.repartition(max(8, workers * 4)).map_batches(
+    scored = rows.map_batches(
         Scorer,
         fn_constructor_kwargs={"model_dir": str(model_dir.resolve()), "quantized": quantized, "threads": threads},
         batch_size=batch_size,
