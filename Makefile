@@ -53,6 +53,7 @@ bench: install $(MODEL_DIR)/manifest.json
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/serve.py --model $(MODEL_DIR)
 	$(BIN)/python benchmarks/load.py --model $(MODEL_DIR)
+	$(BIN)/python benchmarks/scale.py --model $(MODEL_DIR)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,16 @@ class BatchResult:
     predicted: int = 0
     hate: int = 0
     malformed: int = 0
+    seconds: float = 0.0  # the job, from planning to the last row written (connection to Ray excluded)
+    first_row_seconds: float = 0.0  # start-up: until the first scored rows arrived
+    first_rows: int = 0
+
+    @property
+    def steady_rows_per_s(self) -> float:
+        """Throughput once the actors are up: rows after the first batch over the time they took."""
+        span = self.seconds - self.first_row_seconds
+        rows = self.predicted + self.malformed - self.first_rows
+        return rows / span if span > 0 else float("nan")
 
 
 def expand_inputs(spec: str) -> list[Path]:
@@ -104,14 +115,16 @@ def score_files(
     artifact.verify(model_dir)
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
+    started = time.perf_counter()
     context = DataContext.get_current()
     context.execution_options.preserve_order = True  # rows come out in input order: no sort needed
     context.enable_progress_bars = False
     # Small blocks (~2,000 short texts): a big file is cut as it is parsed, so every actor gets work and a
     # block lost with a node is cheap to recompute (from its parse task, by lineage). No shuffle needed.
     context.target_max_block_size = BLOCK_BYTES
-    # Parsing is light I/O: a fraction of a CPU, so it is never starved by the scoring actors.
-    rows = ray.data.from_items([{"path": str(f)} for f in files]).flat_map(parse_file, num_cpus=0.25)
+    # Parsing is light I/O and reserves no CPU: the scoring actors may hold every CPU of the cluster
+    # (--workers = cores), and a parse task waiting for a CPU would then wait forever.
+    rows = ray.data.from_items([{"path": str(f)} for f in files]).flat_map(parse_file, num_cpus=0)
     scored = rows.map_batches(
         Scorer,
         fn_constructor_kwargs={"model_dir": str(model_dir.resolve()), "quantized": quantized, "threads": threads},
@@ -125,8 +138,10 @@ def score_files(
     result = BatchResult(files=len(files))
     writer = _ParquetWriter(output) if output.suffix.lower() == ".parquet" else _JsonlWriter(output, len(files) > 1)
     try:
-        for batch in scored.iter_batches(batch_format="pandas", batch_size=4096):
+        for batch in scored.iter_batches(batch_format="pandas", batch_size=batch_size):
             frame: Any = batch
+            if not result.first_row_seconds:
+                result.first_row_seconds, result.first_rows = time.perf_counter() - started, len(frame)
             valid = frame["error"].isna()
             result.predicted += int(valid.sum())
             result.malformed += int((~valid).sum())
@@ -134,6 +149,7 @@ def score_files(
             writer.write(frame)
     finally:
         writer.close()
+    result.seconds = time.perf_counter() - started
     return result
 
 

@@ -119,9 +119,13 @@ def run(
     import ray
 
     ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
+    console = Console(stderr=True)
+    started_serve = not _serve_running()
+    if not started_serve:
+        console.print("Ray Serve already runs on this cluster: its HTTP host and port stay as they are")
     serve.start(http_options={"host": settings.host, "port": settings.port, "location": "EveryNode"})
     serve.run(application(settings, replicas, autoscale, cpus_per_replica), name=APP_NAME, route_prefix="/")
-    Console(stderr=True).print(
+    console.print(
         f"ready: http://{settings.host}:{settings.port} (Ray Serve, application {APP_NAME!r})", highlight=False
     )
     signal.signal(signal.SIGTERM, _interrupt)
@@ -131,8 +135,23 @@ def run(
     except KeyboardInterrupt:
         pass
     finally:
-        serve.delete(APP_NAME)  # only this application; Serve and the cluster stay for others
+        if started_serve:
+            serve.shutdown()  # type: ignore[no-untyped-call]  # Serve was ours: stop its proxies and controller too
+        else:
+            serve.delete(APP_NAME)  # only this application; the Serve others use stays
         ray.shutdown()
+
+
+def _serve_running() -> bool:
+    """Whether Ray Serve (its controller actor) already runs on the connected cluster."""
+    import ray
+    from ray.serve._private.constants import SERVE_CONTROLLER_NAME, SERVE_NAMESPACE
+
+    try:
+        ray.get_actor(SERVE_CONTROLLER_NAME, namespace=SERVE_NAMESPACE)
+    except ValueError:
+        return False
+    return True
 
 
 def _interrupt(signum: int, frame: Any) -> None:
