@@ -124,11 +124,12 @@ def score_files(
     context.target_max_block_size = BLOCK_BYTES
     # Parsing is light I/O and reserves no CPU: the scoring actors may hold every CPU of the cluster
     # (--workers = cores), and a parse task waiting for a CPU would then wait forever.
+    # Each actor call gets 8 batches' worth, which the engine groups by length (as the local path does).
     rows = ray.data.from_items([{"path": str(f)} for f in files]).flat_map(parse_file, num_cpus=0)
     scored = rows.map_batches(
         Scorer,
         fn_constructor_kwargs={"model_dir": str(model_dir.resolve()), "quantized": quantized, "threads": threads},
-        batch_size=batch_size,
+        batch_size=batch_size * 8,
         batch_format="pandas",
         # A fixed pool of actors, spread over the nodes. Ray Data's defaults restart an actor lost with its
         # node (max_restarts=-1) and run its batch again (max_task_retries=-1): every row comes out once.
