@@ -31,15 +31,6 @@ class BatchResult:
     hate: int = 0
     malformed: int = 0
     seconds: float = 0.0  # the job, from planning to the last row written (connection to Ray excluded)
-    first_row_seconds: float = 0.0  # start-up: until the first scored rows arrived
-    first_rows: int = 0
-
-    @property
-    def steady_rows_per_s(self) -> float:
-        """Throughput once the actors are up: rows after the first batch over the time they took."""
-        span = self.seconds - self.first_row_seconds
-        rows = self.predicted + self.malformed - self.first_rows
-        return rows / span if span > 0 else float("nan")
 
 
 def expand_inputs(spec: str) -> list[Path]:
@@ -141,8 +132,6 @@ def score_files(
     try:
         for batch in scored.iter_batches(batch_format="pandas", batch_size=batch_size):
             frame: Any = batch
-            if not result.first_row_seconds:
-                result.first_row_seconds, result.first_rows = time.perf_counter() - started, len(frame)
             valid = frame["error"].isna()
             result.predicted += int(valid.sum())
             result.malformed += int((~valid).sum())
