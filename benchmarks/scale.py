@@ -140,7 +140,8 @@ def main() -> None:
         ]
         for process in started:
             process.terminate()
-        psutil.wait_procs(started, timeout=15)
+        for process in psutil.wait_procs(started, timeout=15)[1]:
+            process.kill()
 
     single, ones, twos = (results[k] for k in ("batch single process", "batch ray data 1 worker(s)",
                                                 "batch ray data 2 worker(s)"))  # fmt: skip

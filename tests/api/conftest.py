@@ -49,9 +49,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium, shared by the browser tests."""
+    """Headless Chromium, shared by a module's browser tests. Module scope, not session: Playwright's sync
+    API runs an event loop in the main thread while it is open, and other tests call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     from api.browser import CHROMIUM_ARGS, chromium_path
