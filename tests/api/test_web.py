@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from hatespeech.data import load_split
 
@@ -33,7 +35,9 @@ def open_page(page: Any, url: str) -> tuple[list[str], list[str]]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("request", lambda request: requested.append(request.url))
     page.goto(url + "/")
-    page.wait_for_function("document.getElementById('model-info').textContent.startsWith('Model ')")
+    # A locator wait, not wait_for_function: that one evaluates a string in the page, which the page's
+    # Content-Security-Policy (no 'unsafe-eval') rightly refuses.
+    expect(page.locator("#model-info")).to_have_text(re.compile(r"^Model "), timeout=30_000)
     return errors, requested
 
 
