@@ -175,3 +175,30 @@ def test_export_republishes_with_a_parity_summary(model_copy: Path, small_data: 
     assert "ONNX export: parity with PyTorch on 16 texts" in result.output
     assert "label agreement" in result.output
     assert model_copy.resolve() != before
+
+
+def test_ray_options_are_checked_before_anything_starts(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("MODEL_DIR", "HOST", "PORT", "WORKERS"):  # `serve` exports its flags: restore them after
+        monkeypatch.setenv(f"HATESPEECH_{name}", os.environ.get(f"HATESPEECH_{name}", ""))
+        if not os.environ[f"HATESPEECH_{name}"]:
+            monkeypatch.delenv(f"HATESPEECH_{name}")
+    source = tmp_path / "in.txt"
+    source.write_text("hello\n")
+    no_output = runner.invoke(app, ["predict", "-m", str(tiny_model), "--engine", "ray", "--input", str(source)])
+    assert no_output.exit_code == 2 and "--output" in no_output.output
+    unknown = runner.invoke(app, ["serve", "-m", str(tiny_model), "--engine", "kubernetes"])
+    assert unknown.exit_code == 2 and "unknown engine" in unknown.output
+    bad_bounds = runner.invoke(app, ["serve", "-m", str(tiny_model), "--engine", "ray", "--autoscale", "4,2"])
+    assert bad_bounds.exit_code == 2 and "MIN <= MAX" in bad_bounds.output
+
+
+def test_autoscale_bounds_parse() -> None:
+    from hatespeech.scale.serve import parse_autoscale
+
+    assert parse_autoscale("1,4") == (1, 4)
+    assert parse_autoscale("0,1") == (0, 1)
+    for bad in ("4", "a,b", "3,2", "0,0"):
+        with pytest.raises(ValueError, match="autoscale"):
+            parse_autoscale(bad)
