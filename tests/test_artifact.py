@@ -77,17 +77,23 @@ def test_killed_training_leaves_the_previous_model_intact(
     shutil.copytree(tiny_model.resolve(), models / "seed-version")
     current.symlink_to("seed-version")
     before = artifact.verify(current)
-    # Kill at two points: mid-training (after 3 s), and while the new model dir is being written.
+    # Kill at two points: mid-training (once it has started: signals during imports may be swallowed by a
+    # dependency's bare `except`), and while the new model dir is being written.
     versions = models / ".current.versions"
     for kill_when_staging in (False, True):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hatespeech", "train", "--data", str(small_data), "--out", str(current),
-             "--base-model", str(tiny_base), "--epochs", "3", "--batch-size", "4", "--device", "cpu"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + (60 if kill_when_staging else 3)
+        log = tmp_path / f"train-{kill_when_staging}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "hatespeech", "train", "--data", str(small_data), "--out", str(current),
+                 "--base-model", str(tiny_base), "--epochs", "3", "--batch-size", "4", "--device", "cpu"],
+                stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
             if kill_when_staging and any(versions.glob(".staging-*/config.json")):
+                break
+            if not kill_when_staging and "train:" in log.read_text(errors="replace"):
+                time.sleep(0.5)  # the data is loaded and imports are done: now inside training
                 break
             time.sleep(0.01)
         assert process.poll() is None, "training finished before it could be killed"
