@@ -36,7 +36,6 @@ class RayCluster:
     def __init__(self, cpus: int = 2) -> None:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.worker_port = free_port()  # the worker node's raylet port: how the fault test finds it
         self.temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: Ray's socket paths are limited
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
         self._started = time.time()
@@ -45,14 +44,24 @@ class RayCluster:
         try:
             self._ray("start", "--head", f"--port={self.port}", f"--temp-dir={self.temp}", f"--num-cpus={cpus}",
                       "--include-dashboard=false", "--node-ip-address=127.0.0.1")  # fmt: skip
-            self._ray("start", f"--address={self.address}", f"--num-cpus={cpus}", "--node-ip-address=127.0.0.1",
-                      f"--node-manager-port={self.worker_port}")  # fmt: skip
+            for attempt in range(3):  # the raylet port is picked here; another process may take it first
+                self.worker_port = free_port()  # the worker node's raylet port: how the fault test finds it
+                try:
+                    self._ray("start", f"--address={self.address}", f"--num-cpus={cpus}",
+                              "--node-ip-address=127.0.0.1", f"--node-manager-port={self.worker_port}")  # fmt: skip
+                    break
+                except subprocess.CalledProcessError:
+                    if attempt == 2:
+                        raise
         finally:
             self.processes = {pid: p for pid, p in _ray_processes().items() if pid not in before}
 
     def _ray(self, *args: str) -> None:
-        subprocess.run([RAY, *args, "--disable-usage-stats"], env=self.env, check=True, capture_output=True,
-                       timeout=180)  # fmt: skip
+        done = subprocess.run([RAY, *args, "--disable-usage-stats"], env=self.env, capture_output=True, text=True,
+                              timeout=180)  # fmt: skip
+        if done.returncode != 0:
+            print(f"ray {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+            raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
 
     def worker_node_raylet(self) -> psutil.Process:
         for process in _ray_processes().values():
