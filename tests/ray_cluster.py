@@ -53,8 +53,11 @@ class RayCluster:
                 except subprocess.CalledProcessError:
                     if attempt == 2:
                         raise
-        finally:
+        except BaseException:
             self.processes = {pid: p for pid, p in _ray_processes().items() if pid not in before}
+            self.stop()  # no half-started cluster is left behind
+            raise
+        self.processes = {pid: p for pid, p in _ray_processes().items() if pid not in before}
 
     def _ray(self, *args: str) -> None:
         done = subprocess.run([RAY, *args, "--disable-usage-stats"], env=self.env, capture_output=True, text=True,

@@ -67,6 +67,12 @@ def test_commands_refuse_a_corrupted_dir_with_one_line(model_copy: Path, command
     assert "corrupted" in result.stderr and "Traceback" not in result.stderr
 
 
+def default_sigint() -> None:
+    """In the child: SIGINT as a terminal's Ctrl+C finds it. A process that starts with SIGINT ignored keeps
+    it ignored, and after the Ray and browser tests the test process's own disposition cannot be trusted."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_killed_training_leaves_the_previous_model_intact(
     tiny_model: Path, tiny_base: Path, small_data: Path, tmp_path: Path, sig: signal.Signals
@@ -86,7 +92,7 @@ def test_killed_training_leaves_the_previous_model_intact(
             process = subprocess.Popen(
                 [sys.executable, "-m", "hatespeech", "train", "--data", str(small_data), "--out", str(current),
                  "--base-model", str(tiny_base), "--epochs", "3", "--batch-size", "4", "--device", "cpu"],
-                stdout=output, stderr=subprocess.STDOUT,
+                stdout=output, stderr=subprocess.STDOUT, preexec_fn=default_sigint,
             )  # fmt: skip
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
