@@ -30,6 +30,17 @@ def _ray_processes() -> dict[int, psutil.Process]:
     return found
 
 
+def nodes_running(*parts: str) -> set[int]:
+    """Raylet pids of the nodes that run a process whose name + command line contain every one of ``parts``."""
+    nodes: set[int] = set()
+    for process in psutil.process_iter(["name", "cmdline"]):
+        label = (process.info["name"] or "") + " ".join(process.info["cmdline"] or [])
+        if all(part in label for part in parts):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                nodes |= {p.pid for p in process.parents() if p.name() == "raylet"}
+    return nodes
+
+
 class RayCluster:
     """Head (`--head`) plus one worker node, `cpus` logical CPUs each."""
 

@@ -4,7 +4,6 @@ killed while a batch job and 32 API clients are running."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import subprocess
 import sys
@@ -14,15 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
-from ray_cluster import RayCluster
 from typer.testing import CliRunner
 
 from hatespeech.cli import app
 from hatespeech.data import load_split
 
 from api.live_server import RunningServer
+from ray_cluster import RayCluster, nodes_running
 
 pytestmark = pytest.mark.ray
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -42,13 +40,7 @@ def ray_predict(
 
 def scorer_nodes() -> set[int]:
     """Raylet pids whose node runs a Ray Data scoring actor right now."""
-    nodes = set()
-    for process in psutil.process_iter(["name", "cmdline"]):
-        label = (process.info["name"] or "") + " ".join(process.info["cmdline"] or [])
-        if "Scorer" in label:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                nodes |= {p.pid for p in process.parents() if p.name() == "raylet"}
-    return nodes
+    return nodes_running("Scorer")
 
 
 def watch(process: subprocess.Popen[bytes], seen: set[int]) -> None:

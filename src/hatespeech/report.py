@@ -44,7 +44,7 @@ def write_report(directory: Path, scored: Scored, title: str, model: str, n_erro
     metrics = compute_metrics(scored.labels, scored.scores, scored.threshold)
     _plot_confusion(directory / "confusion_matrix.png", metrics)
     _plot_roc(directory / "roc_curve.png", scored, metrics)
-    _plot_precision_recall(directory / "precision_recall_curve.png", scored)
+    _plot_precision_recall(directory / "precision_recall_curve.png", scored, metrics)
     _plot_histogram(directory / "score_histogram.png", scored)
     _plot_thresholds(directory / "threshold_metrics.png", scored)
     (directory / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -113,14 +113,14 @@ def _plot_roc(path: Path, scored: Scored, metrics: dict[str, Any]) -> None:
     _save(fig, path)
 
 
-def _plot_precision_recall(path: Path, scored: Scored) -> None:
+def _plot_precision_recall(path: Path, scored: Scored, metrics: dict[str, Any]) -> None:
     precision, recall, _ = precision_recall_curve(scored.labels, scored.scores)
     ap = average_precision_score(scored.labels, scored.scores)
     fig, ax = _figure("Precision-recall curve (positive class: hate)", "recall", "precision")
     ax.plot(recall, precision, color=HATE_COLOUR, label=f"model (average precision {ap:.3f})")
     base = float(np.mean(scored.labels))
     ax.axhline(base, linestyle="--", color="grey", label=f"chance (share of hate {base:.2f})")
-    point = compute_metrics(scored.labels, scored.scores, scored.threshold)["per_class"]["hate"]
+    point = metrics["per_class"]["hate"]
     ax.scatter([point["recall"]], [point["precision"]], color="black", zorder=3,
                label=f"threshold {scored.threshold:g}")  # fmt: skip
     ax.set_ylim(0, 1.02)

@@ -98,11 +98,11 @@ def score_files(
     import ray
     from ray.data import ActorPoolStrategy, DataContext
 
+    from hatespeech import artifact
+
     if output.suffix.lower() not in (".jsonl", ".parquet"):
         raise InputError(f"--output {output}: use a .jsonl or .parquet file")
     files = expand_inputs(spec)
-    from hatespeech import artifact
-
     artifact.verify(model_dir)
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
