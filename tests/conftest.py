@@ -66,8 +66,8 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_config(tiny_base: Path) -> TrainConfig:
     return TrainConfig(
-        base_model=str(tiny_base), head_epochs=1, epochs=2, batch_size=8, learning_rate=1e-3, device="cpu"
-    )
+        base_model=str(tiny_base), head_epochs=1, epochs=2, batch_size=8, learning_rate=1e-3, device="cpu", folds=0
+    )  # hold-out validation; tests/test_training.py covers cross-fitting (the default) on its own
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,12 @@ from hatespeech.calibration import (
     prior_weights,
 )
 from hatespeech.cli import app
+from hatespeech.config import TrainConfig
+from hatespeech.data import load_split
 from hatespeech.errors import InputError
 from hatespeech.evaluation import threshold_sweep
 from hatespeech.onnx_engine import OnnxEngine
+from hatespeech.training import train
 
 runner = CliRunner()
 RNG = np.random.default_rng(0)
@@ -122,3 +125,25 @@ def test_calibrate_refuses_data_the_model_was_not_trained_on(model_copy: Path, s
     result = runner.invoke(app, ["calibrate", "-m", str(model_copy), "--data", str(shared_data)])
     assert result.exit_code == 1
     assert "not the data this model was trained on" in result.output + str(result.exception)
+
+
+def test_calibrate_a_cross_fit_model_uses_its_out_of_fold_scores(
+    tmp_path: Path, tiny_config: TrainConfig, small_data: Path
+) -> None:
+    config = tiny_config.model_copy(update={"epochs": 1, "folds": 2})
+    model = tmp_path / "current"
+    train(config, load_split(small_data, "sampled_train"), model)
+    saved = json.loads((model / "validation_scores.json").read_text())
+    result = runner.invoke(app, ["calibrate", "-m", str(model), "--objective", "recall", "--target", "0.75"])
+    assert result.exit_code == 0, result.output
+    assert "48 out-of-fold (2 folds) scores" in result.output  # no --data: nothing to rebuild or rescore
+    points = operating_points(saved["labels"], np.array(saved["scores"]), np.ones(48))
+    expected = choose_threshold(points, "recall", 0.75).threshold
+    assert json.loads((model / "config.json").read_text())["decision_threshold"] == expected
+    artifact.verify(model)
+
+
+def test_calibrate_without_a_model_is_one_clean_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["calibrate", "-m", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "does not exist" in result.output + str(result.exception)

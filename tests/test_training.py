@@ -10,7 +10,7 @@ import pytest
 from hatespeech import artifact
 from hatespeech.config import TrainConfig
 from hatespeech.data import load_split
-from hatespeech.training import _average_states, bucketed_batches, choose_max_length, train
+from hatespeech.training import _average_states, bucketed_batches, choose_max_length, plan_runs, train
 
 
 def test_trained_model_dir_has_every_artifact(tiny_model: Path) -> None:
@@ -127,6 +127,47 @@ def test_soup_runs_start_from_the_same_head_and_are_averaged(
         assert result.metrics["selected"].startswith("stage 2 run")
 
 
+def test_cross_fit_folds_validate_every_text_once_and_train_on_the_rest(small_data: Path) -> None:
+    examples = load_split(small_data, "sampled_train").examples
+    head, runs = plan_runs(examples, TrainConfig(folds=4, seed=3))
+    assert head == examples  # stage 1 sees everything: the soup needs one shared start
+    assert [run.name for run in runs] == [f"fold {k}/4" for k in range(1, 5)]
+    validated = [e.id for run in runs for e in run.validation]
+    assert sorted(validated) == sorted(e.id for e in examples)  # each text validates exactly one run
+    for run in runs:
+        assert {e.id for e in run.train}.isdisjoint(e.id for e in run.validation)
+        assert len(run.train) + len(run.validation) == len(examples)
+        assert sum(e.label for e in run.validation) == len(run.validation) // 2  # stratified
+    assert len({run.seed for run in runs}) == 4
+    again = plan_runs(examples, TrainConfig(folds=4, seed=3))[1]
+    assert [[e.id for e in r.validation] for r in again] == [[e.id for e in r.validation] for r in runs]
+    hold_out = plan_runs(examples, TrainConfig(folds=0, soup_runs=2, seed=3))[1]
+    assert len(hold_out) == 2 and hold_out[0].validation == hold_out[1].validation
+
+
+def test_cross_fit_training_averages_the_fold_models_and_keeps_out_of_fold_scores(
+    tmp_path: Path, tiny_config: TrainConfig, small_data: Path
+) -> None:
+    config = tiny_config.model_copy(update={"epochs": 1, "folds": 3})
+    result = train(config, load_split(small_data, "sampled_train"), tmp_path / "m")
+    stages = [h["stage"] for h in result.metrics["history"]]
+    assert stages == [
+        "stage 1 (head) epoch 1/1",
+        "stage 2 fold 1/3 epoch 1/1",
+        "stage 2 fold 2/3 epoch 1/1",
+        "stage 2 fold 3/3 epoch 1/1",
+    ]
+    assert "val_accuracy" not in result.metrics["history"][0]  # nothing is held out from stage 1
+    assert result.metrics["selected"] == "soup of 3 fold models"
+    assert result.metrics["validation_kind"] == "out-of-fold (3 folds)"
+    assert result.metrics["validation"]["n"] == 48  # every training text, scored by the run that did not see it
+    saved = json.loads((result.model_dir / "validation_scores.json").read_text())
+    assert saved["kind"] == "out-of-fold (3 folds)"
+    assert len(saved["scores"]) == 48 and sorted(saved["labels"]) == [0] * 24 + [1] * 24
+    assert all(0.0 <= p <= 1.0 for p in saved["scores"])
+    artifact.verify(result.model_dir)
+
+
 def test_max_length_follows_the_data(tiny_base: Path) -> None:
     from transformers import AutoTokenizer
 
@@ -150,7 +191,7 @@ def test_republishing_keeps_the_previous_version_until_the_swap(
 def test_real_base_model_trains_a_few_steps(tmp_path: Path, small_data: Path) -> None:
     from hatespeech.export import MIN_AGREEMENT, export_model_dir
 
-    config = TrainConfig(head_epochs=1, epochs=1, batch_size=16, device="cpu", max_length=32)
+    config = TrainConfig(head_epochs=1, epochs=1, batch_size=16, device="cpu", max_length=32, folds=0)
     test = load_split(small_data, "sampled_test")
     reports: list[dict[str, object]] = []
     result = train(

@@ -27,6 +27,7 @@ from hatespeech.errors import InputError
 
 Objective = Literal["f1", "precision", "recall"]
 CALIBRATION_FILE = "calibration.json"
+VALIDATION_SCORES_FILE = "validation_scores.json"
 EPS = 1e-12
 
 
@@ -107,6 +108,15 @@ def choose_threshold(points: Sequence[OperatingPoint], objective: Objective, tar
         return max(meeting, key=lambda p: (round(p.recall, 6), nearest_half(p)))
     meeting = [p for p in points if p.recall >= target]
     return max(meeting, key=lambda p: (round(p.precision, 6), nearest_half(p)))
+
+
+def stored_validation_scores(directory: Path) -> tuple[list[int], npt.NDArray[np.float64], str]:
+    """Labels, P(hate) and kind of the validation scores saved at training time (``validation_scores.json``)."""
+    record = artifact.read_json(directory, VALIDATION_SCORES_FILE)
+    labels, scores = record.get("labels"), record.get("scores")
+    if not isinstance(labels, list) or not isinstance(scores, list) or len(labels) != len(scores) or not labels:
+        raise InputError(f"{directory} has no usable {VALIDATION_SCORES_FILE}: retrain the model to calibrate it")
+    return [int(y) for y in labels], np.asarray(scores, dtype=np.float64), str(record.get("kind", ""))
 
 
 def training_prior(directory: Path) -> float:

@@ -90,6 +90,13 @@ def train(
     soup_runs: Annotated[
         int, typer.Option(help="Stage 2 runs from the same head, weight-averaged (model soup); 1 = one run.")
     ] = _DEFAULTS.soup_runs,
+    folds: Annotated[
+        int,
+        typer.Option(
+            help="Cross-fit: one stage-2 run per fold, validated on its fold, fold models averaged; every text "
+            "is trained on. 0 = a hold-out validation split and --soup-runs runs."
+        ),
+    ] = _DEFAULTS.folds,
     batch_size: Annotated[int, typer.Option()] = _DEFAULTS.batch_size,
     seed: Annotated[int, typer.Option()] = _DEFAULTS.seed,
     max_length: Annotated[int | None, typer.Option(help="Token limit [default: from the data].")] = None,
@@ -110,7 +117,7 @@ def train(
     try:
         config = TrainConfig(
             base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
-            soup_runs=soup_runs, batch_size=batch_size, seed=seed, max_length=max_length, device=device,
+            soup_runs=soup_runs, folds=folds, batch_size=batch_size, seed=seed, max_length=max_length, device=device,
         )  # fmt: skip
     except ValidationError as exc:
         raise _fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", 2) from exc
@@ -193,7 +200,9 @@ def calibrate(
     prior: Annotated[
         float | None, typer.Option(help="Expected share of hate in your traffic, e.g. 0.11 [default: as trained].")
     ] = None,
-    engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
+    engine: Annotated[
+        str, typer.Option(help="onnx (fp32), onnx-int8, or torch (hold-out models; cross-fit ones use saved scores).")
+    ] = "onnx",
     dry_run: Annotated[bool, typer.Option(help="Print the choice, change nothing.")] = False,
 ) -> None:
     """Choose the decision threshold on the validation split (and adjust scores to a prior); store it."""
@@ -202,26 +211,32 @@ def calibrate(
 
     import numpy as np
 
-    from hatespeech import calibration
+    from hatespeech import artifact, calibration
     from hatespeech.data import fingerprint, load_dataset, resolve_data_dir, train_validation_split
 
     if objective not in ("f1", "precision", "recall"):
         raise _fail(f"unknown objective {objective!r}: use f1, precision or recall", 2)
     calibration.validate_prior(prior)
     directory = model or default_model_dir()
-    runner = _load_engine(directory, engine)
-    runner.info = dataclasses.replace(runner.info, prior_shift=0.0)  # score as trained; the prior comes below
+    artifact.verify(directory)
     train_config = TrainConfig.load(directory)
-    dataset = load_dataset(resolve_data_dir(data), split)
-    if runner.info.fingerprint and fingerprint(dataset.examples) != runner.info.fingerprint:
-        raise _fail(
-            f"{dataset.report.source} is not the data this model was trained on (fingerprint differs): the "
-            "validation split can only be rebuilt from the training data"
-        )
-    _, validation = train_validation_split(dataset.examples, train_config.validation_fraction, train_config.seed)
-    labels = [e.label for e in validation]
-    console.print(f"validation split: {len(validation)} texts carved from {dataset.report.source}", highlight=False)
-    raw = np.array([p.score for p in _predict_with_progress(runner, [e.text for e in validation])])
+    if train_config.folds >= 2:
+        # Cross-fit: the model has trained on every text; the fold models' out-of-fold scores stand in for it.
+        labels, raw, kind = calibration.stored_validation_scores(directory)
+        console.print(f"validation: {len(labels)} {kind} scores saved at training time", highlight=False)
+    else:
+        runner = _load_engine(directory, engine)
+        runner.info = dataclasses.replace(runner.info, prior_shift=0.0)  # score as trained; the prior comes below
+        dataset = load_dataset(resolve_data_dir(data), split)
+        if runner.info.fingerprint and fingerprint(dataset.examples) != runner.info.fingerprint:
+            raise _fail(
+                f"{dataset.report.source} is not the data this model was trained on (fingerprint differs): the "
+                "validation split can only be rebuilt from the training data"
+            )
+        _, validation = train_validation_split(dataset.examples, train_config.validation_fraction, train_config.seed)
+        labels = [e.label for e in validation]
+        console.print(f"validation split: {len(validation)} texts carved from {dataset.report.source}", highlight=False)
+        raw = np.array([p.score for p in _predict_with_progress(runner, [e.text for e in validation])])
     train_prior = calibration.training_prior(directory)
     scores = calibration.apply_shift(raw, calibration.prior_shift(prior, train_prior))
     points = calibration.operating_points(labels, scores, calibration.prior_weights(labels, prior))
@@ -241,7 +256,7 @@ def calibrate(
         "prior": prior,
         "training_prior": train_prior,
         "engine": engine,
-        "validation_texts": len(validation),
+        "validation_texts": len(labels),
         "chosen": chosen.as_dict(),
         "at_0.5": default.as_dict(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -63,6 +63,16 @@ class TrainConfig(BaseModel):
             "(a model soup: one model, no extra inference cost); kept unless it validates below the runs' mean."
         ),
     )
+    folds: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description=(
+            "Cross-fit stage 2 (>= 2): one run per stratified fold, each trained on the other folds and "
+            "validated on its own, then the fold models are weight-averaged; every training text is trained "
+            "on, and validation metrics are out-of-fold. 0 = one hold-out split and ``soup_runs`` runs on it."
+        ),
+    )
     max_length: int | None = Field(
         None, ge=8, le=512, description="Token limit; None = the 99th percentile of the training data."
     )

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hatespeech import artifact
+from hatespeech.calibration import VALIDATION_SCORES_FILE
 from hatespeech.config import TrainConfig
 from hatespeech.data import LABELS, Dataset, Example, fingerprint, train_validation_split
 from hatespeech.evaluation import compute_metrics
@@ -178,6 +179,46 @@ class _Stage:
         return float(loss.item())
 
 
+@dataclass
+class _Run:
+    """One stage-2 run: the texts it trains on, the texts that select its epoch, its data-order seed."""
+
+    name: str
+    train: list[Example]
+    validation: list[Example]
+    seed: int
+
+
+def plan_runs(examples: Sequence[Example], config: TrainConfig) -> tuple[list[Example], list[_Run]]:
+    """Stage-1 data and the stage-2 runs.
+
+    Hold-out (``folds`` = 0): every run trains on the same split and is validated on the same held-out texts.
+    Cross-fit (``folds`` = K): run k trains on all folds but k and is validated on fold k, so every text is
+    trained on by K-1 runs and validates exactly one; the validation scores are out-of-fold.
+    """
+    if config.folds >= 2:
+        from sklearn.model_selection import StratifiedKFold
+
+        splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+        labels = [e.label for e in examples]
+        runs = [
+            _Run(
+                f"fold {k + 1}/{config.folds}",
+                [examples[i] for i in train_idx],
+                [examples[i] for i in val_idx],
+                config.seed * 1000 + k + 1,
+            )
+            for k, (train_idx, val_idx) in enumerate(splitter.split(np.zeros(len(labels)), labels))
+        ]
+        return list(examples), runs
+    train_examples, validation = train_validation_split(examples, config.validation_fraction, config.seed)
+    runs = [
+        _Run(f"run {r + 1}/{config.soup_runs}", train_examples, validation, config.seed * 1000 + r + 1)
+        for r in range(config.soup_runs)
+    ]
+    return train_examples, runs
+
+
 def train(
     config: TrainConfig,
     train_data: Dataset,
@@ -198,35 +239,38 @@ def train(
     started = time.perf_counter()
     seed_everything(config.seed)
     device = select_device(config.device)
-    train_examples, validation = train_validation_split(train_data.examples, config.validation_fraction, config.seed)
+    head_examples, runs = plan_runs(train_data.examples, config)
+    cross_fit = config.folds >= 2
     tokenizer, model = load_base(config.base_model)
-    max_length = config.max_length or choose_max_length(tokenizer, [e.text for e in train_examples])
+    max_length = config.max_length or choose_max_length(tokenizer, [e.text for e in head_examples])
     model.to(device)  # type: ignore[arg-type]
-    lengths = [
-        len(ids)
-        for ids in tokenizer([e.text for e in train_examples], truncation=True, max_length=max_length)["input_ids"]
-    ]
     history: list[dict[str, Any]] = []
 
-    def validate() -> float:
+    def token_lengths(examples: Sequence[Example]) -> list[int]:
+        encoded = tokenizer([e.text for e in examples], truncation=True, max_length=max_length)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def validate(validation: Sequence[Example]) -> float:
         scores = score_examples(model, tokenizer, validation, max_length)
         return float(compute_metrics([e.label for e in validation], scores, config.threshold)["accuracy"])
 
-    def run_epochs(description: str, stage: _Stage, rng: random.Random) -> dict[str, Any]:
+    def run_epochs(
+        description: str, stage: _Stage, rng: random.Random, examples: Sequence[Example], validation: Sequence[Example]
+    ) -> dict[str, Any]:
         """One epoch of ``stage`` on bucketed batches, then validation; appended to ``history``."""
-        batches = bucketed_batches(lengths, config.batch_size, rng)
+        batches = bucketed_batches(token_lengths(examples), config.batch_size, rng)
         task = progress.add_task(description, total=len(batches), loss=0.0, val="-")
         losses: list[float] = []
-        for batch, labels in _batches(tokenizer, train_examples, batches, max_length, device):
+        for batch, labels in _batches(tokenizer, examples, batches, max_length, device):
             losses.append(stage.train_step(batch, labels))
             progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
-        accuracy = validate()
-        progress.update(task, val=f"{accuracy:.4f}")
-        record = {"stage": description, "train_loss": float(np.mean(losses)), "val_accuracy": accuracy}
+        record: dict[str, Any] = {"stage": description, "train_loss": float(np.mean(losses))}
+        if validation:
+            record["val_accuracy"] = validate(validation)
+            progress.update(task, val=f"{record['val_accuracy']:.4f}")
         history.append(record)
         return record
 
-    steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -234,8 +278,11 @@ def train(
         TextColumn("loss {task.fields[loss]:.4f}  val acc {task.fields[val]}"),
         TimeElapsedColumn(),
     )
+    # Validation texts and the selected weights' scores on them: one hold-out split, or every text out-of-fold.
+    validation: list[Example] = [] if cross_fit else runs[0].validation
+    oof_scores: list[np.ndarray] = []
     with Progress(*columns, console=console, transient=False) as progress:
-        # Stage 1: the head alone, on the frozen encoder.
+        # Stage 1: the head alone, on the frozen encoder (shared by every stage-2 run: a soup needs one start).
         rng = random.Random(config.seed)
         if config.head_epochs:
             head = head_parameter_names(model)
@@ -244,39 +291,55 @@ def train(
             optimizer = torch.optim.AdamW(
                 [p for p in model.parameters() if p.requires_grad], lr=config.head_learning_rate
             )
-            stage = _Stage(model, optimizer, config.head_epochs * steps_per_epoch, 0.0, 0.0)
+            steps = config.head_epochs * math.ceil(len(head_examples) / config.batch_size)
+            stage = _Stage(model, optimizer, steps, 0.0, 0.0)
             for epoch in range(1, config.head_epochs + 1):
-                run_epochs(f"stage 1 (head) epoch {epoch}/{config.head_epochs}", stage, rng)
-        # Stage 2: all weights, once per soup run, each run from the same stage-1 weights.
+                run_epochs(f"stage 1 (head) epoch {epoch}/{config.head_epochs}", stage, rng, head_examples, validation)
+        # Stage 2: all weights, once per run, each run from the same stage-1 weights.
         for param in model.parameters():
             param.requires_grad = True
         start_state = copy.deepcopy(model.state_dict())
-        runs: list[tuple[str, dict[str, torch.Tensor], float]] = []
-        for run in range(config.soup_runs if config.epochs else 0):
+        results: list[tuple[str, dict[str, torch.Tensor], float]] = []
+        for run in runs if config.epochs else []:
             model.load_state_dict(start_state)
-            prefix = f"stage 2 run {run + 1}/{config.soup_runs} " if config.soup_runs > 1 else "stage 2 "
-            runs.append(_fine_tune(model, config, steps_per_epoch, random.Random(config.seed * 1000 + run + 1), prefix,
-                                   run_epochs, validate, history))  # fmt: skip
+            prefix = f"stage 2 {run.name} " if len(runs) > 1 else "stage 2 "
+            results.append(_fine_tune(model, config, run, prefix, run_epochs, validate, history))
+            if cross_fit:
+                model.load_state_dict(results[-1][1])
+                validation += run.validation
+                oof_scores.append(score_examples(model, tokenizer, run.validation, max_length))
         best_name, best_state = "head only", start_state
-        if runs:
-            best_name, best_state, _ = max(runs, key=lambda r: r[2])
-        if len(runs) > 1:
-            soup = _average_states([state for _, state, _ in runs])
-            model.load_state_dict(soup)
-            soup_acc = validate()
-            history.append({"stage": f"soup of {len(runs)} runs", "val_accuracy": soup_acc})
-            # Averaging is expected to help; it is refused only when it validates below the runs' mean.
-            if soup_acc >= float(np.mean([acc for _, _, acc in runs])):
-                best_name, best_state = f"soup of {len(runs)} runs", soup
+        if results:
+            best_name, best_state, _ = max(results, key=lambda r: r[2])
+        if len(results) > 1:
+            soup = _average_states([state for _, state, _ in results])
+            if cross_fit:
+                # No text is held out from every fold model, so the soup is taken as the recipe says.
+                best_name, best_state = f"soup of {len(results)} fold models", soup
+            else:
+                model.load_state_dict(soup)
+                soup_acc = validate(validation)
+                history.append({"stage": f"soup of {len(results)} runs", "val_accuracy": soup_acc})
+                # Averaging is expected to help; it is refused only when it validates below the runs' mean.
+                if soup_acc >= float(np.mean([acc for _, _, acc in results])):
+                    best_name, best_state = f"soup of {len(results)} runs", soup
         model.load_state_dict(best_state)
 
+    if cross_fit and not oof_scores:  # stage 2 off: the head alone, validated on every fold
+        validation = [e for run in runs for e in run.validation]
     validation_labels = [e.label for e in validation]
-    validation_scores = score_examples(model, tokenizer, validation, max_length)
-    metrics: dict[str, Any] = {"selected": best_name}
+    if oof_scores:
+        validation_scores = np.concatenate(oof_scores)
+    else:
+        validation_scores = score_examples(model, tokenizer, validation, max_length)
+    metrics: dict[str, Any] = {
+        "selected": best_name,
+        "validation_kind": f"out-of-fold ({config.folds} folds)" if cross_fit else "hold-out split",
+    }
     lexical, weight = None, 0.0
     if config.lexical:
-        lexical = LexicalModel.fit([e.text for e in train_examples], [e.label for e in train_examples])
-        lexical_scores = lexical.predict_proba([e.text for e in validation])
+        lexical_scores = _lexical_validation_scores(runs, cross_fit)
+        lexical = LexicalModel.fit([e.text for e in head_examples], [e.label for e in head_examples])
         weight, candidates = choose_blend_weight(validation_labels, validation_scores, lexical_scores)
         metrics["lexical_weight"] = weight
         metrics["lexical_weight_candidates"] = candidates
@@ -297,6 +360,7 @@ def train(
     staged = artifact.staging_dir(out)
     try:
         save_model_dir(staged, model, tokenizer, config, max_length, train_data, metrics)
+        save_validation_scores(staged, metrics["validation_kind"], validation_labels, validation_scores)
         if lexical is not None and weight > 0:
             lexical.save(staged)
             _set_config_value(staged, "lexical_weight", weight)
@@ -309,11 +373,19 @@ def train(
     return TrainResult(final, metrics, seconds, history)
 
 
+def _lexical_validation_scores(runs: Sequence[_Run], cross_fit: bool) -> np.ndarray:
+    """The lexical model's validation scores, scored like the encoder's: hold-out, or out-of-fold per run."""
+    scores = []
+    for run in runs if cross_fit else runs[:1]:
+        model = LexicalModel.fit([e.text for e in run.train], [e.label for e in run.train])
+        scores.append(model.predict_proba([e.text for e in run.validation]))
+    return np.concatenate(scores)
+
+
 def _fine_tune(
     model: PreTrainedModel,
     config: TrainConfig,
-    steps_per_epoch: int,
-    rng: random.Random,
+    run: _Run,
     prefix: str,
     run_epochs: Any,
     validate: Any,
@@ -321,6 +393,9 @@ def _fine_tune(
 ) -> tuple[str, dict[str, torch.Tensor], float]:
     """Stage 2 once: all weights for ``config.epochs``; returns the best epoch or the averaged weights."""
     import torch
+
+    rng = random.Random(run.seed)
+    steps_per_epoch = math.ceil(len(run.train) / config.batch_size)
 
     optimizer = torch.optim.AdamW(
         parameter_groups(model, config.learning_rate, config.weight_decay, config.layer_decay)
@@ -330,14 +405,14 @@ def _fine_tune(
     average: dict[str, torch.Tensor] | None = None
     averaged = 0
     for epoch in range(1, config.epochs + 1):
-        record = run_epochs(f"{prefix}epoch {epoch}/{config.epochs}", stage, rng)
+        record = run_epochs(f"{prefix}epoch {epoch}/{config.epochs}", stage, rng, run.train, run.validation)
         if record["val_accuracy"] > best[2]:
             best = (f"{prefix}epoch {epoch}".strip(), copy.deepcopy(model.state_dict()), record["val_accuracy"])
         if config.average_from_epoch is not None and epoch >= config.average_from_epoch:
             average, averaged = _update_average(average, model.state_dict(), averaged)
     if average is not None and averaged > 1:
         model.load_state_dict(average)
-        accuracy = validate()
+        accuracy = validate(run.validation)
         name = f"{prefix}average of last {averaged} epochs".strip()
         history.append({"stage": name, "val_accuracy": accuracy})
         if accuracy >= best[2]:
@@ -375,6 +450,18 @@ def _set_config_value(directory: Path, key: str, value: Any) -> None:
     config = json.loads(path.read_text())
     config[key] = value
     path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def save_validation_scores(directory: Path, kind: str, labels: Sequence[int], scores: np.ndarray) -> None:
+    """The validation texts' labels and P(hate) as the engines compute it (blend, before any prior shift).
+
+    ``hatespeech calibrate`` chooses thresholds on these when the validation is out-of-fold: the final model
+    has trained on every text, so only the fold models' scores are honest about unseen data.
+    """
+    import json
+
+    record = {"kind": kind, "labels": [int(y) for y in labels], "scores": [round(float(p), 6) for p in scores]}
+    (directory / VALIDATION_SCORES_FILE).write_text(json.dumps(record) + "\n")
 
 
 def save_model_dir(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,12 +62,25 @@ def parse_file(row: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def limit_threads(threads: int) -> None:
+    """Hold this process to ``threads`` threads of compute, as its CPU reservation says.
+
+    ONNX Runtime takes its count from the engine; the tokenizer's batch encoding runs on a Rayon pool that
+    otherwise spans every core, so a "one-CPU" actor would tokenize on all of them and its neighbours
+    would fight over the cores. Rayon reads its size once, when the pool is first used (not yet, here).
+    """
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+    if threads == 1:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
 class Scorer:
     """Ray actor: the ONNX engine, loaded once per worker, scoring pandas batches."""
 
     def __init__(self, model_dir: str, quantized: bool, threads: int) -> None:
         from hatespeech.onnx_engine import OnnxEngine
 
+        limit_threads(threads)
         self.engine = OnnxEngine(Path(model_dir), quantized=quantized, threads=threads)
 
     def __call__(self, batch: Any) -> Any:
