@@ -42,6 +42,12 @@ def tfidf_baseline(train_texts: list[str], train_labels: list[int], test_texts: 
     return [float(p) for p in model.predict_proba(test_texts)[:, 1]]
 
 
+def _recipe(config: TrainConfig) -> str:
+    if config.folds >= 2:
+        return f"cross-fit soup of {config.folds} folds"
+    return f"hold-out, soup of {config.soup_runs} runs"
+
+
 def mean_sd(values: list[float], digits: int = 4) -> str:
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
@@ -81,6 +87,7 @@ def main() -> None:
                 "encoder_only_accuracy": result.metrics.get("test_encoder_only", test)["accuracy"],
                 "lexical_weight": result.metrics.get("lexical_weight", 0.0),
                 "validation_accuracy": result.metrics["validation"]["accuracy"],
+                "validation_kind": result.metrics["validation_kind"],
                 "selected": result.metrics["selected"],
                 "seconds": result.seconds,
             }
@@ -105,7 +112,7 @@ def main() -> None:
         f"{len(runs)} seeds {args.seeds}",
     )
     table.add_row(
-        f"{TrainConfig().base_model}, two-stage fine-tuning + lexical blend (defaults)",
+        f"{TrainConfig().base_model}, two-stage fine-tuning, {_recipe(TrainConfig())} + lexical blend (defaults)",
         mean_sd([r["accuracy"] for r in runs]),
         mean_sd([r["macro_f1"] for r in runs]),
         mean_sd([r["seconds"] for r in runs], digits=0),

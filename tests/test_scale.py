@@ -180,3 +180,31 @@ def test_killing_a_worker_node_loses_no_rows_and_the_api_recovers(
     print(json.dumps(report))
     assert before and before.count(False) == 0
     assert after and after.count(False) == 0, report
+
+
+THREADS_AFTER_TOKENIZING = """
+import sys, psutil
+from tokenizers import Tokenizer
+from hatespeech.scale.batch import limit_threads
+if sys.argv[2] == "limit":
+    limit_threads(1)
+tokenizer = Tokenizer.from_file(sys.argv[1] + "/tokenizer.json")
+before = psutil.Process().num_threads()
+tokenizer.encode_batch(["some words to split into word pieces"] * 20000)
+print(psutil.Process().num_threads() - before)
+"""
+
+
+@pytest.mark.parametrize("mode", ["limit", "default"])
+def test_a_one_thread_scorer_tokenizes_on_one_thread(tiny_model: Path, mode: str) -> None:
+    # The tokenizer's batch encoding starts a thread pool over every core unless told otherwise: a Ray actor
+    # that reserved one CPU must not spread over the others (its neighbours reserved them).
+    result = subprocess.run(
+        [sys.executable, "-c", THREADS_AFTER_TOKENIZING, str(tiny_model), mode],
+        capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    extra_threads = int(result.stdout.strip())
+    if mode == "limit":
+        assert extra_threads == 0
+    else:  # the control: without the limit the pool appears (a thread per core)
+        assert extra_threads >= 1

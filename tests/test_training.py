@@ -205,3 +205,12 @@ def test_real_base_model_trains_a_few_steps(tmp_path: Path, small_data: Path) ->
     fp32 = reports[0]["fp32"]
     assert isinstance(fp32, dict) and fp32["label_agreement"] >= MIN_AGREEMENT
     assert fp32["max_score_diff"] < 1e-4
+
+
+def test_more_folds_than_texts_of_a_class_is_a_clear_error(small_data: Path) -> None:
+    from hatespeech.errors import DataError
+
+    examples = load_split(small_data, "sampled_train").examples  # 24 per class
+    few = [e for e in examples if e.label == 1][:10] + [e for e in examples if e.label == 0][:10]
+    with pytest.raises(DataError, match="--folds 12 needs at least 12 texts of each class"):
+        plan_runs(few, TrainConfig(folds=12, seed=1))

@@ -138,7 +138,7 @@ def train(
             export_model_dir(staged, test_data, console=console)
 
     result = run_training(config, train_data, target, test_data=test_data, console=console, after_save=after_save)
-    console.print(metrics_table(result.metrics["validation"], title="Validation"))
+    console.print(metrics_table(result.metrics["validation"], title=f"Validation, {result.metrics['validation_kind']}"))
     if "test" in result.metrics:
         console.print(metrics_table(result.metrics["test"], title=f"Test ({test_split})"))
     console.print(

@@ -33,7 +33,10 @@ class TrainConfig(BaseModel):
     )
     seed: int = Field(42, description="Seeds the split, the head initialisation and shuffling.")
     validation_fraction: float = Field(
-        0.15, gt=0.0, lt=0.5, description="Share of the training data held out for model selection."
+        0.15,
+        gt=0.0,
+        lt=0.5,
+        description="Hold-out mode (folds = 0): share of the training data held out for model selection.",
     )
     head_epochs: int = Field(1, ge=0, description="Stage 1: epochs training the head, encoder frozen.")
     head_learning_rate: float = Field(1e-3, gt=0.0)
@@ -59,18 +62,20 @@ class TrainConfig(BaseModel):
         ge=1,
         le=16,
         description=(
-            "Stage 2 runs from the same stage-1 weights with different data orders, then weight-averaged "
-            "(a model soup: one model, no extra inference cost); kept unless it validates below the runs' mean."
+            "Hold-out mode (folds = 0): stage 2 runs from the same stage-1 weights with different data orders, "
+            "then weight-averaged (a model soup: one model, no extra inference cost); kept unless it validates "
+            "below the runs' mean."
         ),
     )
     folds: int = Field(
-        0,
+        4,
         ge=0,
         le=20,
         description=(
             "Cross-fit stage 2 (>= 2): one run per stratified fold, each trained on the other folds and "
             "validated on its own, then the fold models are weight-averaged; every training text is trained "
-            "on, and validation metrics are out-of-fold. 0 = one hold-out split and ``soup_runs`` runs on it."
+            "on, and validation metrics are out-of-fold. 0 = one hold-out split (``validation_fraction``) and "
+            "``soup_runs`` runs on it."
         ),
     )
     max_length: int | None = Field(
@@ -82,6 +87,13 @@ class TrainConfig(BaseModel):
     )
     threshold: float = Field(0.5, gt=0.0, lt=1.0, description="P(hate) at or above which a text is hate.")
     device: str = Field("auto", description="'auto' (GPU when present), 'cpu' or 'cuda'.")
+
+    @field_validator("folds")
+    @classmethod
+    def _fold_count(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("folds must be 0 (hold-out split) or at least 2")
+        return value
 
     @field_validator("device")
     @classmethod

@@ -149,7 +149,7 @@ def read_model_info(directory: Path) -> ModelInfo:
         lexical_weight=float(config.get("lexical_weight", 0.0)),
         hate_prior=None if prior is None else float(prior),
         prior_shift=prior_shift(prior, float(train_prior)),
-        metrics={k: v for k, v in metrics.items() if k in ("validation", "test", "selected")},
+        metrics={k: v for k, v in metrics.items() if k in ("validation", "validation_kind", "test", "selected")},
         fingerprint=str(data.get("fingerprint", "")),
     )
 

@@ -25,6 +25,7 @@ from hatespeech import artifact
 from hatespeech.calibration import VALIDATION_SCORES_FILE
 from hatespeech.config import TrainConfig
 from hatespeech.data import LABELS, Dataset, Example, fingerprint, train_validation_split
+from hatespeech.errors import DataError
 from hatespeech.evaluation import compute_metrics
 from hatespeech.lexical import LexicalModel, choose_blend_weight
 from hatespeech.modeling import head_parameter_names, load_base, parameter_groups
@@ -199,8 +200,13 @@ def plan_runs(examples: Sequence[Example], config: TrainConfig) -> tuple[list[Ex
     if config.folds >= 2:
         from sklearn.model_selection import StratifiedKFold
 
-        splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
         labels = [e.label for e in examples]
+        smallest = min(labels.count(0), labels.count(1))
+        if smallest < config.folds:
+            raise DataError(
+                f"--folds {config.folds} needs at least {config.folds} texts of each class ({smallest} here)"
+            )
+        splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
         runs = [
             _Run(
                 f"fold {k + 1}/{config.folds}",
