@@ -264,6 +264,7 @@ def train(
         description: str, stage: _Stage, rng: random.Random, examples: Sequence[Example], validation: Sequence[Example]
     ) -> dict[str, Any]:
         """One epoch of ``stage`` on bucketed batches, then validation; appended to ``history``."""
+        epoch_started = time.perf_counter()
         batches = bucketed_batches(token_lengths(examples), config.batch_size, rng)
         task = progress.add_task(description, total=len(batches), loss=0.0, val="-")
         losses: list[float] = []
@@ -271,9 +272,11 @@ def train(
             losses.append(stage.train_step(batch, labels))
             progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
         record: dict[str, Any] = {"stage": description, "train_loss": float(np.mean(losses))}
+        record["train_seconds"] = round(time.perf_counter() - epoch_started, 2)
         if validation:
             record["val_accuracy"] = validate(validation)
             progress.update(task, val=f"{record['val_accuracy']:.4f}")
+        record["seconds"] = round(time.perf_counter() - epoch_started, 2)
         history.append(record)
         return record
 

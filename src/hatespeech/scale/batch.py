@@ -11,15 +11,20 @@ import glob
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hatespeech.errors import InputError
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 SUFFIXES = (".txt", ".csv", ".jsonl", ".ndjson", ".parquet")
+BLOCK_ROWS = 512
 BLOCK_BYTES = 256 * 1024
 
 
@@ -51,15 +56,26 @@ def expand_inputs(spec: str) -> list[Path]:
     return [f.resolve() for f in files]
 
 
-def parse_file(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """Ray task: one input file -> one row per record (id = line or row number)."""
+def parse_files(batch: dict[str, np.ndarray]) -> Iterator[dict[str, list[Any]]]:
+    """Ray task: input files -> columns of ``BLOCK_ROWS`` records each (id = line or row number).
+
+    Columns, not one dict per record: a block is built from a few lists, which costs the cluster's CPUs
+    far less than rows would.
+    """
     from hatespeech.data import read_records
 
-    source = row["path"]
-    return [
-        {"id": number, "source": source, "text": text, "error": error}
-        for number, text, error in read_records(Path(source))
-    ]
+    for source in batch["path"]:
+        columns: dict[str, list[Any]] = {"id": [], "source": [], "text": [], "error": []}
+        for number, text, error in read_records(Path(str(source))):
+            columns["id"].append(number)
+            columns["source"].append(str(source))
+            columns["text"].append(text)
+            columns["error"].append(error)
+            if len(columns["id"]) == BLOCK_ROWS:
+                yield columns
+                columns = {"id": [], "source": [], "text": [], "error": []}
+        if columns["id"]:
+            yield columns
 
 
 def limit_threads(threads: int) -> None:
@@ -83,18 +99,23 @@ class Scorer:
         limit_threads(threads)
         self.engine = OnnxEngine(Path(model_dir), quantized=quantized, threads=threads)
 
-    def __call__(self, batch: Any) -> Any:
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        import pyarrow as pa
+
         from hatespeech.engine import predict_in_batches
 
-        valid = batch["error"].isna().to_numpy()
-        predictions = predict_in_batches(self.engine, batch["text"][valid].tolist())
-        labels = np.full(len(batch), None, dtype=object)
-        scores = np.full(len(batch), np.nan)
-        truncated = np.zeros(len(batch), dtype=bool)
-        labels[valid] = [p.label for p in predictions]
-        scores[valid] = [p.score for p in predictions]
-        truncated[valid] = [p.truncated for p in predictions]
-        return batch.assign(label=labels, score=scores, truncated=truncated)
+        texts = batch.column("text").to_pylist()
+        valid = [i for i, error in enumerate(batch.column("error").to_pylist()) if error is None]
+        labels: list[str | None] = [None] * len(texts)
+        scores: list[float | None] = [None] * len(texts)
+        truncated: list[bool | None] = [None] * len(texts)
+        for i, prediction in zip(valid, predict_in_batches(self.engine, [texts[i] for i in valid]), strict=True):
+            labels[i], scores[i], truncated[i] = prediction.label, prediction.score, prediction.truncated
+        return (
+            batch.append_column("label", pa.array(labels, pa.string()))
+            .append_column("score", pa.array(scores, pa.float64()))
+            .append_column("truncated", pa.array(truncated, pa.bool_()))
+        )
 
 
 def score_files(
@@ -124,33 +145,35 @@ def score_files(
     context = DataContext.get_current()
     context.execution_options.preserve_order = True  # rows come out in input order: no sort needed
     context.enable_progress_bars = False
-    # Small blocks (~2,000 short texts): a big file is cut as it is parsed, so every actor gets work and a
-    # block lost with a node is cheap to recompute (from its parse task, by lineage). No shuffle needed.
+    # Small blocks (BLOCK_ROWS texts, or BLOCK_BYTES for long ones): a big file is cut as it is parsed, so
+    # every actor gets work, the last blocks share out evenly, and a block lost with a node is cheap to
+    # recompute (from its parse task, by lineage). No shuffle needed.
     context.target_max_block_size = BLOCK_BYTES
     # Parsing is light I/O and reserves no CPU: the scoring actors may hold every CPU of the cluster
     # (--workers = cores), and a parse task waiting for a CPU would then wait forever.
-    # Each actor call gets 8 batches' worth, which the engine groups by length (as the local path does).
-    rows = ray.data.from_items([{"path": str(f)} for f in files]).flat_map(parse_file, num_cpus=0)
+    rows = ray.data.from_items([{"path": str(f)} for f in files]).map_batches(
+        parse_files, batch_size=1, batch_format="numpy", num_cpus=0
+    )
     scored = rows.map_batches(
         Scorer,
         fn_constructor_kwargs={"model_dir": str(model_dir.resolve()), "quantized": quantized, "threads": threads},
-        batch_size=batch_size * 8,
-        batch_format="pandas",
+        batch_size=BLOCK_ROWS,  # one block a call, which the engine groups by length (as the local path does)
+        batch_format="pyarrow",
         # A fixed pool of actors, spread over the nodes. Ray Data's defaults restart an actor lost with its
         # node (max_restarts=-1) and run its batch again (max_task_retries=-1): every row comes out once.
-        compute=ActorPoolStrategy(size=workers),
+        # One call in flight per actor: a call queued behind a busy actor would leave another idle at the end.
+        compute=ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
         num_cpus=threads,
     )
     result = BatchResult(files=len(files))
     writer = _ParquetWriter(output) if output.suffix.lower() == ".parquet" else _JsonlWriter(output, len(files) > 1)
     try:
-        for batch in scored.iter_batches(batch_format="pandas", batch_size=batch_size):
-            frame: Any = batch
-            valid = frame["error"].isna()
-            result.predicted += int(valid.sum())
-            result.malformed += int((~valid).sum())
-            result.hate += int((frame["label"] == "hate").sum())
-            writer.write(frame)
+        for table in scored.iter_batches(batch_format="pyarrow", batch_size=None):  # whole blocks, in order
+            valid = table.column("error").null_count  # a scored row has no error
+            result.predicted += valid
+            result.malformed += table.num_rows - valid
+            result.hate += table.column("label").to_pylist().count("hate")
+            writer.write(table)
     finally:
         writer.close()
     result.seconds = time.perf_counter() - started
@@ -162,17 +185,20 @@ class _JsonlWriter:
         self.handle = path.open("w", encoding="utf-8")
         self.with_source = with_source
 
-    def write(self, batch: Any) -> None:
-        for row in batch.itertuples(index=False):
-            record: dict[str, Any] = {"id": int(row.id)}
+    def write(self, table: pa.Table) -> None:
+        columns = table.to_pydict()
+        lines = []
+        for i, number in enumerate(columns["id"]):
+            record: dict[str, Any] = {"id": number}
             if self.with_source:
-                record["source"] = row.source
-            record["text"] = row.text if isinstance(row.text, str) else None
-            if isinstance(row.error, str):
-                record["error"] = row.error
+                record["source"] = columns["source"][i]
+            record["text"] = columns["text"][i]
+            if columns["error"][i] is not None:
+                record["error"] = columns["error"][i]
             else:
-                record.update(label=row.label, score=float(row.score), truncated=bool(row.truncated))
-            self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                record.update(label=columns["label"][i], score=columns["score"][i], truncated=columns["truncated"][i])
+            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        self.handle.write("".join(lines))
 
     def close(self) -> None:
         self.handle.close()
@@ -189,14 +215,12 @@ class _ParquetWriter:
         )  # fmt: skip
         self.writer: Any = None
 
-    def write(self, batch: Any) -> None:
-        import pyarrow as pa
+    def write(self, table: pa.Table) -> None:
         import pyarrow.parquet as pq
 
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, self.schema)
-        frame = batch[list(self.schema.names)]
-        self.writer.write_table(pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False))
+        self.writer.write_table(table.select(self.schema.names).cast(self.schema))
 
     def close(self) -> None:
         if self.writer is not None:
