@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=8000)
     parser.add_argument("--requests", type=int, default=3200, help="requests per serving run")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--no-serve", action="store_true", help="batch scoring only")
     args = parser.parse_args()
     model = str(args.model)
     texts = texts_for(args.texts)
@@ -105,6 +106,9 @@ def main() -> None:
             results[f"batch ray data {workers} worker(s)"] = rates(fixed, job.seconds, len(texts))
             console.print(f"batch ray {workers}: {results[f'batch ray data {workers} worker(s)']}")
         ray.shutdown()
+        if args.no_serve:
+            summarise(results, len(texts), args.json)
+            return
 
         requests = [f"serve {t}" for t in texts_for(args.requests)]
         http_port = free_port()
@@ -136,16 +140,21 @@ def main() -> None:
             p
             for p in psutil.process_iter(["cmdline"])
             if (p.pid not in before and str(temp) in " ".join(p.info["cmdline"] or []))
-            or (p.pid not in before and p.name() in ("raylet", "gcs_server"))
+            or (p.pid not in before and (p.name() in ("raylet", "gcs_server") or p.name().startswith("ray::")))
         ]
         for process in started:
             process.terminate()
         for process in psutil.wait_procs(started, timeout=15)[1]:
             process.kill()
 
+    summarise(results, len(texts), args.json)
+
+
+def summarise(results: dict[str, dict[str, float]], count: int, json_path: Path | None) -> None:
+    """Print the table and the targets (serving rows when they were measured); write the JSON if asked."""
     single, ones, twos = (results[k] for k in ("batch single process", "batch ray data 1 worker(s)",
                                                 "batch ray data 2 worker(s)"))  # fmt: skip
-    title = f"Scale-out on this machine ({os.cpu_count()} cores): {len(texts)} texts batch, 32 clients serve"
+    title = f"Scale-out on this machine ({os.cpu_count()} cores): {count} texts batch, 32 clients serve"
     table = Table(title=title)
     for column in ("path", "end to end", "vs single", "1 -> 2", "fixed cost", "marginal", "vs single", "1 -> 2"):
         table.add_column(column)
@@ -160,20 +169,21 @@ def main() -> None:
             f"{row['marginal_per_s'] / single['marginal_per_s']:.2f}x",
             f"{twos['marginal_per_s'] / ones['marginal_per_s']:.2f}x" if scaling else "",
         )  # fmt: skip
-    serve_single = results["serve single process"]["rps"]
-    r1, r2 = results["serve ray 1 replica(s)"]["rps"], results["serve ray 2 replica(s)"]["rps"]
-    table.add_row("serve: single process (2 threads)", f"{serve_single:.0f} req/s", "1.00x", "")
-    table.add_row("serve: Ray Serve, 1 replica (1 CPU)", f"{r1:.0f} req/s", f"{r1 / serve_single:.2f}x", "")
-    table.add_row("serve: Ray Serve, 2 replicas", f"{r2:.0f} req/s", f"{r2 / serve_single:.2f}x",
-                  f"{r2 / r1:.2f}x (eff. {r2 / r1 / 2:.0%})")  # fmt: skip
+    if "serve single process" in results:
+        serve_single = results["serve single process"]["rps"]
+        r1, r2 = results["serve ray 1 replica(s)"]["rps"], results["serve ray 2 replica(s)"]["rps"]
+        table.add_row("serve: single process (2 threads)", f"{serve_single:.0f} req/s", "1.00x", "")
+        table.add_row("serve: Ray Serve, 1 replica (1 CPU)", f"{r1:.0f} req/s", f"{r1 / serve_single:.2f}x", "")
+        table.add_row("serve: Ray Serve, 2 replicas", f"{r2:.0f} req/s", f"{r2 / serve_single:.2f}x",
+                      f"{r2 / r1:.2f}x (eff. {r2 / r1 / 2:.0%})")  # fmt: skip
     console.print(table)
     for label, key in (("end to end", "per_s"), ("marginal", "marginal_per_s")):
         console.print(
             f"targets ({label}): Ray Data 2 vs 1 workers {twos[key] / ones[key]:.2f}x (>= 1.7x); "
             f"2 workers vs single process {twos[key] / single[key]:.2f}x (>= 0.85x)"
         )
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
