@@ -1,8 +1,10 @@
 """Batch scoring with Ray Data: text files in, JSONL or Parquet out, one row per input record.
 
-Files are parsed by Ray tasks (``read_records``, the same reader as the local ``predict --input``), then
-scored by a pool of actors, each holding the ONNX engine (``map_batches`` with a callable class). Every
-output row keeps its input line/row number (``id``) and, for several inputs, its file (``source``).
+Files are parsed by Ray tasks (``read_records``, the same reader as the local ``predict --input``) into
+Arrow blocks of ``BLOCK_ROWS`` records, then scored by a pool of actors, each holding the ONNX engine
+(``map_batches`` with a callable class), one block per call. Every output row keeps its input line/row
+number (``id``) and, for several inputs, its file (``source``). Data stays columnar from parse to write:
+per-row Python objects cost the same cores that the actors score on.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def limit_threads(threads: int) -> None:
 
 
 class Scorer:
-    """Ray actor: the ONNX engine, loaded once per worker, scoring pandas batches."""
+    """Ray actor: the ONNX engine, loaded once per worker, scoring Arrow blocks (malformed rows pass through)."""
 
     def __init__(self, model_dir: str, quantized: bool, threads: int) -> None:
         from hatespeech.onnx_engine import OnnxEngine
