@@ -170,7 +170,8 @@ def score_files(
     result = BatchResult(files=len(files))
     writer = _ParquetWriter(output) if output.suffix.lower() == ".parquet" else _JsonlWriter(output, len(files) > 1)
     try:
-        for table in scored.iter_batches(batch_format="pyarrow", batch_size=None):  # whole blocks, in order
+        for batch in scored.iter_batches(batch_format="pyarrow", batch_size=None):  # whole blocks, in order
+            table: pa.Table = batch
             valid = table.column("error").null_count  # a scored row has no error
             result.predicted += valid
             result.malformed += table.num_rows - valid
