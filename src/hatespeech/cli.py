@@ -88,7 +88,10 @@ def train(
     head_epochs: Annotated[int, typer.Option(help="Stage 1 (frozen encoder) epochs.")] = _DEFAULTS.head_epochs,
     learning_rate: Annotated[float, typer.Option(help="Stage 2 peak learning rate.")] = _DEFAULTS.learning_rate,
     soup_runs: Annotated[
-        int, typer.Option(help="Stage 2 runs from the same head, weight-averaged (model soup); 1 = one run.")
+        int,
+        typer.Option(
+            help="With --folds 0: stage 2 runs from the same head, weight-averaged (model soup); 1 = one run."
+        ),
     ] = _DEFAULTS.soup_runs,
     folds: Annotated[
         int,
