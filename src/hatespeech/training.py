@@ -334,7 +334,7 @@ def train(
                     best_name, best_state = f"soup of {len(results)} runs", soup
         model.load_state_dict(best_state)
 
-    if cross_fit and not oof_scores:  # stage 2 off: the head alone, validated on every fold
+    if cross_fit and not oof_scores:  # stage 2 off: the head alone on every fold (in-sample: stage 1 saw them)
         validation = [e for run in runs for e in run.validation]
     validation_labels = [e.label for e in validation]
     if oof_scores:
