@@ -228,7 +228,7 @@ def calibrate(
         labels, raw, kind = calibration.stored_validation_scores(directory)
         console.print(f"validation: {len(labels)} {kind} scores saved at training time", highlight=False)
     else:
-        runner = _load_engine(directory, engine)
+        runner = _build_engine(directory, engine)  # verified above
         runner.info = dataclasses.replace(runner.info, prior_shift=0.0)  # score as trained; the prior comes below
         dataset = load_dataset(resolve_data_dir(data), split)
         if runner.info.fingerprint and fingerprint(dataset.examples) != runner.info.fingerprint:
@@ -367,6 +367,11 @@ def _load_engine(model: Path | None, kind: str) -> Any:
 
     directory = model or default_model_dir()
     artifact.verify(directory)
+    return _build_engine(directory, kind)
+
+
+def _build_engine(directory: Path, kind: str) -> Any:
+    """The engine for a model dir that has been verified already."""
     if kind == "torch":
         from hatespeech.engine import TorchEngine
 

@@ -252,9 +252,9 @@ def train(
     model.to(device)  # type: ignore[arg-type]
     history: list[dict[str, Any]] = []
 
-    def token_lengths(examples: Sequence[Example]) -> list[int]:
-        encoded = tokenizer([e.text for e in examples], truncation=True, max_length=max_length)
-        return [len(ids) for ids in encoded["input_ids"]]
+    # Every stage trains on a subset of head_examples: tokenize them once for the length buckets.
+    encoded = tokenizer([e.text for e in head_examples], truncation=True, max_length=max_length)
+    token_length = {e: len(ids) for e, ids in zip(head_examples, encoded["input_ids"], strict=True)}
 
     def validate(validation: Sequence[Example]) -> float:
         scores = score_examples(model, tokenizer, validation, max_length)
@@ -265,7 +265,7 @@ def train(
     ) -> dict[str, Any]:
         """One epoch of ``stage`` on bucketed batches, then validation; appended to ``history``."""
         epoch_started = time.perf_counter()
-        batches = bucketed_batches(token_lengths(examples), config.batch_size, rng)
+        batches = bucketed_batches([token_length[e] for e in examples], config.batch_size, rng)
         task = progress.add_task(description, total=len(batches), loss=0.0, val="-")
         losses: list[float] = []
         for batch, labels in _batches(tokenizer, examples, batches, max_length, device):
@@ -287,8 +287,8 @@ def train(
         TextColumn("loss {task.fields[loss]:.4f}  val acc {task.fields[val]}"),
         TimeElapsedColumn(),
     )
-    # Validation texts and the selected weights' scores on them: one hold-out split, or every text out-of-fold.
-    validation: list[Example] = [] if cross_fit else runs[0].validation
+    # Validation texts: one hold-out split, or every text once, out-of-fold, in run order.
+    validation = [e for run in runs for e in run.validation] if cross_fit else runs[0].validation
     oof_scores: list[np.ndarray] = []
     with Progress(*columns, console=console, transient=False) as progress:
         # Stage 1: the head alone, on the frozen encoder (shared by every stage-2 run: a soup needs one start).
@@ -303,7 +303,8 @@ def train(
             steps = config.head_epochs * math.ceil(len(head_examples) / config.batch_size)
             stage = _Stage(model, optimizer, steps, 0.0, 0.0)
             for epoch in range(1, config.head_epochs + 1):
-                run_epochs(f"stage 1 (head) epoch {epoch}/{config.head_epochs}", stage, rng, head_examples, validation)
+                description = f"stage 1 (head) epoch {epoch}/{config.head_epochs}"
+                run_epochs(description, stage, rng, head_examples, [] if cross_fit else validation)
         # Stage 2: all weights, once per run, each run from the same stage-1 weights.
         for param in model.parameters():
             param.requires_grad = True
@@ -315,7 +316,6 @@ def train(
             results.append(_fine_tune(model, config, run, prefix, run_epochs, validate, history))
             if cross_fit:
                 model.load_state_dict(results[-1][1])
-                validation += run.validation
                 oof_scores.append(score_examples(model, tokenizer, run.validation, max_length))
         best_name, best_state = "head only", start_state
         if results:
@@ -334,12 +334,10 @@ def train(
                     best_name, best_state = f"soup of {len(results)} runs", soup
         model.load_state_dict(best_state)
 
-    if cross_fit and not oof_scores:  # stage 2 off: the head alone on every fold (in-sample: stage 1 saw them)
-        validation = [e for run in runs for e in run.validation]
     validation_labels = [e.label for e in validation]
     if oof_scores:
         validation_scores = np.concatenate(oof_scores)
-    else:
+    else:  # hold-out; or cross-fit without stage 2: the head alone, in-sample (stage 1 saw every text)
         validation_scores = score_examples(model, tokenizer, validation, max_length)
     metrics: dict[str, Any] = {
         "selected": best_name,
@@ -347,8 +345,11 @@ def train(
     }
     lexical, weight = None, 0.0
     if config.lexical:
-        lexical_scores = _lexical_validation_scores(runs, cross_fit)
         lexical = LexicalModel.fit([e.text for e in head_examples], [e.label for e in head_examples])
+        if cross_fit:
+            lexical_scores = _out_of_fold_lexical_scores(runs)
+        else:  # the hold-out model is fitted on the same texts as the one saved
+            lexical_scores = lexical.predict_proba([e.text for e in validation])
         weight, candidates = choose_blend_weight(validation_labels, validation_scores, lexical_scores)
         metrics["lexical_weight"] = weight
         metrics["lexical_weight_candidates"] = candidates
@@ -382,10 +383,10 @@ def train(
     return TrainResult(final, metrics, seconds, history)
 
 
-def _lexical_validation_scores(runs: Sequence[_Run], cross_fit: bool) -> np.ndarray:
-    """The lexical model's validation scores, scored like the encoder's: hold-out, or out-of-fold per run."""
+def _out_of_fold_lexical_scores(runs: Sequence[_Run]) -> np.ndarray:
+    """The lexical model's out-of-fold scores: one model per fold, fitted without it, in run order."""
     scores = []
-    for run in runs if cross_fit else runs[:1]:
+    for run in runs:
         model = LexicalModel.fit([e.text for e in run.train], [e.label for e in run.train])
         scores.append(model.predict_proba([e.text for e in run.validation]))
     return np.concatenate(scores)
