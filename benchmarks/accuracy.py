@@ -43,9 +43,10 @@ def tfidf_baseline(train_texts: list[str], train_labels: list[int], test_texts: 
 
 
 def _recipe(config: TrainConfig) -> str:
-    if config.folds >= 2:
-        return f"cross-fit soup of {config.folds} folds"
-    return f"hold-out, soup of {config.soup_runs} runs"
+    recipe = (
+        f"cross-fit soup of {config.folds} folds" if config.folds >= 2 else f"hold-out, soup of {config.soup_runs} runs"
+    )
+    return recipe + (f", R-Drop {config.rdrop:g}" if config.rdrop else "")
 
 
 def mean_sd(values: list[float], digits: int = 4) -> str:
@@ -89,6 +90,7 @@ def main() -> None:
                 "validation_accuracy": result.metrics["validation"]["accuracy"],
                 "validation_kind": result.metrics["validation_kind"],
                 "selected": result.metrics["selected"],
+                "precision": result.metrics["precision"],
                 "seconds": result.seconds,
             }
         )

@@ -166,6 +166,11 @@ def test_train_rejects_invalid_options(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--batch-size", "0", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2
     assert "batch_size" in result.output
+    result = runner.invoke(app, ["train", "--precision", "fp8", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "precision" in result.output and "'auto', 'fp32' or 'bf16'" in result.output
+    result = runner.invoke(app, ["train", "--rdrop", "-1", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "rdrop" in result.output
 
 
 def test_export_republishes_with_a_parity_summary(model_copy: Path, small_data: Path) -> None:

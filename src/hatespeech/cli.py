@@ -100,6 +100,12 @@ def train(
             "is trained on. 0 = a hold-out validation split and --soup-runs runs."
         ),
     ] = _DEFAULTS.folds,
+    rdrop: Annotated[
+        float, typer.Option(help="Stage 2 R-Drop weight (two dropout passes per batch, KL between them); 0 = off.")
+    ] = _DEFAULTS.rdrop,
+    precision: Annotated[
+        str, typer.Option(help="auto (bfloat16 mixed precision where the CPU/GPU has it), bf16 or fp32.")
+    ] = _DEFAULTS.precision,
     batch_size: Annotated[int, typer.Option()] = _DEFAULTS.batch_size,
     seed: Annotated[int, typer.Option()] = _DEFAULTS.seed,
     max_length: Annotated[int | None, typer.Option(help="Token limit [default: from the data].")] = None,
@@ -120,7 +126,8 @@ def train(
     try:
         config = TrainConfig(
             base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
-            soup_runs=soup_runs, folds=folds, batch_size=batch_size, seed=seed, max_length=max_length, device=device,
+            soup_runs=soup_runs, folds=folds, rdrop=rdrop, precision=precision,
+            batch_size=batch_size, seed=seed, max_length=max_length, device=device,
         )  # fmt: skip
     except ValidationError as exc:
         raise _fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", 2) from exc

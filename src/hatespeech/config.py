@@ -78,6 +78,18 @@ class TrainConfig(BaseModel):
             "``soup_runs`` runs on it."
         ),
     )
+    rdrop: float = Field(
+        1.0,
+        ge=0.0,
+        description=(
+            "Stage 2 R-Drop weight: each batch is run twice (two dropout masks) and the symmetric KL divergence "
+            "of the two predictions is added to the loss with this weight (0 = off; ~1.5x the stage-2 time)."
+        ),
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="Training arithmetic: 'auto' = bfloat16 mixed precision where the hardware has it, else fp32.",
+    )
     max_length: int | None = Field(
         None, ge=8, le=512, description="Token limit; None = the 99th percentile of the training data."
     )

@@ -54,6 +54,23 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether to train in bfloat16 mixed precision: asked for, or ``auto`` on hardware that has it.
+
+    On a CPU without bf16 instructions (avx512_bf16 / AMX) autocast is emulated and slower, so ``auto`` keeps fp32.
+    """
+    import torch
+
+    if precision != "auto":
+        return precision == "bf16"
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+        return False
+
+
 def seed_everything(seed: int) -> None:
     import torch
 
@@ -147,12 +164,17 @@ class _Stage:
         total_steps: int,
         warmup_ratio: float,
         label_smoothing: float,
+        *,
+        bf16: bool = False,
+        rdrop: float = 0.0,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
         self.total_steps = max(1, total_steps)
         self.warmup_steps = int(warmup_ratio * self.total_steps)
         self.label_smoothing = label_smoothing
+        self.bf16 = bf16
+        self.rdrop = rdrop
         self.step = 0
         for group in optimizer.param_groups:
             group["initial_lr"] = group["lr"]
@@ -170,14 +192,40 @@ class _Stage:
         factor = self._lr_factor()
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"] * factor
-        logits = self.model(**batch).logits
-        loss = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        if self.rdrop > 0:  # the batch twice in one pass: two dropout masks
+            batch = {k: torch.cat([v, v]) for k, v in batch.items()}
+        device_type = labels.device.type
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.model(**batch).logits.float()
+        if self.rdrop > 0:
+            first, second = logits.chunk(2)
+            loss = (self._cross_entropy(first, labels) + self._cross_entropy(second, labels)) / 2
+            loss = loss + self.rdrop * _symmetric_kl(first, second)
+        else:
+            loss = self._cross_entropy(logits, labels)
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         return float(loss.item())
+
+    def _cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        return torch.nn.functional.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+
+
+def _symmetric_kl(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """R-Drop's consistency term: the mean of KL(p1 || p2) and KL(p2 || p1) over the batch."""
+    import torch
+
+    log_p, log_q = torch.log_softmax(first, dim=-1), torch.log_softmax(second, dim=-1)
+    kl = torch.nn.functional.kl_div
+    return (
+        kl(log_p, log_q, log_target=True, reduction="batchmean")
+        + kl(log_q, log_p, log_target=True, reduction="batchmean")
+    ) / 2
 
 
 @dataclass
@@ -188,6 +236,8 @@ class _Run:
     train: list[Example]
     validation: list[Example]
     seed: int
+    validation_index: list[int] = field(default_factory=list)
+    """Cross-fit: positions of ``validation`` in the training data (to gather out-of-fold scores)."""
 
 
 def plan_runs(examples: Sequence[Example], config: TrainConfig) -> tuple[list[Example], list[_Run]]:
@@ -213,6 +263,7 @@ def plan_runs(examples: Sequence[Example], config: TrainConfig) -> tuple[list[Ex
                 [examples[i] for i in train_idx],
                 [examples[i] for i in val_idx],
                 config.seed * 1000 + k + 1,
+                [int(i) for i in val_idx],
             )
             for k, (train_idx, val_idx) in enumerate(splitter.split(np.zeros(len(labels)), labels))
         ]
@@ -250,6 +301,7 @@ def train(
     tokenizer, model = load_base(config.base_model)
     max_length = config.max_length or choose_max_length(tokenizer, [e.text for e in head_examples])
     model.to(device)  # type: ignore[arg-type]
+    bf16 = use_bf16(config.precision, device)
     history: list[dict[str, Any]] = []
 
     # Every stage trains on a subset of head_examples: tokenize them once for the length buckets.
@@ -287,8 +339,8 @@ def train(
         TextColumn("loss {task.fields[loss]:.4f}  val acc {task.fields[val]}"),
         TimeElapsedColumn(),
     )
-    # Validation texts: one hold-out split, or every text once, out-of-fold, in run order.
-    validation = [e for run in runs for e in run.validation] if cross_fit else runs[0].validation
+    # Validation texts: one hold-out split, or every training text (scored out-of-fold).
+    validation = head_examples if cross_fit else runs[0].validation
     oof_scores: list[np.ndarray] = []
     with Progress(*columns, console=console, transient=False) as progress:
         # Stage 1: the head alone, on the frozen encoder (shared by every stage-2 run: a soup needs one start).
@@ -301,7 +353,7 @@ def train(
                 [p for p in model.parameters() if p.requires_grad], lr=config.head_learning_rate
             )
             steps = config.head_epochs * math.ceil(len(head_examples) / config.batch_size)
-            stage = _Stage(model, optimizer, steps, 0.0, 0.0)
+            stage = _Stage(model, optimizer, steps, 0.0, 0.0, bf16=bf16)
             for epoch in range(1, config.head_epochs + 1):
                 description = f"stage 1 (head) epoch {epoch}/{config.head_epochs}"
                 run_epochs(description, stage, rng, head_examples, [] if cross_fit else validation)
@@ -336,18 +388,19 @@ def train(
 
     validation_labels = [e.label for e in validation]
     if oof_scores:
-        validation_scores = np.concatenate(oof_scores)
+        validation_scores = _in_data_order(runs, oof_scores, len(validation))
     else:  # hold-out; or cross-fit without stage 2: the head alone, in-sample (stage 1 saw every text)
         validation_scores = score_examples(model, tokenizer, validation, max_length)
     metrics: dict[str, Any] = {
         "selected": best_name,
         "validation_kind": f"out-of-fold ({config.folds} folds)" if cross_fit else "hold-out split",
+        "precision": "bf16" if bf16 else "fp32",
     }
     lexical, weight = None, 0.0
     if config.lexical:
         lexical = LexicalModel.fit([e.text for e in head_examples], [e.label for e in head_examples])
         if cross_fit:
-            lexical_scores = _out_of_fold_lexical_scores(runs)
+            lexical_scores = _out_of_fold_lexical_scores(runs, len(validation))
         else:  # the hold-out model is fitted on the same texts as the one saved
             lexical_scores = lexical.predict_proba([e.text for e in validation])
         weight, candidates = choose_blend_weight(validation_labels, validation_scores, lexical_scores)
@@ -383,13 +436,21 @@ def train(
     return TrainResult(final, metrics, seconds, history)
 
 
-def _out_of_fold_lexical_scores(runs: Sequence[_Run]) -> np.ndarray:
-    """The lexical model's out-of-fold scores: one model per fold, fitted without it, in run order."""
+def _in_data_order(runs: Sequence[_Run], scores: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """The runs' out-of-fold scores put back in training-data order (each text validates one run)."""
+    ordered = np.zeros(size)
+    for run, run_scores in zip(runs, scores, strict=True):
+        ordered[run.validation_index] = run_scores
+    return ordered
+
+
+def _out_of_fold_lexical_scores(runs: Sequence[_Run], size: int) -> np.ndarray:
+    """The lexical model's out-of-fold scores: one model per fold, fitted without it."""
     scores = []
     for run in runs:
         model = LexicalModel.fit([e.text for e in run.train], [e.label for e in run.train])
         scores.append(model.predict_proba([e.text for e in run.validation]))
-    return np.concatenate(scores)
+    return _in_data_order(runs, scores, size)
 
 
 def _fine_tune(
@@ -410,7 +471,15 @@ def _fine_tune(
     optimizer = torch.optim.AdamW(
         parameter_groups(model, config.learning_rate, config.weight_decay, config.layer_decay)
     )
-    stage = _Stage(model, optimizer, config.epochs * steps_per_epoch, config.warmup_ratio, config.label_smoothing)
+    stage = _Stage(
+        model,
+        optimizer,
+        config.epochs * steps_per_epoch,
+        config.warmup_ratio,
+        config.label_smoothing,
+        bf16=use_bf16(config.precision, next(model.parameters()).device),
+        rdrop=config.rdrop,
+    )
     best: tuple[str, dict[str, torch.Tensor], float] = ("", {}, -1.0)
     average: dict[str, torch.Tensor] | None = None
     averaged = 0
