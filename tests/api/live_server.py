@@ -69,7 +69,7 @@ class RunningServer:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(30)
+                self.process.wait(90)  # Ray Serve waits for its controller to be gone before exiting
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -137,6 +137,7 @@ def run(
     finally:
         if started_serve:
             serve.shutdown()  # type: ignore[no-untyped-call]  # Serve was ours: stop its proxies and controller too
+            _wait_until_stopped()
         else:
             serve.delete(APP_NAME)  # only this application; the Serve others use stays
         ray.shutdown()
@@ -152,6 +153,17 @@ def _serve_running() -> bool:
     except ValueError:
         return False
     return True
+
+
+def _wait_until_stopped(timeout_s: float = 60.0) -> None:
+    """Return once the Serve controller is gone (``serve.shutdown`` gives up waiting after 30 s).
+
+    Otherwise a ``serve --engine ray`` started right after this process exits can find the dying
+    controller, deploy onto it, and lose its routes when the shutdown completes.
+    """
+    deadline = time.monotonic() + timeout_s
+    while _serve_running() and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
