@@ -1,7 +1,8 @@
-"""Training-step benchmark: one stage-2 step (forward, backward, AdamW) per precision, with and without R-Drop.
+"""Training-step benchmark: one stage-2 step (forward, backward, AdamW) per precision and regulariser.
 
 Prints the median seconds per step for 32 texts of 48 tokens on the default base model, so the cost of
-R-Drop and the gain of bf16 mixed precision can be checked on any machine. Usage::
+R-Drop and adversarial training (FGM) and the gain of bf16 mixed precision can be checked on any machine.
+Usage::
 
     .venv/bin/python benchmarks/train_step.py [--steps 8]
 """
@@ -29,15 +30,16 @@ def main() -> None:
     labels = torch.randint(0, 2, (32,))
     print(f"threads {torch.get_num_threads()}, bf16 hardware: {use_bf16('auto', torch.device('cpu'))}")
     for precision in ("fp32", "bf16"):
-        for rdrop in (0.0, 1.0):
+        for name, rdrop, adversarial in (("plain", 0.0, 0.0), ("R-Drop 1", 1.0, 0.0), ("FGM 1", 0.0, 1.0)):
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
-            stage = _Stage(model, optimizer, 100, 0.0, 0.0, bf16=precision == "bf16", rdrop=rdrop)
+            bf16 = precision == "bf16"
+            stage = _Stage(model, optimizer, 100, 0.0, 0.0, bf16=bf16, rdrop=rdrop, adversarial=adversarial)
             times = []
             for _ in range(args.steps):
                 started = time.perf_counter()
                 stage.train_step(batch, labels)
                 times.append(time.perf_counter() - started)
-            print(f"{precision} R-Drop {rdrop:g}: {statistics.median(times):.3f} s/step")
+            print(f"{precision} {name}: {statistics.median(times):.3f} s/step")
 
 
 if __name__ == "__main__":

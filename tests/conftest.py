@@ -77,13 +77,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_config: TrainConfi
     from hatespeech.training import train
 
     out = tmp_path_factory.mktemp("models") / "current"
-    test = load_split(small_data, "sampled_test")
+    train_data = load_split(small_data, "sampled_train")
     train(
         tiny_config,
-        load_split(small_data, "sampled_train"),
+        train_data,
         out,
-        test_data=test,
-        after_save=lambda staged: export_model_dir(staged, test),
+        test_data=load_split(small_data, "sampled_test"),
+        after_save=lambda staged: export_model_dir(staged, train_data),
     )
     return out
 

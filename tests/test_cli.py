@@ -171,13 +171,17 @@ def test_train_rejects_invalid_options(tmp_path: Path) -> None:
     assert "precision" in result.output and "'auto', 'fp32' or 'bf16'" in result.output
     result = runner.invoke(app, ["train", "--rdrop", "-1", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "rdrop" in result.output
+    result = runner.invoke(app, ["train", "--adversarial", "-1", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "adversarial" in result.output
 
 
 def test_export_republishes_with_a_parity_summary(model_copy: Path, small_data: Path) -> None:
     before = model_copy.resolve()
     result = runner.invoke(app, ["export", "-m", str(model_copy), "--data", str(small_data)])
     assert result.exit_code == 0, result.output
-    assert "ONNX export: parity with PyTorch on 16 texts" in result.output
+    assert "ONNX export: parity with PyTorch on 48 texts" in result.output  # sampled_train, not the test split
+    report = json.loads((model_copy / "export.json").read_text())
+    assert report["check_texts"] == 48 and report["check_source"].endswith("sampled_train")
     assert "label agreement" in result.output
     assert model_copy.resolve() != before
 

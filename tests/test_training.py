@@ -262,3 +262,27 @@ def test_cross_fit_with_rdrop_in_bf16_trains_and_scores_each_text(
     stage_two = [h for h in result.metrics["history"] if h["stage"].startswith("stage 2 fold")]
     assert len(stage_two) == 2 and all(np.isfinite(h["train_loss"]) for h in stage_two)
     artifact.verify(result.model_dir)
+
+
+def test_adversarial_step_adds_the_perturbed_loss_gradient_and_restores_the_embeddings(tiny_base: Path) -> None:
+    import torch
+
+    from hatespeech.modeling import load_base
+    from hatespeech.training import _Stage
+
+    tokenizer, model = load_base(str(tiny_base))
+    batch = dict(tokenizer(["they are vermin", "a nice day out"], padding=True, return_tensors="pt"))
+    labels = torch.tensor([1, 0])
+    embeddings = model.get_input_embeddings().weight
+    before = embeddings.detach().clone()
+    grads = []
+    for epsilon in (0.0, 1.0):
+        torch.manual_seed(0)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+        stage = _Stage(model, optimizer, 1, 0.0, 0.0, adversarial=epsilon)
+        stage.optimizer.zero_grad = lambda set_to_none=True: None  # type: ignore[method-assign]  # keep the grads
+        model.zero_grad()
+        stage.train_step(batch, labels)
+        grads.append(next(p for n, p in model.named_parameters() if "classifier.weight" in n).grad.clone())
+    assert torch.equal(embeddings.detach(), before)  # the perturbation is taken back
+    assert not torch.allclose(grads[0], grads[1])  # the adversarial pass added its gradient

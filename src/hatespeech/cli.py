@@ -103,6 +103,10 @@ def train(
     rdrop: Annotated[
         float, typer.Option(help="Stage 2 R-Drop weight (two dropout passes per batch, KL between them); 0 = off.")
     ] = _DEFAULTS.rdrop,
+    adversarial: Annotated[
+        float,
+        typer.Option(help="Stage 2 adversarial training (FGM): L2 size of the word-embedding perturbation; 0 = off."),
+    ] = _DEFAULTS.adversarial,
     precision: Annotated[
         str, typer.Option(help="auto (bfloat16 mixed precision where the CPU/GPU has it), bf16 or fp32.")
     ] = _DEFAULTS.precision,
@@ -126,7 +130,7 @@ def train(
     try:
         config = TrainConfig(
             base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
-            soup_runs=soup_runs, folds=folds, rdrop=rdrop, precision=precision,
+            soup_runs=soup_runs, folds=folds, rdrop=rdrop, adversarial=adversarial, precision=precision,
             batch_size=batch_size, seed=seed, max_length=max_length, device=device,
         )  # fmt: skip
     except ValidationError as exc:
@@ -145,7 +149,7 @@ def train(
         from hatespeech.export import export_model_dir
 
         def after_save(staged: Path) -> None:
-            export_model_dir(staged, test_data, console=console)
+            export_model_dir(staged, train_data, console=console)  # never the test split: it decides int8
 
     result = run_training(config, train_data, target, test_data=test_data, console=console, after_save=after_save)
     console.print(metrics_table(result.metrics["validation"], title=f"Validation, {result.metrics['validation_kind']}"))
@@ -450,7 +454,9 @@ def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict:
 def export(
     model: ModelOption = None,
     data: DataOption = None,
-    split: Annotated[str, typer.Option(help="Labelled split used for the parity check.")] = "sampled_test",
+    split: Annotated[
+        str, typer.Option(help="Labelled split for the parity check; it decides int8, so not the test split.")
+    ] = "sampled_train",
 ) -> None:
     """Write the ONNX graphs (fp32 + int8) of a model dir and check them against PyTorch."""
     import shutil

@@ -79,11 +79,19 @@ class TrainConfig(BaseModel):
         ),
     )
     rdrop: float = Field(
-        1.0,
+        0.0,
         ge=0.0,
         description=(
             "Stage 2 R-Drop weight: each batch is run twice (two dropout masks) and the symmetric KL divergence "
             "of the two predictions is added to the loss with this weight (0 = off; ~1.5x the stage-2 time)."
+        ),
+    )
+    adversarial: float = Field(
+        1.0,
+        ge=0.0,
+        description=(
+            "Stage 2 adversarial training (FGM): the word embeddings are moved this far (L2) along the loss "
+            "gradient, the batch is run again and both losses are learnt from (0 = off; ~1.9x the stage-2 step)."
         ),
     )
     precision: Literal["auto", "fp32", "bf16"] = Field(
@@ -137,8 +145,8 @@ class Settings(BaseSettings):
     )
     quantized: Literal["auto", "yes", "no"] = Field(
         "auto",
-        description="Serve the int8 graph: 'auto' uses it when its test accuracy is within "
-        "max_int8_accuracy_drop of fp32 (per export.json).",
+        description="Serve the int8 graph: 'auto' uses it when its accuracy on the training texts is within "
+        "max_int8_accuracy_drop of fp32's (per export.json; the test split never decides).",
     )
     max_int8_accuracy_drop: float = Field(0.01, ge=0.0, le=1.0)
     max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per forward pass.")

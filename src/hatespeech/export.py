@@ -2,7 +2,9 @@
 
 The export fails unless the fp32 graph agrees with PyTorch on at least ``MIN_AGREEMENT`` of the labels of
 the check texts. The results (agreement, score differences, accuracy of each variant) go to
-``export.json`` in the model dir; the server reads it to decide whether the int8 graph may be used.
+``export.json`` in the model dir; the server reads it to decide whether the int8 graph may be used. Since
+that is a choice, the check texts are the training data, never the test split: the accuracies are
+in-sample, and their difference says how much int8 changes the model's answers, not how good it is.
 """
 
 from __future__ import annotations

@@ -167,6 +167,7 @@ class _Stage:
         *,
         bf16: bool = False,
         rdrop: float = 0.0,
+        adversarial: float = 0.0,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -175,6 +176,7 @@ class _Stage:
         self.label_smoothing = label_smoothing
         self.bf16 = bf16
         self.rdrop = rdrop
+        self.adversarial = adversarial
         self.step = 0
         for group in optimizer.param_groups:
             group["initial_lr"] = group["lr"]
@@ -194,21 +196,47 @@ class _Stage:
             group["lr"] = group["initial_lr"] * factor
         if self.rdrop > 0:  # the batch twice in one pass: two dropout masks
             batch = {k: torch.cat([v, v]) for k, v in batch.items()}
-        device_type = labels.device.type
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits = self.model(**batch).logits.float()
-        if self.rdrop > 0:
-            first, second = logits.chunk(2)
-            loss = (self._cross_entropy(first, labels) + self._cross_entropy(second, labels)) / 2
-            loss = loss + self.rdrop * _symmetric_kl(first, second)
-        else:
-            loss = self._cross_entropy(logits, labels)
+        loss = self._loss(batch, labels)
         loss.backward()  # type: ignore[no-untyped-call]
+        if self.adversarial > 0:
+            self._adversarial_backward(batch, labels)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         return float(loss.item())
+
+    def _loss(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the batch; with R-Drop (batch doubled) the mean of both halves' plus their KL."""
+        import torch
+
+        with torch.autocast(labels.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.model(**batch).logits.float()
+        if self.rdrop > 0:
+            first, second = logits.chunk(2)
+            loss = (self._cross_entropy(first, labels) + self._cross_entropy(second, labels)) / 2
+            return loss + self.rdrop * _symmetric_kl(first, second)
+        return self._cross_entropy(logits, labels)
+
+    def _adversarial_backward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> None:
+        """FGM: add the gradient of the loss with the word embeddings moved ``adversarial`` along their gradient."""
+        import torch
+
+        embeddings = self.model.get_input_embeddings().weight
+        grad = embeddings.grad
+        if not isinstance(embeddings, torch.Tensor) or not isinstance(grad, torch.Tensor):
+            return
+        norm = torch.linalg.vector_norm(grad)
+        if not torch.isfinite(norm) or norm == 0:
+            return
+        original = embeddings.detach().clone()
+        with torch.no_grad():
+            embeddings.add_(grad * (self.adversarial / norm))
+        try:
+            self._loss(batch, labels).backward()  # type: ignore[no-untyped-call]
+        finally:
+            with torch.no_grad():
+                embeddings.copy_(original)
 
     def _cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         import torch
@@ -480,6 +508,7 @@ def _fine_tune(
         config.label_smoothing,
         bf16=bf16,
         rdrop=config.rdrop,
+        adversarial=config.adversarial,
     )
     best: tuple[str, dict[str, torch.Tensor], float] = ("", {}, -1.0)
     average: dict[str, torch.Tensor] | None = None
