@@ -46,7 +46,8 @@ def _recipe(config: TrainConfig) -> str:
     recipe = (
         f"cross-fit soup of {config.folds} folds" if config.folds >= 2 else f"hold-out, soup of {config.soup_runs} runs"
     )
-    return recipe + (f", R-Drop {config.rdrop:g}" if config.rdrop else "")
+    recipe += f", R-Drop {config.rdrop:g}" if config.rdrop else ""
+    return recipe + (f", FGM {config.adversarial:g}" if config.adversarial else "")
 
 
 def mean_sd(values: list[float], digits: int = 4) -> str:

@@ -223,9 +223,9 @@ class _Stage:
         import torch
 
         embeddings = self.model.get_input_embeddings().weight
-        grad = embeddings.grad
-        if not isinstance(embeddings, torch.Tensor) or not isinstance(grad, torch.Tensor):
+        if not isinstance(embeddings, torch.Tensor) or embeddings.grad is None:
             return
+        grad = embeddings.grad
         norm = torch.linalg.vector_norm(grad)
         if not torch.isfinite(norm) or norm == 0:
             return
