@@ -62,12 +62,14 @@ def capture_fold_states() -> list[Any]:
 
 
 def dev_scores(engine: TorchEngine, dev: Dataset) -> np.ndarray:
+    """P(hate) of every dev text, as served (lexical blend included)."""
     return np.array([p.score for p in predict_in_batches(engine, dev.texts)])
 
 
 def extra_dev_figures(model_dir: Path, fold_states: list[Any], dev: Dataset) -> dict[str, Any]:
-    """Dev accuracy at the accuracy-maximising validation threshold; with folds, of each fold model and of
-    their ensemble (mean P(hate), blended like the soup: k times the serving cost)."""
+    """Dev accuracy at the accuracy-maximising validation threshold; with a soup, of each model it averages
+    (the fold models; with ``folds`` = 0, the runs) and of their ensemble (mean P(hate), blended like the
+    soup: k times the serving cost)."""
     labels, scores, _ = stored_validation_scores(model_dir)
     points = operating_points(labels, scores, np.ones(len(labels)))
     best = max(points, key=lambda p: (p.accuracy, -abs(p.threshold - 0.5)))
