@@ -83,8 +83,11 @@ def extra_dev_figures(model_dir: Path, fold_states: list[Any], dev: Dataset) -> 
         for state in fold_states:
             engine.model.load_state_dict(state)
             per_fold.append(dev_scores(engine, dev))
-        figures["dev_fold_models"] = [float(compute_metrics(dev.labels, s, 0.5)["accuracy"]) for s in per_fold]
-        figures["dev_fold_ensemble"] = float(compute_metrics(dev.labels, np.mean(per_fold, axis=0), 0.5)["accuracy"])
+        threshold = engine.info.threshold  # the soup's decision threshold, as in its dev accuracy
+        figures["dev_fold_models"] = [float(compute_metrics(dev.labels, s, threshold)["accuracy"]) for s in per_fold]
+        figures["dev_fold_ensemble"] = float(
+            compute_metrics(dev.labels, np.mean(per_fold, axis=0), threshold)["accuracy"]
+        )
     return figures
 
 
