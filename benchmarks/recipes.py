@@ -1,19 +1,21 @@
-"""Recipe comparison without the test split: how the defaults were chosen.
+"""Recipe comparison without the test split: how the defaults are chosen.
 
-For each outer seed, a stratified 20% *dev* split is carved from ``sampled_train``; every recipe trains on
-the other 80% (with its own validation inside it) and is scored on the dev texts. ``sampled_test`` is never
-read. Prints dev accuracy (blend and encoder alone) per seed and the mean per recipe; each JSON row also has
-the dev accuracy at the threshold that maximises accuracy on the model's own validation scores and, for
-cross-fit recipes, that of each fold model and of their ensemble (mean P(hate): k times the serving cost)
-that the soup replaces. Usage::
+For each outer seed a *dev* set of about 20% of the authors is carved out of the training mix
+(``sampled_train`` + the natural noHate sentences of ``all_files``), grouped by user so that no author sits
+on both sides; every recipe trains on the rest (with its own folds inside it) and is scored on the dev texts.
+``sampled_test`` is never read. Per recipe and seed it prints dev accuracy on the balanced-sample dev texts,
+the false-positive rate on the natural dev texts (both as served, lexical blend included, and for the
+encoder alone), and the same two figures with the final weights interpolated towards the stage-1 start
+(WiSE-FT) at each ``--wise`` alpha: one training run gives the whole alpha sweep. Usage::
 
     .venv/bin/python benchmarks/recipes.py --seeds 1 2 3 \\
-        --recipe 'hold-out={"folds": 0}' --recipe 'cross-fit={"folds": 4}'
+        --recipe 'sampled-only={"natural": false}' --recipe 'mix={}' --wise 0.5 0.7 0.85
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -24,71 +26,62 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hatespeech import training
-from hatespeech.calibration import operating_points, stored_validation_scores
 from hatespeech.config import TrainConfig
-from hatespeech.data import Dataset, LoadReport, load_split, resolve_data_dir, train_validation_split
+from hatespeech.data import Dataset, Example, LoadReport, resolve_data_dir
 from hatespeech.engine import TorchEngine, predict_in_batches
-from hatespeech.evaluation import compute_metrics
-from hatespeech.training import train
+from hatespeech.evaluation import compute_metrics, natural_false_alarms
+from hatespeech.training import averaging, train
+from hatespeech.training.data_mix import load_training_data
 
 console = Console(width=160)
-DEV_FRACTION = 0.2
+DEV_FOLDS = 5  # one fold of five = 20% of the authors
 
 
 def parse_recipe(spec: str) -> tuple[str, dict[str, Any]]:
-    """``name={"field": value, ...}``: TrainConfig overrides under a name."""
+    """``name={"field": value, ...}``: TrainConfig overrides under a name (``"natural": false`` = no all_files)."""
     name, _, overrides = spec.partition("=")
     values = json.loads(overrides or "{}")
-    TrainConfig(**values)  # fail early on an unknown field or a bad value
+    TrainConfig(**{k: v for k, v in values.items() if k != "natural"})  # fail early on a bad field or value
     return name, values
 
 
-def capture_fold_states() -> list[Any]:
-    """Keep the fold models' weights that each training run averages into its soup (for the ensemble column).
+def dev_split(examples: list[Example], seed: int) -> tuple[list[Example], list[Example]]:
+    """About 20% of the authors (stratified by label) as dev, the rest to train on."""
+    from sklearn.model_selection import StratifiedGroupKFold
 
-    Wraps ``training._average_states``: the fold models are not part of a model dir, and this benchmark alone
-    needs them.
-    """
-    captured: list[Any] = []
-    average = training._average_states
-
-    def keep_and_average(states: Any) -> Any:
-        captured[:] = list(states)
-        return average(states)
-
-    training._average_states = keep_and_average
-    return captured
+    splitter = StratifiedGroupKFold(n_splits=DEV_FOLDS, shuffle=True, random_state=100 + seed)
+    labels = [e.label for e in examples]
+    train_idx, dev_idx = next(splitter.split(np.zeros(len(examples)), labels, [e.group or e.id for e in examples]))
+    return [examples[i] for i in train_idx], [examples[i] for i in dev_idx]
 
 
-def dev_scores(engine: TorchEngine, dev: Dataset) -> np.ndarray:
-    """P(hate) of every dev text, as served (lexical blend included)."""
-    return np.array([p.score for p in predict_in_batches(engine, dev.texts)])
+class Captured:
+    """The stage-1 start and the fold soup of the last training run (wraps :mod:`averaging`, benchmark only)."""
+
+    def __init__(self) -> None:
+        self.start: averaging.State = {}
+        self.soup: averaging.State = {}
+        interpolate, average = averaging.interpolate, averaging.average_states
+
+        def keep_start(start: averaging.State, tuned: averaging.State, alpha: float) -> averaging.State:
+            self.start = start
+            return interpolate(start, tuned, alpha)
+
+        def keep_soup(states: Any) -> averaging.State:
+            self.soup = average(states)
+            return self.soup
+
+        averaging.interpolate, averaging.average_states = keep_start, keep_soup  # type: ignore[assignment]
 
 
-def extra_dev_figures(model_dir: Path, fold_states: list[Any], dev: Dataset) -> dict[str, Any]:
-    """Dev accuracy at the accuracy-maximising validation threshold; with a soup, of each model it averages
-    (the fold models; with ``folds`` = 0, the runs) and of their ensemble (mean P(hate), blended like the
-    soup: k times the serving cost)."""
-    labels, scores, _ = stored_validation_scores(model_dir)
-    points = operating_points(labels, scores, np.ones(len(labels)))
-    best = max(points, key=lambda p: (p.accuracy, -abs(p.threshold - 0.5)))
-    engine = TorchEngine(model_dir)
-    figures: dict[str, Any] = {
-        "accuracy_threshold": best.threshold,
-        "dev_accuracy_at_it": float(compute_metrics(dev.labels, dev_scores(engine, dev), best.threshold)["accuracy"]),
-    }
-    if len(fold_states) > 1:
-        per_fold = []
-        for state in fold_states:
-            engine.model.load_state_dict(state)
-            per_fold.append(dev_scores(engine, dev))
-        threshold = engine.info.threshold  # the soup's decision threshold, as in its dev accuracy
-        figures["dev_fold_models"] = [float(compute_metrics(dev.labels, s, threshold)["accuracy"]) for s in per_fold]
-        figures["dev_fold_ensemble"] = float(
-            compute_metrics(dev.labels, np.mean(per_fold, axis=0), threshold)["accuracy"]
-        )
-    return figures
+def dev_figures(engine: TorchEngine, dev: list[Example]) -> dict[str, float]:
+    """Dev accuracy on the balanced-sample texts and the false-positive rate on the natural ones."""
+    scores = np.array([p.score for p in predict_in_batches(engine, [e.text for e in dev])])
+    sample = np.array([not e.natural for e in dev])
+    labels = np.array([e.label for e in dev])
+    accuracy = compute_metrics(labels[sample], scores[sample], engine.info.threshold)["accuracy"]
+    natural = natural_false_alarms(dev, scores, engine.info.threshold) or {"false_positive_rate": float("nan")}
+    return {"accuracy": float(accuracy), "natural_fpr": float(natural["false_positive_rate"])}
 
 
 def main() -> None:
@@ -96,51 +89,64 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--recipe", action="append", default=[], help='name={"field": value} (repeatable)')
+    parser.add_argument("--wise", type=float, nargs="*", default=[0.5, 0.7, 0.85], help="WiSE-FT alphas to score")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
-    recipes = dict(parse_recipe(spec) for spec in args.recipe or ['hold-out={"folds": 0}', 'cross-fit={"folds": 4}'])
+    recipes = dict(parse_recipe(spec) for spec in args.recipe or ['sampled-only={"natural": false}', "mix={}"])
 
-    data = load_split(resolve_data_dir(args.data), "sampled_train")
-    fold_states = capture_fold_states()
+    mix = load_training_data(resolve_data_dir(args.data))
+    captured = Captured()
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
-        inner, dev = train_validation_split(data.examples, DEV_FRACTION, 100 + seed)
-        inner_data, dev_data = Dataset(inner, LoadReport(source="inner")), Dataset(dev, LoadReport(source="dev"))
+        inner, dev = dev_split(mix.examples, seed)
         for name, overrides in recipes.items():
-            config = TrainConfig(**{"seed": seed, "device": "cpu", **overrides})
+            natural = overrides.get("natural", True)
+            train_examples = [e for e in inner if natural or not e.natural]
+            config = TrainConfig(
+                **{"seed": seed, "device": "cpu", **{k: v for k, v in overrides.items() if k != "natural"}}
+            )
             with tempfile.TemporaryDirectory() as tmp:
-                result = train(config, inner_data, Path(tmp) / "model", test_data=dev_data)
-                extra = extra_dev_figures(result.model_dir, fold_states, dev_data)
-                fold_states.clear()
-            metrics = result.metrics
-            rows.append(
+                result = train(config, Dataset(train_examples, LoadReport(source="inner")), Path(tmp) / "model")
+                engine = TorchEngine(result.model_dir)
+                row: dict[str, Any] = {"seed": seed, "recipe": name, "train_texts": len(train_examples)}
+                row.update({f"dev_{k}": v for k, v in dev_figures(engine, dev).items()})
+                engine.info = dataclasses.replace(engine.info, lexical_weight=0.0)
+                row.update({f"encoder_{k}": v for k, v in dev_figures(engine, dev).items()})
+                for alpha in args.wise:
+                    engine.model.load_state_dict(averaging.interpolate(captured.start, captured.soup, alpha))
+                    row.update({f"wise{alpha:g}_{k}": v for k, v in dev_figures(engine, dev).items()})
+            natural_oof = result.metrics.get("natural", {}).get("false_positive_rate")
+            row.update(
                 {
-                    "seed": seed,
-                    "recipe": name,
-                    "dev_accuracy": metrics["test"]["accuracy"],
-                    "dev_encoder_only": metrics.get("test_encoder_only", metrics["test"])["accuracy"],
-                    "validation_accuracy": metrics["validation"]["accuracy"],
-                    **extra,
-                    "selected": metrics["selected"],
-                    "seconds": result.seconds,
+                    "oof_accuracy": result.metrics["validation"]["accuracy"],
+                    "oof_natural_fpr": natural_oof,
+                    "lexical_weight": result.metrics.get("lexical_weight", 0.0),
+                    "selected": result.metrics["selected"],
+                    "seconds": round(result.seconds, 1),
                 }
             )
-            console.print(json.dumps(rows[-1]))
+            rows.append(row)
+            console.print(json.dumps(row))
 
-    table = Table(title=f"dev = {DEV_FRACTION:.0%} of sampled_train (n={len(dev)}), seeds {args.seeds}")
-    for column in ("recipe", "dev accuracy", "encoder alone", "per seed", "fold ensemble", "train s (80% data)"):
-        table.add_column(column)
+    sample_dev = sum(not e.natural for e in dev)
+    table = Table(
+        title=f"dev = ~20% of authors ({sample_dev} sampled + {len(dev) - sample_dev} natural), seeds {args.seeds}"
+    )
+    columns = ["dev accuracy", "natural FPR"]
+    variants = [("dev", "as served"), ("encoder", "encoder alone")] + [(f"wise{a:g}", f"WiSE {a:g}") for a in args.wise]
+    table.add_column("recipe")
+    for _, label in variants:
+        for column in columns:
+            table.add_column(f"{label}: {column}")
+    table.add_column("train s")
     for name in recipes:
         mine = [r for r in rows if r["recipe"] == name]
-        accuracy = [r["dev_accuracy"] for r in mine]
-        table.add_row(
-            name,
-            f"{statistics.mean(accuracy):.4f}",
-            f"{statistics.mean(r['dev_encoder_only'] for r in mine):.4f}",
-            ", ".join(f"{a:.4f}" for a in accuracy),
-            f"{statistics.mean(r['dev_fold_ensemble'] for r in mine):.4f}" if "dev_fold_ensemble" in mine[0] else "-",
-            f"{statistics.mean(r['seconds'] for r in mine):.0f}",
-        )
+        cells = [
+            f"{statistics.mean(r[f'{key}_{figure}'] for r in mine):.4f}"
+            for key, _ in variants
+            for figure in ("accuracy", "natural_fpr")
+        ]
+        table.add_row(name, *cells, f"{statistics.mean(r['seconds'] for r in mine):.0f}")
     console.print(table)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -17,7 +17,8 @@ import torch
 
 from hatespeech.config import DEFAULT_BASE_MODEL
 from hatespeech.modeling import load_base
-from hatespeech.training import _Stage, use_bf16
+from hatespeech.training.recipe import use_bf16
+from hatespeech.training.step import Stage
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
         for name, rdrop, adversarial in (("plain", 0.0, 0.0), ("R-Drop 1", 1.0, 0.0), ("FGM 1", 0.0, 1.0)):
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
             bf16 = precision == "bf16"
-            stage = _Stage(model, optimizer, 100, 0.0, 0.0, bf16=bf16, rdrop=rdrop, adversarial=adversarial)
+            stage = Stage(model, optimizer, 100, 0.0, 0.0, bf16=bf16, rdrop=rdrop, adversarial=adversarial)
             times = []
             for _ in range(args.steps):
                 started = time.perf_counter()

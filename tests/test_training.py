@@ -11,7 +11,10 @@ import pytest
 from hatespeech import artifact
 from hatespeech.config import TrainConfig
 from hatespeech.data import load_split
-from hatespeech.training import _average_states, bucketed_batches, choose_max_length, plan_runs, train
+from hatespeech.training import train
+from hatespeech.training.averaging import average_states
+from hatespeech.training.batches import bucketed_batches, choose_max_length
+from hatespeech.training.data_mix import plan_runs
 
 
 def test_trained_model_dir_has_every_artifact(tiny_model: Path) -> None:
@@ -106,7 +109,7 @@ def test_model_soup_is_the_mean_of_the_runs_weights() -> None:
         {"w": torch.tensor([1.0, 2.0]), "ids": torch.tensor([7])},
         {"w": torch.tensor([3.0, 6.0]), "ids": torch.tensor([7])},
     ]
-    soup = _average_states(states)
+    soup = average_states(states)
     assert torch.equal(soup["w"], torch.tensor([2.0, 4.0]))
     assert torch.equal(soup["ids"], torch.tensor([7]))
     assert torch.equal(states[0]["w"], torch.tensor([1.0, 2.0]))  # inputs untouched
@@ -138,7 +141,8 @@ def test_cross_fit_folds_validate_every_text_once_and_train_on_the_rest(small_da
     for run in runs:
         assert {e.id for e in run.train}.isdisjoint(e.id for e in run.validation)
         assert len(run.train) + len(run.validation) == len(examples)
-        assert sum(e.label for e in run.validation) == len(run.validation) // 2  # stratified
+        assert abs(sum(e.label for e in run.validation) - len(run.validation) / 2) <= 2  # stratified, near enough
+        assert {e.group for e in run.train}.isdisjoint(e.group for e in run.validation)  # an author on one side
         assert [examples[i] for i in run.validation_index] == run.validation
     assert len({run.seed for run in runs}) == 4
     again = plan_runs(examples, TrainConfig(folds=4, seed=3))[1]
@@ -162,10 +166,10 @@ def test_cross_fit_training_averages_the_fold_models_and_keeps_out_of_fold_score
     ]
     assert "val_accuracy" not in result.metrics["history"][0]  # nothing is held out from stage 1
     assert result.metrics["selected"] == "soup of 3 fold models"
-    assert result.metrics["validation_kind"] == "out-of-fold (3 folds)"
+    assert result.metrics["validation_kind"] == "out-of-fold (3 folds, grouped by author)"
     assert result.metrics["validation"]["n"] == 48  # every training text, scored by the run that did not see it
     saved = json.loads((result.model_dir / "validation_scores.json").read_text())
-    assert saved["kind"] == "out-of-fold (3 folds)"
+    assert saved["kind"] == "out-of-fold (3 folds, grouped by author)"
     assert len(saved["scores"]) == 48
     assert saved["labels"] == load_split(small_data, "sampled_train").labels  # in data order
     assert all(0.0 <= p <= 1.0 for p in saved["scores"])
@@ -221,9 +225,10 @@ def test_more_folds_than_texts_of_a_class_is_a_clear_error(small_data: Path) -> 
 
 
 def test_out_of_fold_scores_go_back_to_data_order() -> None:
-    from hatespeech.training import _in_data_order, _Run
+    from hatespeech.training.data_mix import Run
+    from hatespeech.training.recipe import _in_data_order
 
-    runs = [_Run("a", [], [], 1, [2, 0]), _Run("b", [], [], 2, [1, 3])]
+    runs = [Run("a", [], [], 1, [2, 0]), Run("b", [], [], 2, [1, 3])]
     scores = _in_data_order(runs, [np.array([0.2, 0.4]), np.array([0.8, 0.6])], 4)
     assert scores.tolist() == [0.4, 0.8, 0.2, 0.6]
 
@@ -231,7 +236,7 @@ def test_out_of_fold_scores_go_back_to_data_order() -> None:
 def test_rdrop_consistency_term_is_zero_for_equal_predictions_and_symmetric() -> None:
     import torch
 
-    from hatespeech.training import _symmetric_kl
+    from hatespeech.training.step import _symmetric_kl
 
     first, second = torch.tensor([[2.0, -1.0], [0.5, 0.5]]), torch.tensor([[0.0, 1.0], [1.0, -2.0]])
     assert float(_symmetric_kl(first, first)) == pytest.approx(0.0, abs=1e-7)
@@ -242,7 +247,7 @@ def test_rdrop_consistency_term_is_zero_for_equal_predictions_and_symmetric() ->
 def test_precision_choice() -> None:
     import torch
 
-    from hatespeech.training import use_bf16
+    from hatespeech.training.recipe import use_bf16
 
     cpu = torch.device("cpu")
     assert use_bf16("bf16", cpu) and not use_bf16("fp32", cpu)
@@ -268,7 +273,7 @@ def test_adversarial_step_adds_the_perturbed_loss_gradient_and_restores_the_embe
     import torch
 
     from hatespeech.modeling import load_base
-    from hatespeech.training import _Stage
+    from hatespeech.training.step import Stage
 
     tokenizer, model = load_base(str(tiny_base))
     batch = dict(tokenizer(["they are vermin", "a nice day out"], padding=True, return_tensors="pt"))
@@ -279,7 +284,7 @@ def test_adversarial_step_adds_the_perturbed_loss_gradient_and_restores_the_embe
     for epsilon in (0.0, 1.0):
         torch.manual_seed(0)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-        stage = _Stage(model, optimizer, 1, 0.0, 0.0, adversarial=epsilon)
+        stage = Stage(model, optimizer, 1, 0.0, 0.0, adversarial=epsilon)
         stage.optimizer.zero_grad = lambda set_to_none=True: None  # type: ignore[method-assign]  # keep the grads
         model.zero_grad()
         stage.train_step(batch, labels)

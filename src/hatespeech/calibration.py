@@ -120,8 +120,12 @@ def stored_validation_scores(directory: Path) -> tuple[list[int], npt.NDArray[np
 
 
 def training_prior(directory: Path) -> float:
-    """Share of hate in the data the model was trained on (data.json), 0.5 when unknown."""
-    per_label = artifact.read_json(directory, "data.json").get("per_label") or {}
+    """The share of hate the model's scores assume (data.json): ``score_prior`` (0.5 after class-balanced
+    epochs), else the share in the training data (older model dirs), else 0.5."""
+    data = artifact.read_json(directory, "data.json")
+    if isinstance(data.get("score_prior"), int | float):
+        return float(data["score_prior"])
+    per_label = data.get("per_label") or {}
     total = sum(per_label.values())
     return per_label.get("hate", 0) / total if total else 0.5
 

@@ -6,8 +6,10 @@ Heavy libraries (torch, transformers, onnxruntime) are imported inside the comma
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -17,6 +19,7 @@ from rich.console import Console
 
 from hatespeech import __version__
 from hatespeech.config import TrainConfig, default_model_dir
+from hatespeech.data import Dataset
 from hatespeech.engine import is_valid_unicode
 from hatespeech.errors import HateSpeechError
 
@@ -119,30 +122,52 @@ def train(
         str | None, typer.Option(help="Split evaluated (for the record only) after training.")
     ] = "sampled_test",
     export: Annotated[bool, typer.Option(help="Also write the ONNX graphs (needed by the server).")] = True,
+    natural: Annotated[
+        bool,
+        typer.Option(
+            help="Also train on the ordinary noHate sentences of the dataset's all_files/ outside both sampled "
+            "splits (when the folder has it); epochs stay class-balanced."
+        ),
+    ] = True,
+    extra_data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--extra-data",
+            help="More labelled rows: a CSV/JSONL file (text,label[,user_id]), a folder of them, or a dataset "
+            "folder. Repeatable; texts of the test split are dropped and counted.",
+        ),
+    ] = None,
+    wise_alpha: Annotated[
+        float,
+        typer.Option(help="WiSE-FT: share of the fine-tuned weights kept vs the stage-1 start (1 = off)."),
+    ] = _DEFAULTS.wise_alpha,
 ) -> None:
     """Fine-tune the base model (head first, then all weights) and publish the model dir."""
     from pydantic import ValidationError
 
-    from hatespeech.data import check_trainable, load_dataset, load_split, resolve_data_dir
+    from hatespeech.data import check_trainable, load_split, resolve_data_dir
     from hatespeech.evaluation import metrics_table
     from hatespeech.training import train as run_training
+    from hatespeech.training.data_mix import load_training_data
 
     try:
         config = TrainConfig(
             base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
             soup_runs=soup_runs, folds=folds, rdrop=rdrop, adversarial=adversarial, precision=precision,
-            batch_size=batch_size, seed=seed, max_length=max_length, device=device,
+            batch_size=batch_size, seed=seed, max_length=max_length, device=device, wise_alpha=wise_alpha,
         )  # fmt: skip
     except ValidationError as exc:
         raise _fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", 2) from exc
     data_path = resolve_data_dir(data)
-    train_data = load_dataset(data_path, split)
-    console.print(f"train: {train_data.report.summary()}", highlight=False)
-    check_trainable(train_data)
     test_data = None
     if test_split and data_path.is_dir() and (data_path / test_split).is_dir():
         test_data = load_split(data_path, test_split)
         console.print(f"test (reported, never used for selection): {test_data.report.summary()}")
+    train_data = load_training_data(
+        data_path, split, natural=natural, extra=extra_data or [], test_texts=test_data.texts if test_data else []
+    )
+    console.print(f"train: {train_data.report.summary()}", highlight=False)
+    check_trainable(train_data)
     target = out or default_model_dir()
     after_save = None
     if export:
@@ -153,6 +178,13 @@ def train(
 
     result = run_training(config, train_data, target, test_data=test_data, console=console, after_save=after_save)
     console.print(metrics_table(result.metrics["validation"], title=f"Validation, {result.metrics['validation_kind']}"))
+    if "natural" in result.metrics:
+        natural_fp = result.metrics["natural"]
+        console.print(
+            f"natural noHate texts flagged (out-of-fold): {natural_fp['flagged']} of {natural_fp['n']} "
+            f"= {natural_fp['false_positive_rate']:.1%}",
+            highlight=False,
+        )
     if "test" in result.metrics:
         console.print(metrics_table(result.metrics["test"], title=f"Test ({test_split})"))
     console.print(
@@ -226,7 +258,7 @@ def calibrate(
     import numpy as np
 
     from hatespeech import artifact, calibration
-    from hatespeech.data import fingerprint, load_dataset, resolve_data_dir, train_validation_split
+    from hatespeech.data import resolve_data_dir, train_validation_split
 
     if objective not in ("f1", "precision", "recall"):
         raise _fail(f"unknown objective {objective!r}: use f1, precision or recall", 2)
@@ -241,19 +273,15 @@ def calibrate(
     else:
         runner = _build_engine(directory, engine)  # verified above
         runner.info = dataclasses.replace(runner.info, prior_shift=0.0)  # score as trained; the prior comes below
-        dataset = load_dataset(resolve_data_dir(data), split)
-        if runner.info.fingerprint and fingerprint(dataset.examples) != runner.info.fingerprint:
-            raise _fail(
-                f"{dataset.report.source} is not the data this model was trained on (fingerprint differs): the "
-                "validation split can only be rebuilt from the training data"
-            )
+        dataset = _rebuild_training_data(resolve_data_dir(data), split, runner.info.fingerprint)
         _, validation = train_validation_split(dataset.examples, train_config.validation_fraction, train_config.seed)
         labels = [e.label for e in validation]
         console.print(f"validation split: {len(validation)} texts carved from {dataset.report.source}", highlight=False)
         raw = np.array([p.score for p in _predict_with_progress(runner, [e.text for e in validation])])
     train_prior = calibration.training_prior(directory)
+    shown_prior = prior if prior is not None else train_prior  # judged on the scale the scores are on
     scores = calibration.apply_shift(raw, calibration.prior_shift(prior, train_prior))
-    points = calibration.operating_points(labels, scores, calibration.prior_weights(labels, prior))
+    points = calibration.operating_points(labels, scores, calibration.prior_weights(labels, shown_prior))
     chosen = calibration.choose_threshold(points, objective, target)  # type: ignore[arg-type]
     default = min(points, key=lambda p: abs(p.threshold - 0.5))
     shown = prior if prior is not None else train_prior
@@ -279,6 +307,28 @@ def calibrate(
     console.print(
         f"calibrated: {directory} -> {final} (threshold {chosen.threshold:g}, prior {prior or 'as trained'})",
         highlight=False,
+    )
+
+
+def _rebuild_training_data(data_path: Path, split: str, expected: str) -> Dataset:
+    """The training data of a model, rebuilt the ways ``train`` builds it, checked by its fingerprint."""
+    from hatespeech.data import fingerprint, load_dataset, load_split
+    from hatespeech.training.data_mix import load_training_data
+
+    test = load_split(data_path, "sampled_test").texts if (data_path / "sampled_test").is_dir() else []
+    candidates: list[Callable[[], Dataset]] = [functools.partial(load_dataset, data_path, split)]
+    if data_path.is_dir():
+        candidates += [
+            functools.partial(load_training_data, data_path, split, natural=natural, test_texts=test)
+            for natural in (True, False)
+        ]
+    for build in candidates:
+        dataset = build()
+        if not expected or fingerprint(dataset.examples) == expected:
+            return dataset
+    raise _fail(
+        f"{data_path} is not the data this model was trained on (fingerprint differs; models trained with "
+        "--extra-data cannot be rebuilt): the validation split can only be rebuilt from the training data"
     )
 
 

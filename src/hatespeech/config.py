@@ -94,6 +94,22 @@ class TrainConfig(BaseModel):
             "gradient, the batch is run again and both losses are learnt from (0 = off; ~1.9x the stage-2 step)."
         ),
     )
+    balanced_epochs: bool = Field(
+        True,
+        description=(
+            "Each epoch trains on every text of the rarer class and as many of the other, drawn in turn (all "
+            "are used before any repeats): P(hate) stays on the balanced scale however imbalanced the mix."
+        ),
+    )
+    wise_alpha: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "WiSE-FT: the final weights are (1 - alpha) x stage-1 weights (pre-trained encoder + head) + alpha x "
+            "fine-tuned ones; the fold models are interpolated the same way for the out-of-fold scores (1 = off)."
+        ),
+    )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
         description="Training arithmetic: 'auto' = bfloat16 mixed precision where the hardware has it, else fp32.",

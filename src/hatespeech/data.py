@@ -37,6 +37,8 @@ ANNOTATIONS_FILE = "annotations_metadata.csv"
 SPLITS = ("sampled_train", "sampled_test", "all_files")
 DEFAULT_LOCAL_DIR = Path("data/hate-speech-dataset")
 SHARED_DIR = Path("../shared/data/hate-speech-dataset")
+GROUP_COLUMNS = ("group", "user_id", "user", "author")
+"""Columns of a CSV/JSONL file that name the author: rows of one author stay in one validation fold."""
 
 # Upstream archive pinned to a commit, so the download is the same bytes every time.
 UPSTREAM_COMMIT = "695298949c747a9175711a69cbdbfdc869ceb0fa"
@@ -70,11 +72,17 @@ def normalise_label(value: object) -> int | None:
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled text. ``label`` is a class id (1 = hate)."""
+    """One labelled text. ``label`` is a class id (1 = hate).
+
+    ``group`` names the author (``user:ID``) or post (``post:ID``): texts of one group are never split across
+    validation folds. ``natural`` marks ordinary traffic from outside the balanced sample (``all_files``).
+    """
 
     id: str
     text: str
     label: int
+    group: str = ""
+    natural: bool = False
 
 
 @dataclass
@@ -89,6 +97,8 @@ class LoadReport:
     empty: int = 0
     unreadable: int = 0
     malformed_rows: int = 0
+    duplicates: int = 0
+    in_test_split: int = 0
 
     @property
     def skipped(self) -> int:
@@ -100,6 +110,8 @@ class LoadReport:
             + self.empty
             + self.unreadable
             + self.malformed_rows
+            + self.duplicates
+            + self.in_test_split
         )
 
     def summary(self) -> str:
@@ -108,7 +120,8 @@ class LoadReport:
         if self.skipped_labels:
             labels = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped_labels.items()))
             parts.append(f"skipped labels ({labels})")
-        for name in ("not_in_annotations", "missing_files", "empty", "unreadable", "malformed_rows"):
+        names = ("not_in_annotations", "missing_files", "empty", "unreadable", "malformed_rows", "duplicates")
+        for name in (*names, "in_test_split"):
             count = getattr(self, name)
             if count:
                 parts.append(f"{name.replace('_', ' ')}: {count}")
@@ -194,6 +207,11 @@ def download_dataset(dest: Path, url: str = UPSTREAM_URL, sha256: str | None = N
 
 def read_annotations(data_dir: Path) -> dict[str, str]:
     """Map ``file_id`` to its raw label from ``annotations_metadata.csv``."""
+    return {file_id: row["label"] for file_id, row in read_annotation_rows(data_dir).items()}
+
+
+def read_annotation_rows(data_dir: Path) -> dict[str, dict[str, str]]:
+    """Map ``file_id`` to its whole row of ``annotations_metadata.csv`` (label, user_id, ...)."""
     path = data_dir / ANNOTATIONS_FILE
     if not path.is_file():
         raise DataError(f"{path} not found: is {data_dir} the dataset folder?")
@@ -201,27 +219,34 @@ def read_annotations(data_dir: Path) -> dict[str, str]:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or not {"file_id", "label"} <= set(reader.fieldnames):
             raise DataError(f"{path} must have 'file_id' and 'label' columns")
-        return {row["file_id"]: row["label"] for row in reader if row.get("file_id")}
+        return {row["file_id"]: row for row in reader if row.get("file_id")}
 
 
-def load_split(data_dir: Path, split: str, ids: Iterable[str] | None = None) -> Dataset:
+def author_group(file_id: str, row: dict[str, str]) -> str:
+    """The fold group of an upstream sentence: its author, else its post (the file id before ``_``)."""
+    user = (row.get("user_id") or "").strip()
+    return f"user:{user}" if user else f"post:{file_id.split('_')[0]}"
+
+
+def load_split(data_dir: Path, split: str, ids: Iterable[str] | None = None, *, natural: bool = False) -> Dataset:
     """Load one split folder of the upstream layout, labels from the annotations CSV.
 
     ``ids`` restricts the files read (for ``all_files`` with an id list); by default every ``.txt`` in the
-    folder is read, in sorted order.
+    folder is read, in sorted order. ``natural`` marks the examples as ordinary traffic.
     """
     folder = data_dir / split
     if not folder.is_dir():
         raise DataError(f"split folder {folder} not found (splits: {', '.join(SPLITS)})")
-    annotations = read_annotations(data_dir)
+    annotations = read_annotation_rows(data_dir)
     report = LoadReport(source=str(folder))
     file_ids = sorted(ids) if ids is not None else sorted(p.stem for p in folder.glob("*.txt"))
     examples: list[Example] = []
     for file_id in file_ids:
-        raw_label = annotations.get(file_id)
-        if raw_label is None:
+        row = annotations.get(file_id)
+        if row is None:
             report.not_in_annotations += 1
             continue
+        raw_label = row["label"]
         label = normalise_label(raw_label)
         if label is None:
             report.skipped_labels[raw_label] += 1
@@ -238,7 +263,7 @@ def load_split(data_dir: Path, split: str, ids: Iterable[str] | None = None) -> 
         if not text:
             report.empty += 1
             continue
-        examples.append(Example(file_id, text, label))
+        examples.append(Example(file_id, text, label, author_group(file_id, row), natural))
     report.loaded = len(examples)
     return Dataset(examples, report)
 
@@ -269,7 +294,9 @@ def load_table(path: Path) -> Dataset:
             if not text.strip():
                 report.empty += 1
                 continue
-            examples.append(Example(str(row.get("id", number)), text.strip(), label))
+            row_id = str(row.get("id", number))
+            group = next((str(row[k]) for k in GROUP_COLUMNS if row.get(k) not in (None, "")), f"row:{row_id}")
+            examples.append(Example(row_id, text.strip(), label, group))
     except UnicodeDecodeError as exc:
         raise DataError(f"{path} is not UTF-8 text ({exc.reason})") from exc
     report.loaded = len(examples)

@@ -10,13 +10,14 @@ import numpy.typing as npt
 from rich.table import Table
 from sklearn.metrics import (
     accuracy_score,
+    balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
     roc_auc_score,
 )
 
-from hatespeech.data import LABELS
+from hatespeech.data import LABELS, Example
 
 Labels = Sequence[int] | npt.NDArray[np.integer[Any]]
 Scores = Sequence[float] | npt.NDArray[np.floating[Any]]
@@ -38,6 +39,7 @@ def compute_metrics(labels: Labels, hate_scores: Scores, threshold: float = 0.5)
         "n": len(y_true),
         "threshold": threshold,
         "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if has_both else None,
         "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=class_ids, zero_division=0)),
         "roc_auc": float(roc_auc_score(y_true, scores)) if has_both else None,
         "per_class": {
@@ -50,6 +52,41 @@ def compute_metrics(labels: Labels, hate_scores: Scores, threshold: float = 0.5)
             for i in class_ids
         },
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=class_ids).tolist(),
+    }
+
+
+def balanced_accuracy(labels: Labels, hate_scores: Scores, threshold: float = 0.5) -> float:
+    """Mean recall of the two classes (plain accuracy when only one class is present)."""
+    y_true = np.asarray(labels, dtype=int)
+    y_pred = (np.asarray(hate_scores, dtype=float) >= threshold).astype(int)
+    if len(set(y_true.tolist())) < 2:
+        return float(accuracy_score(y_true, y_pred))
+    return float(balanced_accuracy_score(y_true, y_pred))
+
+
+def natural_false_alarms(examples: Sequence[Example], hate_scores: Scores, threshold: float) -> dict[str, Any] | None:
+    """False-positive rate on the natural (ordinary-traffic) noHate texts: how often ordinary talk is flagged."""
+    scores = np.asarray(hate_scores, dtype=float)
+    mask = np.array([e.natural and e.label == 0 for e in examples], dtype=bool)
+    if not mask.any():
+        return None
+    flagged = int((scores[mask] >= threshold).sum())
+    return {"n": int(mask.sum()), "flagged": flagged, "false_positive_rate": flagged / int(mask.sum())}
+
+
+def validation_report(examples: Sequence[Example], hate_scores: Scores, threshold: float) -> dict[str, Any]:
+    """Validation metrics of a mix: ``validation`` on the balanced-sample texts (comparable with published
+    figures), and with natural texts present ``validation_all`` on every text and ``natural`` false alarms."""
+    scores = np.asarray(hate_scores, dtype=float)
+    labels = np.array([e.label for e in examples], dtype=int)
+    sample = np.array([not e.natural for e in examples], dtype=bool)
+    natural = natural_false_alarms(examples, scores, threshold)
+    if natural is None or not sample.any():
+        return {"validation": compute_metrics(labels, scores, threshold)}
+    return {
+        "validation": compute_metrics(labels[sample], scores[sample], threshold),
+        "validation_all": compute_metrics(labels, scores, threshold),
+        "natural": natural,
     }
 
 

@@ -83,7 +83,8 @@ class LexicalModel:
 
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[int]) -> LexicalModel:
-        """Fit with scikit-learn (training side only); labels are 1 = hate."""
+        """Fit with scikit-learn (training side only); labels are 1 = hate. Classes are weighted to balance,
+        so P(hate) is on the balanced scale whatever the mix."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_union
@@ -91,7 +92,8 @@ class LexicalModel:
         word = TfidfVectorizer(ngram_range=WORD_NGRAMS, sublinear_tf=True)
         char = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=2)
         features = make_union(word, char).fit_transform(list(texts))
-        classifier = LogisticRegression(C=REGULARISATION_C, max_iter=2000).fit(features, list(labels))
+        classifier = LogisticRegression(C=REGULARISATION_C, max_iter=2000, class_weight="balanced")
+        classifier.fit(features, list(labels))
         coef = classifier.coef_[0].astype(np.float64)
         split = len(word.vocabulary_)
         return cls(
@@ -147,22 +149,23 @@ def _ordered(vocabulary: dict[str, int]) -> list[str]:
 
 
 def choose_blend_weight(
-    labels: Sequence[int], encoder_scores: np.ndarray, lexical_scores: np.ndarray
+    labels: Sequence[int], encoder_scores: np.ndarray, lexical_scores: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[float, dict[str, float]]:
     """The weight w in [0, 0.6] (steps of 0.05) minimising the validation log-loss of (1-w)*enc + w*lex.
 
     Log-loss rather than accuracy: on a few hundred validation texts accuracy moves in steps of one text
     and is flat over most weights, so it picks noise; log-loss is smooth and also rewards calibration
-    (the fine-tuned encoder alone is overconfident). Ties go to the smaller weight. Returns the weight
-    and each candidate's log-loss, for the record.
+    (the fine-tuned encoder alone is overconfident). Ties go to the smaller weight. ``weights`` re-weight the
+    texts (e.g. to the balanced scale). Returns the weight and each candidate's log-loss, for the record.
     """
     y = np.asarray(labels, dtype=np.float64)
+    sample_weight = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     table: dict[str, float] = {}
     best_w, best_loss = 0.0, math.inf
     for step in range(13):
         w = step * 0.05
         p = np.clip((1 - w) * encoder_scores + w * lexical_scores, 1e-7, 1 - 1e-7)
-        loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        loss = float(-np.average(y * np.log(p) + (1 - y) * np.log(1 - p), weights=sample_weight))
         table[f"{w:.2f}"] = loss
         if loss < best_loss - 1e-12:
             best_w, best_loss = w, loss

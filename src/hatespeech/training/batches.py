@@ -1,0 +1,91 @@
+"""Token batches for training and scoring: length limit, length-bucketed epochs, dynamic padding."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hatespeech.data import LABELS, Example
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+def choose_max_length(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], percentile: float = 99.0) -> int:
+    """Token limit from the data: the given percentile of token lengths, rounded up to a multiple of 8."""
+    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
+    limit = int(getattr(tokenizer, "model_max_length", 512) or 512)
+    wanted = int(math.ceil(float(np.percentile(lengths, percentile)) / 8.0) * 8)
+    return max(16, min(wanted, limit, 512))
+
+
+def tensor_batches(
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    batches: Sequence[Sequence[int]],
+    max_length: int,
+    device: torch.device,
+) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+    """Tokenized batches (lists of example indices) with dynamic padding: each padded to its longest text."""
+    import torch
+
+    for indices in batches:
+        chunk = [examples[i] for i in indices]
+        encoded = tokenizer(
+            [e.text for e in chunk],
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        labels = torch.tensor([e.label for e in chunk], dtype=torch.long)
+        yield {k: v.to(device) for k, v in encoded.items()}, labels.to(device)
+
+
+def bucketed_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, pool_batches: int = 8
+) -> list[list[int]]:
+    """One epoch of shuffled batches whose texts have similar lengths (less padding, same randomness).
+
+    The data is shuffled, cut into pools of ``pool_batches`` batches, each pool sorted by length and cut
+    into batches, and the batches shuffled. On this dataset it halves the padded tokens per epoch.
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool_size = batch_size * pool_batches
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool_size):
+        pool = sorted(order[start : start + pool_size], key=lambda i: lengths[i])
+        batches.extend(pool[i : i + batch_size] for i in range(0, len(pool), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def score_examples(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    max_length: int,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """P(hate) for each example with the PyTorch model, in input order (batches sorted by length)."""
+    import torch
+
+    device = next(model.parameters()).device
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    scores = np.zeros(len(examples), dtype=np.float64)
+    hate_id = LABELS.index("hate")
+    model.eval()  # type: ignore[no-untyped-call]
+    with torch.inference_mode():
+        for indices, (batch, _) in zip(
+            batches, tensor_batches(tokenizer, examples, batches, max_length, device), strict=True
+        ):
+            probs = torch.softmax(model(**batch).logits.float(), dim=-1)[:, hate_id]
+            scores[indices] = probs.cpu().numpy()
+    return scores

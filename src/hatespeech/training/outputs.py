@@ -1,0 +1,71 @@
+"""What a training run writes into its model dir: weights, tokenizer, config, data record, metrics, scores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hatespeech import artifact
+from hatespeech.calibration import VALIDATION_SCORES_FILE
+from hatespeech.config import TrainConfig
+from hatespeech.data import LABELS, Dataset, fingerprint
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+def set_config_value(directory: Path, key: str, value: Any) -> None:
+    """Set one key of the model dir's ``config.json``."""
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    config[key] = value
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def save_validation_scores(directory: Path, kind: str, labels: Sequence[int], scores: np.ndarray) -> None:
+    """The validation texts' labels and P(hate) as the engines compute it (blend, before any prior shift).
+
+    ``hatespeech calibrate`` chooses thresholds on these when the validation is out-of-fold: the final model
+    has trained on every text, so only the fold models' scores are honest about unseen data.
+    """
+    record = {"kind": kind, "labels": [int(y) for y in labels], "scores": [round(float(p), 6) for p in scores]}
+    (directory / VALIDATION_SCORES_FILE).write_text(json.dumps(record) + "\n")
+
+
+def save_model_dir(
+    directory: Path,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    config: TrainConfig,
+    max_length: int,
+    train_data: Dataset,
+    metrics: dict[str, Any],
+    score_prior: float,
+) -> None:
+    """Write weights (safetensors), tokenizer, config with labels/threshold, arguments, data and metrics.
+
+    ``score_prior`` is the share of hate the model's scores assume (0.5 when epochs were class-balanced): what
+    ``hatespeech calibrate --prior`` shifts from.
+    """
+    model.config.decision_threshold = config.threshold
+    model.config.max_seq_length = max_length
+    model.config.base_model = config.base_model
+    tokenizer.model_max_length = max_length
+    model.cpu().save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    config.save(directory)
+    data_info = {
+        "fingerprint": fingerprint(train_data.examples),
+        "source": train_data.report.source,
+        "examples": len(train_data),
+        "per_label": {label: train_data.labels.count(i) for i, label in enumerate(LABELS)},
+        "natural": sum(e.natural for e in train_data.examples),
+        "score_prior": score_prior,
+        "load_report": train_data.report.summary(),
+    }
+    (directory / "data.json").write_text(json.dumps(data_info, indent=2) + "\n")
+    (directory / artifact.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")

@@ -1,0 +1,338 @@
+"""The recipe: train the head on the frozen encoder, fine-tune all weights per fold, average, interpolate.
+
+Model selection uses folds carved from the training data (grouped by author); the test split, when given,
+is only evaluated and reported. The result is written as a standard Hugging Face model directory
+(``transformers.pipeline("text-classification", model=DIR)`` loads it) and published atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hatespeech import artifact
+from hatespeech.calibration import prior_weights
+from hatespeech.config import TrainConfig
+from hatespeech.data import Dataset, Example
+from hatespeech.evaluation import balanced_accuracy, compute_metrics, validation_report
+from hatespeech.lexical import LexicalModel, choose_blend_weight
+from hatespeech.modeling import head_parameter_names, load_base, parameter_groups
+from hatespeech.training import averaging
+from hatespeech.training.batches import bucketed_batches, choose_max_length, score_examples, tensor_batches
+from hatespeech.training.data_mix import BalancedEpochs, Run, plan_runs, score_prior
+from hatespeech.training.outputs import save_model_dir, save_validation_scores, set_config_value
+from hatespeech.training.step import Stage
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+State = averaging.State
+
+
+@dataclass
+class TrainResult:
+    """Where the model went and how good it is."""
+
+    model_dir: Path
+    metrics: dict[str, Any]
+    seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def select_device(name: str) -> torch.device:
+    """The torch device for ``name``; ``auto`` picks CUDA when present."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether to train in bfloat16 mixed precision: asked for, or ``auto`` on hardware that has it.
+
+    On a CPU without bf16 instructions (avx512_bf16 / AMX) autocast is emulated and slower, so ``auto`` keeps fp32.
+    """
+    import torch
+
+    if precision != "auto":
+        return precision == "bf16"
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+        return False
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class _Loop:
+    """The model, its tokenizer and the run's settings: trains epochs, validates, records history."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        config: TrainConfig,
+        examples: Sequence[Example],
+        device: torch.device,
+        bf16: bool,
+        console: Console,
+    ) -> None:
+        self.model, self.tokenizer, self.config, self.device, self.bf16 = model, tokenizer, config, device, bf16
+        self.max_length = config.max_length or choose_max_length(tokenizer, [e.text for e in examples])
+        # Every stage trains on a subset of the examples: tokenize them once for the length buckets.
+        encoded = tokenizer([e.text for e in examples], truncation=True, max_length=self.max_length)
+        self.token_length = {e: len(ids) for e, ids in zip(examples, encoded["input_ids"], strict=True)}
+        self.history: list[dict[str, Any]] = []
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  val {task.fields[val]}"),
+            TimeElapsedColumn(),
+        )
+        self.progress = Progress(*columns, console=console, transient=False)
+
+    def score(self, examples: Sequence[Example]) -> np.ndarray:
+        return score_examples(self.model, self.tokenizer, examples, self.max_length)
+
+    def validate(self, validation: Sequence[Example]) -> float:
+        """Balanced accuracy (mean of both classes' recall): natural noHate texts cannot swamp the hate ones."""
+        return balanced_accuracy([e.label for e in validation], self.score(validation), self.config.threshold)
+
+    def epoch(
+        self,
+        description: str,
+        stage: Stage,
+        rng: random.Random,
+        examples: Sequence[Example],
+        validation: Sequence[Example],
+    ) -> dict[str, Any]:
+        """One epoch of ``stage`` on bucketed batches, then validation; appended to ``history``."""
+        started = time.perf_counter()
+        batches = bucketed_batches([self.token_length[e] for e in examples], self.config.batch_size, rng)
+        task = self.progress.add_task(description, total=len(batches), loss=0.0, val="-")
+        losses: list[float] = []
+        for batch, labels in tensor_batches(self.tokenizer, examples, batches, self.max_length, self.device):
+            losses.append(stage.train_step(batch, labels))
+            self.progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
+        record: dict[str, Any] = {"stage": description, "train_loss": float(np.mean(losses))}
+        record["train_seconds"] = round(time.perf_counter() - started, 2)
+        if validation:
+            record["val_accuracy"] = self.validate(validation)
+            self.progress.update(task, val=f"{record['val_accuracy']:.4f}")
+        record["seconds"] = round(time.perf_counter() - started, 2)
+        self.history.append(record)
+        return record
+
+    def fit_head(self, examples: Sequence[Example], validation: Sequence[Example]) -> None:
+        """Stage 1: the head alone, on the frozen encoder (shared by every stage-2 run: a soup needs one start)."""
+        import torch
+
+        config = self.config
+        head = head_parameter_names(self.model)
+        for name, param in self.model.named_parameters():
+            param.requires_grad = name in head
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=config.head_learning_rate)
+        rng = random.Random(config.seed)
+        epochs = BalancedEpochs(examples, random.Random(config.seed + 7))
+        steps = config.head_epochs * math.ceil(len(epochs) / config.batch_size)
+        stage = Stage(self.model, optimizer, steps, 0.0, 0.0, bf16=self.bf16)
+        for epoch in range(1, config.head_epochs + 1):
+            description = f"stage 1 (head) epoch {epoch}/{config.head_epochs}"
+            self.epoch(description, stage, rng, epochs.next_epoch(), validation)
+        for param in self.model.parameters():
+            param.requires_grad = True
+
+    def fine_tune(self, run: Run, prefix: str) -> tuple[str, State, float]:
+        """Stage 2 once: all weights for ``config.epochs``; returns the best epoch or the averaged weights."""
+        import torch
+
+        config = self.config
+        rng = random.Random(run.seed)
+        epochs = BalancedEpochs(run.train, random.Random(run.seed + 7))
+        optimizer = torch.optim.AdamW(
+            parameter_groups(self.model, config.learning_rate, config.weight_decay, config.layer_decay)
+        )
+        total_steps = config.epochs * math.ceil(len(epochs) / config.batch_size)
+        stage = Stage(
+            self.model, optimizer, total_steps, config.warmup_ratio, config.label_smoothing,
+            bf16=self.bf16, rdrop=config.rdrop, adversarial=config.adversarial,
+        )  # fmt: skip
+        best: tuple[str, State, float] = ("", {}, -1.0)
+        average: State | None = None
+        averaged = 0
+        for epoch in range(1, config.epochs + 1):
+            description = f"{prefix}epoch {epoch}/{config.epochs}"
+            record = self.epoch(description, stage, rng, epochs.next_epoch(), run.validation)
+            if record["val_accuracy"] > best[2]:
+                state = copy.deepcopy(self.model.state_dict())
+                best = (f"{prefix}epoch {epoch}".strip(), state, record["val_accuracy"])
+            if config.average_from_epoch is not None and epoch >= config.average_from_epoch:
+                average, averaged = averaging.update_average(average, self.model.state_dict(), averaged)
+        if average is not None and averaged > 1:
+            self.model.load_state_dict(average)
+            accuracy = self.validate(run.validation)
+            name = f"{prefix}average of last {averaged} epochs".strip()
+            self.history.append({"stage": name, "val_accuracy": accuracy})
+            if accuracy >= best[2]:
+                best = (name, average, accuracy)
+        return best
+
+
+def train(
+    config: TrainConfig,
+    train_data: Dataset,
+    out: Path,
+    *,
+    test_data: Dataset | None = None,
+    console: Console | None = None,
+    after_save: Any = None,
+) -> TrainResult:
+    """Train per ``config`` on ``train_data`` and publish the model directory at ``out``.
+
+    ``test_data`` is evaluated at the end for the record (never for selection). ``after_save``, if given, is
+    called with the staging directory before publication (used to add the ONNX export).
+    """
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    seed_everything(config.seed)
+    device = select_device(config.device)
+    head_examples, runs = plan_runs(train_data.examples, config)
+    cross_fit = config.folds >= 2
+    tokenizer, model = load_base(config.base_model)
+    model.to(device)  # type: ignore[arg-type]
+    loop = _Loop(model, tokenizer, config, head_examples, device, use_bf16(config.precision, device), console)
+    # Validation texts: one hold-out split, or every training text (scored out-of-fold).
+    validation = head_examples if cross_fit else runs[0].validation
+    oof_scores: list[np.ndarray] = []
+    with loop.progress:
+        if config.head_epochs:
+            loop.fit_head(head_examples, [] if cross_fit else validation)
+        start_state = copy.deepcopy(model.state_dict())
+        results: list[tuple[str, State, float]] = []
+        for run in runs if config.epochs else []:
+            model.load_state_dict(start_state)
+            prefix = f"stage 2 {run.name} " if len(runs) > 1 else "stage 2 "
+            results.append(loop.fine_tune(run, prefix))
+            if cross_fit:  # each fold model as the final one will be: interpolated towards the start
+                model.load_state_dict(averaging.interpolate(start_state, results[-1][1], config.wise_alpha))
+                oof_scores.append(loop.score(run.validation))
+        best_name, best_state = _select(loop, results, start_state, validation, cross_fit)
+        if results and config.wise_alpha < 1.0:
+            best_state = averaging.interpolate(start_state, best_state, config.wise_alpha)
+            best_name += f", WiSE-FT alpha {config.wise_alpha:g}"
+        model.load_state_dict(best_state)
+
+    labels = [e.label for e in validation]
+    # Hold-out; or cross-fit without stage 2: the head alone, in-sample (stage 1 saw every text).
+    scores = _in_data_order(runs, oof_scores, len(validation)) if oof_scores else loop.score(validation)
+    metrics: dict[str, Any] = {
+        "selected": best_name,
+        "validation_kind": f"out-of-fold ({config.folds} folds, grouped by author)" if cross_fit else "hold-out split",
+        "precision": "bf16" if loop.bf16 else "fp32",
+    }
+    lexical, weight = None, 0.0
+    if config.lexical:
+        lexical = LexicalModel.fit([e.text for e in head_examples], [e.label for e in head_examples])
+        if cross_fit:
+            lexical_scores = _out_of_fold_lexical_scores(runs, len(validation))
+        else:  # the hold-out model is fitted on the same texts as the one saved
+            lexical_scores = lexical.predict_proba([e.text for e in validation])
+        weights = prior_weights(labels, 0.5)  # judged on the balanced scale the scores are on
+        weight, candidates = choose_blend_weight(labels, scores, lexical_scores, weights)
+        metrics["lexical_weight"] = weight
+        metrics["lexical_weight_candidates"] = candidates
+        metrics["validation_encoder_only"] = validation_report(validation, scores, config.threshold)["validation"]
+        scores = (1 - weight) * scores + weight * lexical_scores
+    metrics.update(validation_report(validation, scores, config.threshold))
+    if test_data is not None and len(test_data):
+        test_scores = loop.score(test_data.examples)
+        if lexical is not None:
+            metrics["test_encoder_only"] = compute_metrics(test_data.labels, test_scores, config.threshold)
+            test_scores = (1 - weight) * test_scores + weight * lexical.predict_proba(test_data.texts)
+        metrics["test"] = compute_metrics(test_data.labels, test_scores, config.threshold)
+        metrics["test_source"] = test_data.report.source
+    seconds = time.perf_counter() - started
+    metrics["train_seconds"] = round(seconds, 1)
+    metrics["history"] = loop.history
+
+    staged = artifact.staging_dir(out)
+    try:
+        prior = score_prior(train_data.examples, config.balanced_epochs)
+        save_model_dir(staged, model, tokenizer, config, loop.max_length, train_data, metrics, prior)
+        save_validation_scores(staged, metrics["validation_kind"], labels, scores)
+        if lexical is not None and weight > 0:
+            lexical.save(staged)
+            set_config_value(staged, "lexical_weight", weight)
+        if after_save is not None:
+            after_save(staged)
+        final = artifact.publish(staged, out)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)  # the published model is untouched
+        raise
+    return TrainResult(final, metrics, seconds, loop.history)
+
+
+def _select(
+    loop: _Loop,
+    results: Sequence[tuple[str, State, float]],
+    start: State,
+    validation: Sequence[Example],
+    cross_fit: bool,
+) -> tuple[str, State]:
+    """The model to keep: the soup of the runs (cross-fit: always; hold-out: unless it validates below their
+    mean), the single run, or the head alone without stage 2."""
+    if not results:
+        return "head only", start
+    best_name, best_state, _ = max(results, key=lambda r: r[2])
+    if len(results) < 2:
+        return best_name, best_state
+    soup = averaging.average_states([state for _, state, _ in results])
+    if cross_fit:  # no text is held out from every fold model, so the soup is taken as the recipe says
+        return f"soup of {len(results)} fold models", soup
+    loop.model.load_state_dict(soup)
+    soup_accuracy = loop.validate(validation)
+    loop.history.append({"stage": f"soup of {len(results)} runs", "val_accuracy": soup_accuracy})
+    # Averaging is expected to help; it is refused only when it validates below the runs' mean.
+    if soup_accuracy >= float(np.mean([accuracy for _, _, accuracy in results])):
+        return f"soup of {len(results)} runs", soup
+    return best_name, best_state
+
+
+def _in_data_order(runs: Sequence[Run], scores: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """The runs' out-of-fold scores put back in training-data order (each text validates one run)."""
+    ordered = np.zeros(size)
+    for run, run_scores in zip(runs, scores, strict=True):
+        ordered[run.validation_index] = run_scores
+    return ordered
+
+
+def _out_of_fold_lexical_scores(runs: Sequence[Run], size: int) -> np.ndarray:
+    """The lexical model's out-of-fold scores: one model per fold, fitted without it."""
+    scores = []
+    for run in runs:
+        model = LexicalModel.fit([e.text for e in run.train], [e.label for e in run.train])
+        scores.append(model.predict_proba([e.text for e in run.validation]))
+    return _in_data_order(runs, scores, size)

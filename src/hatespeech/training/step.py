@@ -1,0 +1,111 @@
+"""The optimisation step: AdamW with linear warm-up and decay, and the stage-2 regularisers (FGM, R-Drop)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
+
+
+class Stage:
+    """One optimisation stage with linear warm-up and decay, reporting to a rich progress bar."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        optimizer: torch.optim.Optimizer,
+        total_steps: int,
+        warmup_ratio: float,
+        label_smoothing: float,
+        *,
+        bf16: bool = False,
+        rdrop: float = 0.0,
+        adversarial: float = 0.0,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.total_steps = max(1, total_steps)
+        self.warmup_steps = int(warmup_ratio * self.total_steps)
+        self.label_smoothing = label_smoothing
+        self.bf16 = bf16
+        self.rdrop = rdrop
+        self.adversarial = adversarial
+        self.step = 0
+        for group in optimizer.param_groups:
+            group["initial_lr"] = group["lr"]
+
+    def _lr_factor(self) -> float:
+        if self.step < self.warmup_steps:
+            return (self.step + 1) / (self.warmup_steps + 1)
+        remaining = self.total_steps - self.step
+        return max(0.0, remaining / max(1, self.total_steps - self.warmup_steps))
+
+    def train_step(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> float:
+        import torch
+
+        self.model.train()
+        factor = self._lr_factor()
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+        if self.rdrop > 0:  # the batch twice in one pass: two dropout masks
+            batch = {k: torch.cat([v, v]) for k, v in batch.items()}
+        loss = self._loss(batch, labels)
+        loss.backward()  # type: ignore[no-untyped-call]
+        if self.adversarial > 0:
+            self._adversarial_backward(batch, labels)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return float(loss.item())
+
+    def _loss(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the batch; with R-Drop (batch doubled) the mean of both halves' plus their KL."""
+        import torch
+
+        with torch.autocast(labels.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.model(**batch).logits.float()
+        if self.rdrop > 0:
+            first, second = logits.chunk(2)
+            loss = (self._cross_entropy(first, labels) + self._cross_entropy(second, labels)) / 2
+            return loss + self.rdrop * _symmetric_kl(first, second)
+        return self._cross_entropy(logits, labels)
+
+    def _adversarial_backward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> None:
+        """FGM: add the gradient of the loss with the word embeddings moved ``adversarial`` along their gradient."""
+        import torch
+
+        embeddings = self.model.get_input_embeddings().weight
+        if not isinstance(embeddings, torch.Tensor) or embeddings.grad is None:
+            return
+        grad = embeddings.grad
+        norm = torch.linalg.vector_norm(grad)
+        if not torch.isfinite(norm) or norm == 0:
+            return
+        original = embeddings.detach().clone()
+        with torch.no_grad():
+            embeddings.add_(grad * (self.adversarial / norm))
+        try:
+            self._loss(batch, labels).backward()  # type: ignore[no-untyped-call]
+        finally:
+            with torch.no_grad():
+                embeddings.copy_(original)
+
+    def _cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        return torch.nn.functional.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+
+
+def _symmetric_kl(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """R-Drop's consistency term: the mean of KL(p1 || p2) and KL(p2 || p1) over the batch."""
+    import torch
+
+    log_p, log_q = torch.log_softmax(first, dim=-1), torch.log_softmax(second, dim=-1)
+    kl = torch.nn.functional.kl_div
+    return (
+        kl(log_p, log_q, log_target=True, reduction="batchmean")
+        + kl(log_q, log_p, log_target=True, reduction="batchmean")
+    ) / 2
