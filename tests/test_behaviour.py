@@ -1,0 +1,55 @@
+"""The behaviour suite: its cases are well formed, and the shipped model passes the key categories.
+
+The shipped-model tests read ``models/current`` (or ``$HATESPEECH_SHIPPED_MODEL``): they run in ``make test``
+when a model has been trained, and ``make test-model`` (run by CI after ``make test``) trains the default
+model first and fails instead of skipping when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from hatespeech.data import load_split
+from hatespeech.training.data_mix import load_training_data
+
+from behaviour import CASES, load_cases, load_engine, score_model
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = Path(os.environ.get("HATESPEECH_SHIPPED_MODEL") or REPO / "models" / "current")
+CATEGORIES = {
+    "identity_neutral": 0, "identity_positive": 0, "negated_hate": 0, "counter_speech": 0, "reclaimed_slurs": 0,
+    "profanity_untargeted": 0, "spelling_variants": 1, "threats": 1, "dehumanising": 1, "question_opinion": 1,
+}  # fmt: skip
+# Accuracy the shipped model must reach (it measured well above each: see docs/experiments.md).
+BOUNDS = {"identity_neutral": 0.75, "negated_hate": 0.5}
+
+
+def test_cases_cover_every_category_with_gold_labels_and_none_from_the_dataset(shared_data: Path) -> None:
+    cases = load_cases(CASES)
+    counts = Counter(c.category for c in cases)
+    assert set(counts) == set(CATEGORIES) and min(counts.values()) >= 15
+    assert all(c.label == CATEGORIES[c.category] for c in cases)
+    assert len({c.text for c in cases}) == len(cases)
+    known = load_training_data(shared_data).texts + load_split(shared_data, "sampled_test").texts
+    normalised = {" ".join(t.lower().split()) for t in known}
+    assert not [c.text for c in cases if " ".join(c.text.lower().split()) in normalised]
+
+
+@pytest.fixture(scope="module")
+def shipped_accuracy() -> dict[str, float]:
+    if not (SHIPPED / "manifest.json").is_file():
+        message = f"no trained model at {SHIPPED} (make test-model trains one)"
+        if os.environ.get("HATESPEECH_REQUIRE_SHIPPED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return score_model(load_engine(SHIPPED, "onnx-int8"), load_cases(CASES))
+
+
+@pytest.mark.shipped
+@pytest.mark.parametrize("category", sorted(BOUNDS))
+def test_shipped_model_passes_the_key_behaviour_categories(shipped_accuracy: dict[str, float], category: str) -> None:
+    assert shipped_accuracy[category] >= BOUNDS[category], shipped_accuracy
