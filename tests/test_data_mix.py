@@ -173,3 +173,18 @@ def test_train_cli_takes_extra_data_and_the_natural_switch(tiny_base: Path, smal
     assert isinstance(result.exception, DataError) and "does not exist" in str(result.exception)  # run() prints it
     result = runner.invoke(app, [*args[:7], "--wise-alpha", "1.5"])
     assert result.exit_code == 2 and "wise_alpha" in result.output
+
+
+def test_evaluate_natural_split_reports_false_alarms(tiny_model: Path, tmp_path: Path, shared_data: Path) -> None:
+    root = _mix_layout(tmp_path, shared_data)
+    result = runner.invoke(
+        app, ["evaluate", "-m", str(tiny_model), "--data", str(root), "--split", "natural", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["n"] == 40 and metrics["natural"]["n"] == 40
+    assert metrics["natural"]["false_positive_rate"] == pytest.approx(1 - metrics["accuracy"])
+    result = runner.invoke(
+        app, ["evaluate", "-m", str(tiny_model), "--data", str(tmp_path / "x.csv"), "--split", "natural"]
+    )
+    assert result.exit_code != 0

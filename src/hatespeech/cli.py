@@ -173,8 +173,12 @@ def train(
     if export:
         from hatespeech.export import export_model_dir
 
+        # The parity check reads the balanced sample (never the test split: it decides int8); natural text
+        # would triple its time and is all of one class.
+        check = Dataset([e for e in train_data.examples if not e.natural], train_data.report)
+
         def after_save(staged: Path) -> None:
-            export_model_dir(staged, train_data, console=console)  # never the test split: it decides int8
+            export_model_dir(staged, check, console=console)
 
     result = run_training(config, train_data, target, test_data=test_data, console=console, after_save=after_save)
     console.print(metrics_table(result.metrics["validation"], title=f"Validation, {result.metrics['validation_kind']}"))
@@ -197,7 +201,13 @@ def train(
 def evaluate(
     model: ModelOption = None,
     data: DataOption = None,
-    split: Annotated[str, typer.Option(help="Split of a dataset folder.")] = "sampled_test",
+    split: Annotated[
+        str,
+        typer.Option(
+            help="Split of a dataset folder; 'natural' = the ordinary sentences of all_files outside both sampled "
+            "splits (all noHate: measures false alarms; only fair for a model that did not train on them)."
+        ),
+    ] = "sampled_test",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     engine: Annotated[str, typer.Option(help="onnx (fp32), onnx-int8, or torch.")] = "onnx",
     report: Annotated[
@@ -208,19 +218,37 @@ def evaluate(
     import numpy as np
 
     from hatespeech.data import load_dataset, resolve_data_dir
-    from hatespeech.evaluation import compute_metrics, metrics_table
+    from hatespeech.evaluation import compute_metrics, metrics_table, natural_false_alarms
 
     runner = _load_engine(model, engine)
-    dataset = load_dataset(resolve_data_dir(data), split)
+    data_path = resolve_data_dir(data)
+    if split == "natural":
+        from hatespeech.training.data_mix import load_natural
+
+        natural = load_natural(data_path) if data_path.is_dir() else None
+        if natural is None:
+            raise _fail(f"{data_path} has no all_files/ folder: --split natural needs the upstream layout")
+        dataset = natural
+    else:
+        dataset = load_dataset(data_path, split)
     if not len(dataset):
         raise _fail(f"no labelled examples in {dataset.report.source}")
     console.print(f"evaluate: {dataset.report.summary()}", highlight=False)
     predictions = _predict_with_progress(runner, dataset.texts)
     metrics = compute_metrics(dataset.labels, [p.score for p in predictions], runner.info.threshold)
+    natural_fp = natural_false_alarms(dataset.examples, [p.score for p in predictions], runner.info.threshold)
+    if natural_fp is not None:
+        metrics["natural"] = natural_fp
     if as_json:
         typer.echo(json.dumps(metrics))
     else:
         Console().print(metrics_table(metrics, title=f"Evaluation on {dataset.report.source}"))
+        if natural_fp is not None:
+            console.print(
+                f"false alarms on natural noHate text: {natural_fp['flagged']} of {natural_fp['n']} "
+                f"= {natural_fp['false_positive_rate']:.1%}",
+                highlight=False,
+            )
     if report is not None:
         from hatespeech.report import Scored, write_report
 
