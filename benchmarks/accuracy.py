@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--setups", nargs="+", default=["tfidf", "previous", "defaults"])
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--keep", type=Path, default=None, help="keep each model as KEEP/SETUP-seedN")
     args = parser.parse_args()
 
     data_dir = resolve_data_dir(args.data)
@@ -130,7 +131,8 @@ def main() -> None:
         name, _, spec = setup.partition("=")
         overrides = PREVIOUS_DEFAULTS if name == "previous" else json.loads(spec or "{}")
         for seed in args.seeds:
-            rows.append(run_model(name, overrides, seed, sample if name == "previous" else mix, test, natural))
+            data = sample if name == "previous" else mix
+            rows.append(run_model(name, overrides, seed, data, test, natural, args.keep))
             console.print(json.dumps(rows[-1]))
 
     table = Table(title=f"sampled_test (n={len(test)}), natural noHate (n={len(natural)}), behaviour suite")
