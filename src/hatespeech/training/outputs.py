@@ -18,16 +18,8 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
-def set_config_value(directory: Path, key: str, value: Any) -> None:
-    """Set one key of the model dir's ``config.json``."""
-    path = directory / "config.json"
-    config = json.loads(path.read_text())
-    config[key] = value
-    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-
-
 def save_validation_scores(directory: Path, kind: str, labels: Sequence[int], scores: np.ndarray) -> None:
-    """The validation texts' labels and P(hate) as the engines compute it (blend, before any prior shift).
+    """The validation texts' labels and P(hate) as the engines compute it (before any prior shift).
 
     ``hatespeech calibrate`` chooses thresholds on these when the validation is out-of-fold: the final model
     has trained on every text, so only the fold models' scores are honest about unseen data.

@@ -22,16 +22,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hatespeech import artifact
-from hatespeech.calibration import prior_weights
 from hatespeech.config import TrainConfig
 from hatespeech.data import Dataset, Example
 from hatespeech.evaluation import balanced_accuracy, compute_metrics, validation_report
-from hatespeech.lexical import LexicalModel, choose_blend_weight
 from hatespeech.modeling import head_parameter_names, load_base, parameter_groups
 from hatespeech.training import averaging
 from hatespeech.training.batches import bucketed_batches, choose_max_length, score_examples, tensor_batches
 from hatespeech.training.data_mix import BalancedEpochs, Run, plan_runs, score_prior
-from hatespeech.training.outputs import save_model_dir, save_validation_scores, set_config_value
+from hatespeech.training.outputs import save_model_dir, save_validation_scores
 from hatespeech.training.step import Stage
 
 if TYPE_CHECKING:
@@ -145,6 +143,11 @@ class _Loop:
         self.history.append(record)
         return record
 
+    def epochs(self, examples: Sequence[Example], seed: int) -> BalancedEpochs:
+        """The run's epochs: class-balanced draws (``balanced_epochs``, ``epoch_ratio``), seeded per run."""
+        config = self.config
+        return BalancedEpochs(examples, random.Random(seed + 7), config.epoch_ratio, config.balanced_epochs)
+
     def fit_head(self, examples: Sequence[Example], validation: Sequence[Example]) -> None:
         """Stage 1: the head alone, on the frozen encoder (shared by every stage-2 run: a soup needs one start)."""
         import torch
@@ -156,9 +159,9 @@ class _Loop:
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(trainable, lr=config.head_learning_rate)
         rng = random.Random(config.seed)
-        epochs = BalancedEpochs(examples, random.Random(config.seed + 7))
+        epochs = self.epochs(examples, config.seed)
         steps = config.head_epochs * math.ceil(len(epochs) / config.batch_size)
-        stage = Stage(self.model, optimizer, steps, 0.0, 0.0, bf16=self.bf16)
+        stage = Stage(self.model, optimizer, steps, 0.0, 0.0, bf16=self.bf16, class_weights=epochs.class_weights())
         for epoch in range(1, config.head_epochs + 1):
             description = f"stage 1 (head) epoch {epoch}/{config.head_epochs}"
             self.epoch(description, stage, rng, epochs.next_epoch(), validation)
@@ -171,14 +174,14 @@ class _Loop:
 
         config = self.config
         rng = random.Random(run.seed)
-        epochs = BalancedEpochs(run.train, random.Random(run.seed + 7))
+        epochs = self.epochs(run.train, run.seed)
         optimizer = torch.optim.AdamW(
             parameter_groups(self.model, config.learning_rate, config.weight_decay, config.layer_decay)
         )
         total_steps = config.epochs * math.ceil(len(epochs) / config.batch_size)
         stage = Stage(
             self.model, optimizer, total_steps, config.warmup_ratio, config.label_smoothing,
-            bf16=self.bf16, rdrop=config.rdrop, adversarial=config.adversarial,
+            bf16=self.bf16, rdrop=config.rdrop, adversarial=config.adversarial, class_weights=epochs.class_weights(),
         )  # fmt: skip
         best: tuple[str, State, float] = ("", {}, -1.0)
         average: State | None = None
@@ -253,26 +256,9 @@ def train(
         "validation_kind": f"out-of-fold ({config.folds} folds, grouped by author)" if cross_fit else "hold-out split",
         "precision": "bf16" if loop.bf16 else "fp32",
     }
-    lexical, weight = None, 0.0
-    if config.lexical:
-        lexical = LexicalModel.fit([e.text for e in head_examples], [e.label for e in head_examples])
-        if cross_fit:
-            lexical_scores = _out_of_fold_lexical_scores(runs, len(validation))
-        else:  # the hold-out model is fitted on the same texts as the one saved
-            lexical_scores = lexical.predict_proba([e.text for e in validation])
-        weights = prior_weights(labels, 0.5)  # judged on the balanced scale the scores are on
-        weight, candidates = choose_blend_weight(labels, scores, lexical_scores, weights)
-        metrics["lexical_weight"] = weight
-        metrics["lexical_weight_candidates"] = candidates
-        metrics["validation_encoder_only"] = validation_report(validation, scores, config.threshold)["validation"]
-        scores = (1 - weight) * scores + weight * lexical_scores
     metrics.update(validation_report(validation, scores, config.threshold))
     if test_data is not None and len(test_data):
-        test_scores = loop.score(test_data.examples)
-        if lexical is not None:
-            metrics["test_encoder_only"] = compute_metrics(test_data.labels, test_scores, config.threshold)
-            test_scores = (1 - weight) * test_scores + weight * lexical.predict_proba(test_data.texts)
-        metrics["test"] = compute_metrics(test_data.labels, test_scores, config.threshold)
+        metrics["test"] = compute_metrics(test_data.labels, loop.score(test_data.examples), config.threshold)
         metrics["test_source"] = test_data.report.source
     seconds = time.perf_counter() - started
     metrics["train_seconds"] = round(seconds, 1)
@@ -283,9 +269,6 @@ def train(
         prior = score_prior(train_data.examples, config.balanced_epochs)
         save_model_dir(staged, model, tokenizer, config, loop.max_length, train_data, metrics, prior)
         save_validation_scores(staged, metrics["validation_kind"], labels, scores)
-        if lexical is not None and weight > 0:
-            lexical.save(staged)
-            set_config_value(staged, "lexical_weight", weight)
         if after_save is not None:
             after_save(staged)
         final = artifact.publish(staged, out)
@@ -327,12 +310,3 @@ def _in_data_order(runs: Sequence[Run], scores: Sequence[np.ndarray], size: int)
     for run, run_scores in zip(runs, scores, strict=True):
         ordered[run.validation_index] = run_scores
     return ordered
-
-
-def _out_of_fold_lexical_scores(runs: Sequence[Run], size: int) -> np.ndarray:
-    """The lexical model's out-of-fold scores: one model per fold, fitted without it."""
-    scores = []
-    for run in runs:
-        model = LexicalModel.fit([e.text for e in run.train], [e.label for e in run.train])
-        scores.append(model.predict_proba([e.text for e in run.validation]))
-    return _in_data_order(runs, scores, size)

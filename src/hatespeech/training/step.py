@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ class Stage:
         bf16: bool = False,
         rdrop: float = 0.0,
         adversarial: float = 0.0,
+        class_weights: Sequence[float] | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -32,6 +34,7 @@ class Stage:
         self.bf16 = bf16
         self.rdrop = rdrop
         self.adversarial = adversarial
+        self.class_weights = None if class_weights is None else list(class_weights)
         self.step = 0
         for group in optimizer.param_groups:
             group["initial_lr"] = group["lr"]
@@ -96,7 +99,8 @@ class Stage:
     def _cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         import torch
 
-        return torch.nn.functional.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=logits.device)
+        return torch.nn.functional.cross_entropy(logits, labels, weight=weight, label_smoothing=self.label_smoothing)
 
 
 def _symmetric_kl(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
