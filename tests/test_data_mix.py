@@ -173,6 +173,8 @@ def test_train_cli_takes_extra_data_and_the_natural_switch(tiny_base: Path, smal
     assert isinstance(result.exception, DataError) and "does not exist" in str(result.exception)  # run() prints it
     result = runner.invoke(app, [*args[:7], "--wise-alpha", "1.5"])
     assert result.exit_code == 2 and "wise_alpha" in result.output
+    result = runner.invoke(app, [*args[:7], "--epoch-ratio", "0.5"])
+    assert result.exit_code == 2 and "epoch_ratio" in result.output
 
 
 def test_evaluate_natural_split_reports_false_alarms(tiny_model: Path, tmp_path: Path, shared_data: Path) -> None:
@@ -214,9 +216,9 @@ def test_class_weights_enter_the_loss(tiny_base: Path) -> None:
     labels = torch.tensor([1, 0])
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     model.eval()  # no dropout: the two losses differ only by the weights
-    plain = Stage(model, optimizer, 1, 0.0, 0.0)._loss(batch, labels)
-    weighted = Stage(model, optimizer, 1, 0.0, 0.0, class_weights=[0.25, 1.0])._loss(batch, labels)
-    logits = model(**batch).logits
-    each = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    with torch.no_grad():
+        plain = Stage(model, optimizer, 1, 0.0, 0.0)._loss(batch, labels)
+        weighted = Stage(model, optimizer, 1, 0.0, 0.0, class_weights=[0.25, 1.0])._loss(batch, labels)
+        each = torch.nn.functional.cross_entropy(model(**batch).logits, labels, reduction="none")
     assert float(plain) == pytest.approx(float(each.mean()), abs=1e-5)
     assert float(weighted) == pytest.approx(float((each[0] + 0.25 * each[1]) / 1.25), abs=1e-5)

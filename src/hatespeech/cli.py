@@ -141,6 +141,12 @@ def train(
         float,
         typer.Option(help="WiSE-FT: share of the fine-tuned weights kept vs the stage-1 start (1 = off)."),
     ] = _DEFAULTS.wise_alpha,
+    epoch_ratio: Annotated[
+        float,
+        typer.Option(
+            help="noHate texts per hate text in each balanced epoch (loss weighted back to the balanced scale)."
+        ),
+    ] = _DEFAULTS.epoch_ratio,
 ) -> None:
     """Fine-tune the base model (head first, then all weights) and publish the model dir."""
     from pydantic import ValidationError
@@ -155,6 +161,7 @@ def train(
             base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
             soup_runs=soup_runs, folds=folds, rdrop=rdrop, adversarial=adversarial, precision=precision,
             batch_size=batch_size, seed=seed, max_length=max_length, device=device, wise_alpha=wise_alpha,
+            epoch_ratio=epoch_ratio,
         )  # fmt: skip
     except ValidationError as exc:
         raise _fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", 2) from exc
