@@ -64,7 +64,7 @@ def parse_files(batch: dict[str, np.ndarray]) -> Iterator[dict[str, list[Any]]]:
     Columns, not one dict per record: a block is built from a few lists, which costs the cluster's CPUs
     far less than rows would.
     """
-    from hatespeech.data import read_records
+    from hatespeech.records import read_records
 
     for source in batch["path"]:
         columns: dict[str, list[Any]] = {"id": [], "source": [], "text": [], "error": []}

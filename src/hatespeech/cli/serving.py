@@ -1,0 +1,240 @@
+"""Commands that use a model: ``predict`` (local, or Ray Data), ``export``, ``serve`` (local, or Ray Serve)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from hatespeech.cli.app import (
+    WINDOW_BATCHES,
+    DataOption,
+    ModelOption,
+    app,
+    console,
+    fail,
+    load_engine,
+)
+from hatespeech.config import default_model_dir
+from hatespeech.engine import is_valid_unicode
+from hatespeech.errors import HateSpeechError
+
+
+@app.command()
+def predict(
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
+    model: ModelOption = None,
+    input_path: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help=".txt (a text per line), .csv or .jsonl (a 'text' field)."),
+    ] = None,
+    output_path: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL output [default: stdout].")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 64,
+    strict: Annotated[bool, typer.Option(help="Stop at the first malformed input line.")] = False,
+    engine: Annotated[
+        str, typer.Option(help="onnx (fp32), onnx-int8, torch, or ray (Ray Data over --input, ONNX fp32).")
+    ] = "onnx",
+    workers: Annotated[int, typer.Option(min=1, help="Ray: scoring actors (one thread each).")] = 2,
+    address: Annotated[
+        str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) [default: start a local Ray].")
+    ] = None,
+) -> None:
+    """Classify texts; each output line is {"text", "label", "score"} with score = P(hate)."""
+    if not texts and input_path is None:
+        raise fail("give texts as arguments or --input FILE", 2)
+    if texts and input_path is not None:
+        raise fail("give texts as arguments or --input FILE, not both", 2)
+    if texts and not all(map(is_valid_unicode, texts)):
+        raise fail("a text argument is not valid UTF-8", 2)
+    if engine == "ray":
+        _predict_on_ray(model, input_path, output_path, workers, address, batch_size)
+        return
+    if input_path is not None and not input_path.is_file():
+        raise fail(f"input file {input_path} not found")
+    runner = load_engine(model, engine)
+    if texts:
+        for text, prediction in zip(texts, runner.predict(texts), strict=True):
+            typer.echo(json.dumps({"text": text, **prediction.as_dict()}, ensure_ascii=False))
+        return
+    assert input_path is not None
+    out: TextIO = output_path.open("w", encoding="utf-8") if output_path else sys.stdout
+    try:
+        counts = _predict_file(runner, input_path, out, batch_size, strict)
+    finally:
+        if output_path:
+            out.close()
+    from rich.table import Table
+
+    summary = Table(title=f"predict {input_path.name}" + (f" -> {output_path}" if output_path else ""))
+    for column in ("predicted", "hate", "noHate", "malformed lines"):
+        summary.add_column(column, justify="right")
+    summary.add_row(*(str(counts[k]) for k in ("predicted", "hate", "noHate", "malformed")))
+    console.print(summary)
+
+
+def _predict_on_ray(
+    model: Path | None, input_path: Path | None, output_path: Path | None, workers: int, address: str | None,
+    batch_size: int,
+) -> None:  # fmt: skip
+    if input_path is None or output_path is None:
+        raise fail("--engine ray scores files: give --input PATH (file, folder or glob) and --output FILE", 2)
+    try:
+        from hatespeech.scale.batch import score_files
+    except ImportError as exc:
+        raise fail(f"--engine ray needs Ray: pip install '.[ray]' ({exc})") from exc
+    from rich.table import Table
+
+    with console.status(f"scoring {input_path} on Ray with {workers} workers"):
+        result = score_files(
+            str(input_path), output_path, model or default_model_dir(), workers=workers, batch_size=batch_size,
+            address=address,
+        )  # fmt: skip
+    summary = Table(title=f"predict {input_path} -> {output_path} (Ray Data, {workers} workers)")
+    for column in ("files", "predicted", "hate", "noHate", "malformed"):
+        summary.add_column(column, justify="right")
+    summary.add_row(*map(str, (result.files, result.predicted, result.hate, result.predicted - result.hate,
+                               result.malformed)))  # fmt: skip
+    console.print(summary)
+
+
+def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict: bool) -> dict[str, int]:
+    """Stream ``path`` through the engine; write one JSON line per input line, in order."""
+    from rich.progress import Progress
+
+    from hatespeech.engine import predict_in_batches
+    from hatespeech.records import read_records
+
+    counts = {"predicted": 0, "malformed": 0, "hate": 0, "noHate": 0}
+    pending: list[tuple[int, str | None, str | None]] = []
+
+    def flush() -> None:
+        valid = [text for _, text, error in pending if error is None and text is not None]
+        # Batches of similar lengths within the window: far less padding than batches in file order.
+        predictions = iter(predict_in_batches(runner, valid, batch_size))
+        for number, text, error in pending:
+            if error is not None:
+                out.write(json.dumps({"line": number, "text": text, "error": error}, ensure_ascii=False) + "\n")
+            else:
+                prediction = next(predictions)
+                out.write(json.dumps({"text": text, **prediction.as_dict()}, ensure_ascii=False) + "\n")
+                counts["predicted"] += 1
+                counts[prediction.label] += 1
+        pending.clear()
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"predicting {path.name} (lines)", total=None)
+        for number, text, error in read_records(path):
+            if error is not None:
+                counts["malformed"] += 1
+                console.print(f"warning: {path}:{number}: {error}", highlight=False)
+                if strict:
+                    flush()
+                    raise fail(f"{path}:{number}: {error} (--strict)")
+            pending.append((number, text, error))
+            if len(pending) >= batch_size * WINDOW_BATCHES:
+                flush()
+                progress.update(task, completed=number)
+        flush()
+    return counts
+
+
+@app.command()
+def export(
+    model: ModelOption = None,
+    data: DataOption = None,
+    split: Annotated[
+        str, typer.Option(help="Labelled split for the parity check; it decides int8, so not the test split.")
+    ] = "sampled_train",
+) -> None:
+    """Write the ONNX graphs (fp32 + int8) of a model dir and check them against PyTorch."""
+    import shutil
+
+    from hatespeech import artifact
+    from hatespeech.data import load_dataset, resolve_data_dir
+    from hatespeech.export import export_model_dir
+
+    directory = model or default_model_dir()
+    artifact.verify(directory)
+    check = None
+    try:
+        check = load_dataset(resolve_data_dir(data, download=False), split)
+    except HateSpeechError as exc:
+        console.print(f"parity check on fixed texts only ({exc})", highlight=False)
+    staged = artifact.staging_dir(directory)
+    shutil.copytree(directory, staged, dirs_exist_ok=True)
+    try:
+        export_model_dir(staged, check, console=console)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    final = artifact.publish(staged, directory)
+    console.print(f"exported: {directory} -> {final}", highlight=False)
+
+
+def _serve_on_ray(settings: Any, replicas: int, autoscale: str | None, address: str | None) -> None:
+    try:
+        from hatespeech.scale import serve as ray_serve
+    except ImportError as exc:
+        raise fail(f"--engine ray needs Ray: pip install '.[ray]' ({exc})") from exc
+    try:
+        bounds = ray_serve.parse_autoscale(autoscale) if autoscale else None
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    ray_serve.run(settings, replicas, bounds, address)
+
+
+@app.command()
+def serve(
+    model: ModelOption = None,
+    host: Annotated[str | None, typer.Option(help="Interface [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes [default: 1].")] = None,
+    engine: Annotated[str, typer.Option(help="local (one uvicorn process) or ray (Ray Serve replicas).")] = "local",
+    replicas: Annotated[int, typer.Option(min=1, help="Ray: fixed number of replicas.")] = 1,
+    autoscale: Annotated[str | None, typer.Option(help="Ray: MIN,MAX replicas, autoscaled on load.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) [default: start a local Ray].")
+    ] = None,
+) -> None:
+    """Serve the model over HTTP (FastAPI + ONNX Runtime + dynamic batching). Other settings: HATESPEECH_*."""
+    import logging
+    import os
+    import signal
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from hatespeech import artifact
+    from hatespeech.config import Settings
+
+    flags = {"model_dir": model, "host": host, "port": port, "workers": workers}
+    for name, value in flags.items():
+        if value is not None:
+            os.environ[f"HATESPEECH_{name.upper()}"] = str(value)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise fail(f"invalid setting: {exc.errors()[0]['msg']}", 2) from exc
+    artifact.verify(settings.model_dir)
+    if engine not in ("local", "ray"):
+        raise fail(f"unknown engine {engine!r}: use local or ray", 2)
+    if engine == "ray":
+        _serve_on_ray(settings, replicas, autoscale, address)
+        return
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the previous handler:
+    # make that handler a clean exit, so a graceful shutdown ends with status 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    uvicorn.run(
+        "hatespeech.api.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,  # our own JSON access log replaces uvicorn's
+        timeout_graceful_shutdown=int(settings.request_timeout_s) + 5,
+    )
