@@ -30,17 +30,23 @@ from hatespeech.data import Dataset, Example, LoadReport, resolve_data_dir
 from hatespeech.engine import TorchEngine, predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms
 from hatespeech.training import averaging, train
-from hatespeech.training.data_mix import load_training_data
+from hatespeech.training.data_mix import load_contrast_set, load_training_data
+
+from behaviour import load_cases, score_model
 
 console = Console(width=160)
 DEV_FOLDS = 5  # one fold of five = 20% of the authors
 
 
+DATA_KEYS = ("natural", "contrast")  # recipe keys that choose the data, not TrainConfig fields
+
+
 def parse_recipe(spec: str) -> tuple[str, dict[str, Any]]:
-    """``name={"field": value, ...}``: TrainConfig overrides under a name (``"natural": false`` = no all_files)."""
+    """``name={"field": value, ...}``: TrainConfig overrides under a name; ``"natural": false`` = no all_files,
+    ``"contrast": false`` = no contrast set."""
     name, _, overrides = spec.partition("=")
     values = json.loads(overrides or "{}")
-    TrainConfig(**{k: v for k, v in values.items() if k != "natural"})  # fail early on a bad field or value
+    TrainConfig(**{k: v for k, v in values.items() if k not in DATA_KEYS})  # fail early on a bad field or value
     return name, values
 
 
@@ -93,7 +99,10 @@ def main() -> None:
     args = parser.parse_args()
     recipes = dict(parse_recipe(spec) for spec in args.recipe or ['sampled-only={"natural": false}', "mix={}"])
 
-    mix = load_training_data(resolve_data_dir(args.data))
+    # The dev split is drawn from the forum data alone (the contrast set is never dev), as in 0.2.0.
+    mix = load_training_data(resolve_data_dir(args.data), contrast=False)
+    contrast_set = load_contrast_set().examples
+    cases = load_cases()
     captured = Captured()
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
@@ -101,14 +110,19 @@ def main() -> None:
         for name, overrides in recipes.items():
             natural = overrides.get("natural", True)
             train_examples = [e for e in inner if natural or not e.natural]
+            train_examples += contrast_set if overrides.get("contrast", True) else []
             config = TrainConfig(
-                **{"seed": seed, "device": "cpu", **{k: v for k, v in overrides.items() if k != "natural"}}
+                **{"seed": seed, "device": "cpu", **{k: v for k, v in overrides.items() if k not in DATA_KEYS}}
             )
             with tempfile.TemporaryDirectory() as tmp:
                 result = train(config, Dataset(train_examples, LoadReport(source="inner")), Path(tmp) / "model")
                 engine = TorchEngine(result.model_dir)
                 row: dict[str, Any] = {"seed": seed, "recipe": name, "train_texts": len(train_examples)}
                 row.update({f"dev_{k}": v for k, v in dev_figures(engine, dev).items()})
+                behaviour = score_model(engine, cases)
+                row["behaviour"] = behaviour
+                row["dev_behaviour_mean"] = statistics.mean(behaviour.values())
+                row["dev_behaviour_min"] = min(behaviour.values())
                 for alpha in args.wise:
                     engine.model.load_state_dict(averaging.interpolate(captured.start, captured.soup, alpha))
                     row.update({f"wise{alpha:g}_{k}": v for k, v in dev_figures(engine, dev).items()})
@@ -134,6 +148,7 @@ def main() -> None:
     for _, label in variants:
         for column in columns:
             table.add_column(f"{label}: {column}")
+    table.add_column("behaviour mean / min")
     table.add_column("train s")
     for name in recipes:
         mine = [r for r in rows if r["recipe"] == name]
@@ -142,7 +157,8 @@ def main() -> None:
             for key, _ in variants
             for figure in ("accuracy", "natural_fpr")
         ]
-        table.add_row(name, *cells, f"{statistics.mean(r['seconds'] for r in mine):.0f}")
+        behaviour = " / ".join(f"{statistics.mean(r[f'dev_behaviour_{k}'] for r in mine):.3f}" for k in ("mean", "min"))
+        table.add_row(name, *cells, behaviour, f"{statistics.mean(r['seconds'] for r in mine):.0f}")
     console.print(table)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -289,3 +289,14 @@ def test_adversarial_step_adds_the_perturbed_loss_gradient_and_restores_the_embe
         grads.append(next(p for n, p in model.named_parameters() if "classifier.weight" in n).grad.clone())
     assert torch.equal(embeddings.detach(), before)  # the perturbation is taken back
     assert not torch.allclose(grads[0], grads[1])  # the adversarial pass added its gradient
+
+
+def test_epochs_before_the_averaging_window_are_not_validated(
+    tmp_path: Path, tiny_config: TrainConfig, small_data: Path
+) -> None:
+    config = tiny_config.model_copy(update={"epochs": 3, "average_from_epoch": 2, "soup_runs": 1})
+    result = train(config, load_split(small_data, "sampled_train"), tmp_path / "m")
+    validated = {h["stage"]: "val_accuracy" in h for h in result.metrics["history"]}
+    assert validated["stage 2 epoch 1/3"] is False  # before the window: not a candidate
+    assert validated["stage 2 epoch 2/3"] and validated["stage 2 epoch 3/3"]
+    assert "epoch 1" not in result.metrics["selected"]

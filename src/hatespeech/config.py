@@ -56,7 +56,8 @@ class TrainConfig(BaseModel):
         ge=1,
         description=(
             "Stage 2: average the weights of every epoch from this one (1-based) to the last; the "
-            "average is kept when it validates at least as well as the best single epoch. None = off."
+            "average is kept when it validates at least as well as the best single epoch; earlier epochs are not "
+            "candidates (nor validated). None = off."
         ),
     )
     soup_runs: int = Field(

@@ -75,7 +75,8 @@ class Example:
     """One labelled text. ``label`` is a class id (1 = hate).
 
     ``group`` names the author (``user:ID``) or post (``post:ID``): texts of one group are never split across
-    validation folds. ``natural`` marks ordinary traffic from outside the balanced sample (``all_files``).
+    validation folds. ``natural`` marks ordinary traffic from outside the balanced sample (``all_files``);
+    ``contrast`` a sentence of the project's contrast set (negations, counter-speech; trained on every epoch).
     """
 
     id: str
@@ -83,6 +84,7 @@ class Example:
     label: int
     group: str = ""
     natural: bool = False
+    contrast: bool = False
 
 
 @dataclass

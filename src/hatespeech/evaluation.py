@@ -76,18 +76,27 @@ def natural_false_alarms(examples: Sequence[Example], hate_scores: Scores, thres
 
 def validation_report(examples: Sequence[Example], hate_scores: Scores, threshold: float) -> dict[str, Any]:
     """Validation metrics of a mix: ``validation`` on the balanced-sample texts (comparable with published
-    figures), and with natural texts present ``validation_all`` on every text and ``natural`` false alarms."""
+    figures), and with natural texts present ``validation_all`` on every text and ``natural`` false alarms;
+    with contrast-set texts present, ``contrast``: their accuracy (out of fold: on frames not trained on)."""
     scores = np.asarray(hate_scores, dtype=float)
     labels = np.array([e.label for e in examples], dtype=int)
-    sample = np.array([not e.natural for e in examples], dtype=bool)
+    contrast = np.array([e.contrast for e in examples], dtype=bool)
+    sample = np.array([not e.natural for e in examples], dtype=bool) & ~contrast
     natural = natural_false_alarms(examples, scores, threshold)
-    if natural is None or not sample.any():
-        return {"validation": compute_metrics(labels, scores, threshold)}
-    return {
-        "validation": compute_metrics(labels[sample], scores[sample], threshold),
-        "validation_all": compute_metrics(labels, scores, threshold),
-        "natural": natural,
+    mixed = (natural is not None or contrast.any()) and sample.any()
+    report: dict[str, Any] = {
+        "validation": compute_metrics(
+            labels[sample] if mixed else labels, scores[sample] if mixed else scores, threshold
+        )
     }
+    if mixed:
+        report["validation_all"] = compute_metrics(labels, scores, threshold)
+    if natural is not None:
+        report["natural"] = natural
+    if contrast.any():
+        correct = (scores[contrast] >= threshold).astype(int) == labels[contrast]
+        report["contrast"] = {"n": int(contrast.sum()), "accuracy": float(correct.mean())}
+    return report
 
 
 def metrics_table(metrics: dict[str, Any], title: str = "Evaluation") -> Table:

@@ -78,6 +78,13 @@ def train(
             "splits (when the folder has it); epochs stay class-balanced."
         ),
     ] = True,
+    contrast: Annotated[
+        bool,
+        typer.Option(
+            help="Also train on the project's contrast set: negated hate, counter-speech and positive mentions of "
+            "groups (noHate), and hate sentences of the same words (docs/training.md)."
+        ),
+    ] = True,
     extra_data: Annotated[
         list[Path] | None,
         typer.Option(
@@ -120,7 +127,12 @@ def train(
         test_data = load_split(data_path, test_split)
         console.print(f"test (reported, never used for selection): {test_data.report.summary()}")
     train_data = load_training_data(
-        data_path, split, natural=natural, extra=extra_data or [], test_texts=test_data.texts if test_data else []
+        data_path,
+        split,
+        natural=natural,
+        contrast=contrast,
+        extra=extra_data or [],
+        test_texts=test_data.texts if test_data else [],
     )
     console.print(f"train: {train_data.report.summary()}", highlight=False)
     check_trainable(train_data)
@@ -131,7 +143,7 @@ def train(
 
         # The parity check reads the balanced sample (never the test split: it decides int8); natural text
         # would triple its time and is all of one class.
-        check = Dataset([e for e in train_data.examples if not e.natural], train_data.report)
+        check = Dataset([e for e in train_data.examples if not (e.natural or e.contrast)], train_data.report)
 
         def after_save(staged: Path) -> None:
             export_model_dir(staged, check, console=console)
@@ -303,8 +315,9 @@ def _rebuild_training_data(data_path: Path, split: str, expected: str) -> Datase
     candidates: list[Callable[[], Dataset]] = [functools.partial(load_dataset, data_path, split)]
     if data_path.is_dir():
         candidates += [
-            functools.partial(load_training_data, data_path, split, natural=natural, test_texts=test)
+            functools.partial(load_training_data, data_path, split, natural=natural, contrast=contrast, test_texts=test)
             for natural in (True, False)
+            for contrast in (True, False)
         ]
     for build in candidates:
         dataset = build()

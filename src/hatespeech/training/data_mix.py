@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +68,19 @@ def load_extra(path: Path) -> Dataset:
     return merge([load_table(p) for p in files])
 
 
+CONTRAST_SET = Path(__file__).with_name("contrast_set.jsonl")
+
+
+def load_contrast_set(path: Path = CONTRAST_SET) -> Dataset:
+    """The contrast set written for this project (``benchmarks/make_contrast_set.py``): noHate negations,
+    counter-speech and positive mentions of groups, and hate sentences of the same words; one fold group
+    per frame. The examples are marked ``contrast``."""
+    dataset = load_table(path)
+    examples = [replace(e, contrast=True) for e in dataset.examples]
+    dataset.report.source = "contrast set"
+    return Dataset(examples, dataset.report)
+
+
 def merge(datasets: Sequence[Dataset]) -> Dataset:
     """One dataset from several, with one report summing theirs."""
     report = LoadReport(source=" + ".join(d.report.source for d in datasets))
@@ -110,12 +123,13 @@ def load_training_data(
     split: str = "sampled_train",
     *,
     natural: bool = True,
+    contrast: bool = True,
     extra: Sequence[Path] = (),
     test_texts: Sequence[str] = (),
 ) -> Dataset:
     """The training mix: ``split`` of a dataset folder (or a CSV/JSONL file), its natural noHate sentences
-    when ``natural`` and the folder has ``all_files``, and every ``extra`` path; duplicates and texts of the
-    test split are dropped and counted."""
+    when ``natural`` and the folder has ``all_files``, the contrast set when ``contrast``, and every ``extra``
+    path; duplicates and texts of the test split are dropped and counted."""
     if data_path.is_dir():
         parts = [load_split(data_path, split)]
         natural_data = load_natural(data_path) if natural else None
@@ -123,6 +137,8 @@ def load_training_data(
             parts.append(natural_data)
     else:
         parts = [load_table(data_path)]
+    if contrast:
+        parts.append(load_contrast_set())
     parts += [load_extra(path) for path in extra]
     return deduplicate(merge(parts), test_texts)
 
@@ -131,6 +147,8 @@ def load_training_data(
 class BalancedEpochs:
     """Each epoch: every text of the rarer class and ``ratio`` times as many of the commoner one, drawn in
     turn from a shuffled cycle (each is used once before any is used twice; never more than there are).
+    Contrast-set texts of the commoner class are in every epoch and count towards its share (they are few,
+    and a negation seen less often than the hate it negates would teach the wrong lesson).
     :meth:`class_weights` weights the commoner class's loss by the inverse, so the scores stay on the
     balanced scale. Balanced data (or ``enabled`` False) passes through unchanged."""
 
@@ -144,18 +162,21 @@ class BalancedEpochs:
         counts = Counter(e.label for e in self.examples)
         self.balanced = not self.enabled or len(counts) < 2 or len(set(counts.values())) == 1
         self.rare_label = min(counts, key=lambda label: (counts[label], label)) if counts else 0
-        self.rare = [e for e in self.examples if e.label == self.rare_label]
-        self.common = [e for e in self.examples if e.label != self.rare_label]
-        self.draw = min(len(self.common), round(self.ratio * len(self.rare)))
+        rare = [e for e in self.examples if e.label == self.rare_label]
+        self.fixed = rare + [e for e in self.examples if e.label != self.rare_label and e.contrast]
+        self.common = [e for e in self.examples if e.label != self.rare_label and not e.contrast]
+        fixed_common = len(self.fixed) - len(rare)
+        self.draw = max(0, min(len(self.common), round(self.ratio * len(rare)) - fixed_common))
+        self.rare_count, self.common_count = len(rare), fixed_common + self.draw
 
     def __len__(self) -> int:
-        return len(self.examples) if self.balanced else len(self.rare) + self.draw
+        return len(self.examples) if self.balanced else len(self.fixed) + self.draw
 
     def class_weights(self) -> list[float] | None:
-        """Loss weight per class id (None: all 1): the commoner class weighs rare / drawn."""
-        if self.balanced or self.draw == len(self.rare):
+        """Loss weight per class id (None: all 1): the commoner class weighs rare / its count per epoch."""
+        if self.balanced or self.common_count == self.rare_count:
             return None
-        weights = [len(self.rare) / self.draw] * 2
+        weights = [self.rare_count / self.common_count] * 2
         weights[self.rare_label] = 1.0
         return weights
 
@@ -170,7 +191,7 @@ class BalancedEpochs:
             take = min(self.draw - len(drawn), len(self._queue))
             drawn += self._queue[:take]
             del self._queue[:take]
-        return list(self.rare) + drawn
+        return list(self.fixed) + drawn
 
 
 def score_prior(examples: Sequence[Example], balanced_epochs: bool) -> float:

@@ -186,10 +186,14 @@ class _Loop:
         best: tuple[str, State, float] = ("", {}, -1.0)
         average: State | None = None
         averaged = 0
+        # With averaging on, the candidates are the averaged epochs and their average: earlier epochs (still at a
+        # high learning rate, never the best on dev) are not validated, which saves ~7% of the training time.
+        first_candidate = config.average_from_epoch or 1
         for epoch in range(1, config.epochs + 1):
             description = f"{prefix}epoch {epoch}/{config.epochs}"
-            record = self.epoch(description, stage, rng, epochs.next_epoch(), run.validation)
-            if record["val_accuracy"] > best[2]:
+            validation = run.validation if epoch >= min(first_candidate, config.epochs) else []
+            record = self.epoch(description, stage, rng, epochs.next_epoch(), validation)
+            if validation and record["val_accuracy"] > best[2]:
                 state = copy.deepcopy(self.model.state_dict())
                 best = (f"{prefix}epoch {epoch}".strip(), state, record["val_accuracy"])
             if config.average_from_epoch is not None and epoch >= config.average_from_epoch:
