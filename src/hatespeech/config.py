@@ -124,6 +124,16 @@ class TrainConfig(BaseModel):
             "fine-tuned ones; the fold models are interpolated the same way for the out-of-fold scores (1 = off)."
         ),
     )
+    teacher: str | None = Field(
+        None,
+        description=(
+            "Knowledge distillation: a trained model dir (e.g. all-mpnet-base-v2 fine-tuned) whose P(hate) on "
+            "every training text the student learns beside the labels. None = off."
+        ),
+    )
+    teacher_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of the loss on the teacher's soft targets (the rest on the labels)."
+    )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
         description="Training arithmetic: 'auto' = bfloat16 mixed precision where the hardware has it, else fp32.",

@@ -97,6 +97,16 @@ def train(
         float,
         typer.Option(help="WiSE-FT: share of the fine-tuned weights kept vs the stage-1 start (1 = off)."),
     ] = TRAIN_DEFAULTS.wise_alpha,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="Knowledge distillation: a trained model dir (e.g. fine-tuned all-mpnet-base-v2) whose P(hate) on "
+            "every training text the student also learns from."
+        ),
+    ] = None,
+    teacher_weight: Annotated[
+        float, typer.Option(help="Share of the loss on the teacher's scores (the rest on the labels).")
+    ] = TRAIN_DEFAULTS.teacher_weight,
     epoch_ratio: Annotated[
         float,
         typer.Option(
@@ -117,7 +127,7 @@ def train(
             base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
             soup_runs=soup_runs, folds=folds, rdrop=rdrop, adversarial=adversarial, precision=precision,
             batch_size=batch_size, seed=seed, max_length=max_length, device=device, wise_alpha=wise_alpha,
-            epoch_ratio=epoch_ratio,
+            epoch_ratio=epoch_ratio, teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight,
         )  # fmt: skip
     except ValidationError as exc:
         raise fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", 2) from exc

@@ -5,6 +5,7 @@
 - :mod:`.batches`: token limit, length-bucketed batches, scoring;
 - :mod:`.step`: the optimisation step and its regularisers (FGM, R-Drop);
 - :mod:`.averaging`: epoch averages, model soups, WiSE-FT interpolation;
+- :mod:`.distillation`: a teacher model's scores as soft targets;
 - :mod:`.outputs`: what goes into the model dir.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,8 +30,11 @@ def tensor_batches(
     batches: Sequence[Sequence[int]],
     max_length: int,
     device: torch.device,
-) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
-    """Tokenized batches (lists of example indices) with dynamic padding: each padded to its longest text."""
+    targets: Mapping[Example, float] | None = None,
+) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None]]:
+    """Tokenized batches (lists of example indices) with dynamic padding: each padded to its longest text.
+
+    Each comes with its labels and, given ``targets`` (a teacher's P(hate) per example), the soft targets."""
     import torch
 
     for indices in batches:
@@ -44,7 +47,8 @@ def tensor_batches(
             return_tensors="pt",
         )
         labels = torch.tensor([e.label for e in chunk], dtype=torch.long)
-        yield {k: v.to(device) for k, v in encoded.items()}, labels.to(device)
+        soft = None if targets is None else torch.tensor([targets[e] for e in chunk], dtype=torch.float32).to(device)
+        yield {k: v.to(device) for k, v in encoded.items()}, labels.to(device), soft
 
 
 def bucketed_batches(
@@ -83,7 +87,7 @@ def score_examples(
     hate_id = LABELS.index("hate")
     model.eval()  # type: ignore[no-untyped-call]
     with torch.inference_mode():
-        for indices, (batch, _) in zip(
+        for indices, (batch, _, _) in zip(
             batches, tensor_batches(tokenizer, examples, batches, max_length, device), strict=True
         ):
             probs = torch.softmax(model(**batch).logits.float(), dim=-1)[:, hate_id]

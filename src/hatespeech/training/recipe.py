@@ -1,4 +1,5 @@
-"""The recipe: train the head on the frozen encoder, fine-tune all weights per fold, average, interpolate.
+"""The recipe: train the head on the frozen encoder, fine-tune all weights per fold, average, interpolate
+(optionally learning a teacher's scores beside the labels).
 
 Model selection uses folds carved from the training data (grouped by author); the test split, when given,
 is only evaluated and reported. The result is written as a standard Hugging Face model directory
@@ -29,6 +30,7 @@ from hatespeech.modeling import head_parameter_names, load_base, parameter_group
 from hatespeech.training import averaging
 from hatespeech.training.batches import bucketed_batches, choose_max_length, score_examples, tensor_batches
 from hatespeech.training.data_mix import BalancedEpochs, Run, plan_runs, score_prior
+from hatespeech.training.distillation import teacher_scores
 from hatespeech.training.outputs import save_model_dir, save_validation_scores
 from hatespeech.training.step import Stage
 
@@ -102,6 +104,7 @@ class _Loop:
         encoded = tokenizer([e.text for e in examples], truncation=True, max_length=self.max_length)
         self.token_length = {e: len(ids) for e, ids in zip(examples, encoded["input_ids"], strict=True)}
         self.history: list[dict[str, Any]] = []
+        self.targets: dict[Example, float] | None = None  # a teacher's P(hate) per text (distillation)
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -110,6 +113,10 @@ class _Loop:
             TimeElapsedColumn(),
         )
         self.progress = Progress(*columns, console=console, transient=False)
+
+    @property
+    def teacher_weight(self) -> float:
+        return self.config.teacher_weight if self.targets is not None else 0.0
 
     def score(self, examples: Sequence[Example]) -> np.ndarray:
         return score_examples(self.model, self.tokenizer, examples, self.max_length)
@@ -131,8 +138,9 @@ class _Loop:
         batches = bucketed_batches([self.token_length[e] for e in examples], self.config.batch_size, rng)
         task = self.progress.add_task(description, total=len(batches), loss=0.0, val="-")
         losses: list[float] = []
-        for batch, labels in tensor_batches(self.tokenizer, examples, batches, self.max_length, self.device):
-            losses.append(stage.train_step(batch, labels))
+        encoded = tensor_batches(self.tokenizer, examples, batches, self.max_length, self.device, self.targets)
+        for batch, labels, soft in encoded:
+            losses.append(stage.train_step(batch, labels, soft))
             self.progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
         record: dict[str, Any] = {"stage": description, "train_loss": float(np.mean(losses))}
         record["train_seconds"] = round(time.perf_counter() - started, 2)
@@ -161,7 +169,10 @@ class _Loop:
         rng = random.Random(config.seed)
         epochs = self.epochs(examples, config.seed)
         steps = config.head_epochs * math.ceil(len(epochs) / config.batch_size)
-        stage = Stage(self.model, optimizer, steps, 0.0, 0.0, bf16=self.bf16, class_weights=epochs.class_weights())
+        stage = Stage(
+            self.model, optimizer, steps, 0.0, 0.0,
+            bf16=self.bf16, class_weights=epochs.class_weights(), teacher_weight=self.teacher_weight,
+        )  # fmt: skip
         for epoch in range(1, config.head_epochs + 1):
             description = f"stage 1 (head) epoch {epoch}/{config.head_epochs}"
             self.epoch(description, stage, rng, epochs.next_epoch(), validation)
@@ -182,6 +193,7 @@ class _Loop:
         stage = Stage(
             self.model, optimizer, total_steps, config.warmup_ratio, config.label_smoothing,
             bf16=self.bf16, rdrop=config.rdrop, adversarial=config.adversarial, class_weights=epochs.class_weights(),
+            teacher_weight=self.teacher_weight,
         )  # fmt: skip
         best: tuple[str, State, float] = ("", {}, -1.0)
         average: State | None = None
@@ -231,6 +243,8 @@ def train(
     tokenizer, model = load_base(config.base_model)
     model.to(device)  # type: ignore[arg-type]
     loop = _Loop(model, tokenizer, config, head_examples, device, use_bf16(config.precision, device), console)
+    if config.teacher:
+        loop.targets = teacher_scores(Path(config.teacher), head_examples, device)
     # Validation texts: one hold-out split, or every training text (scored out-of-fold).
     validation = head_examples if cross_fit else runs[0].validation
     oof_scores: list[np.ndarray] = []

@@ -1,9 +1,12 @@
-"""The optimisation step: AdamW with linear warm-up and decay, and the stage-2 regularisers (FGM, R-Drop)."""
+"""The optimisation step: AdamW with linear warm-up and decay, the stage-2 regularisers (FGM, R-Drop) and the
+distillation loss (a teacher's soft targets beside the labels)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from hatespeech.data import LABELS
 
 if TYPE_CHECKING:
     import torch
@@ -25,6 +28,7 @@ class Stage:
         rdrop: float = 0.0,
         adversarial: float = 0.0,
         class_weights: Sequence[float] | None = None,
+        teacher_weight: float = 0.0,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -35,6 +39,7 @@ class Stage:
         self.rdrop = rdrop
         self.adversarial = adversarial
         self.class_weights = None if class_weights is None else list(class_weights)
+        self.teacher_weight = teacher_weight
         self.step = 0
         for group in optimizer.param_groups:
             group["initial_lr"] = group["lr"]
@@ -45,7 +50,10 @@ class Stage:
         remaining = self.total_steps - self.step
         return max(0.0, remaining / max(1, self.total_steps - self.warmup_steps))
 
-    def train_step(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> float:
+    def train_step(
+        self, batch: dict[str, torch.Tensor], labels: torch.Tensor, soft: torch.Tensor | None = None
+    ) -> float:
+        """One step on ``batch``; ``soft`` (a teacher's P(hate) per text) enters with ``teacher_weight``."""
         import torch
 
         self.model.train()
@@ -54,29 +62,52 @@ class Stage:
             group["lr"] = group["initial_lr"] * factor
         if self.rdrop > 0:  # the batch twice in one pass: two dropout masks
             batch = {k: torch.cat([v, v]) for k, v in batch.items()}
-        loss = self._loss(batch, labels)
+        loss = self._loss(batch, labels, soft)
         loss.backward()  # type: ignore[no-untyped-call]
         if self.adversarial > 0:
-            self._adversarial_backward(batch, labels)
+            self._adversarial_backward(batch, labels, soft)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         return float(loss.item())
 
-    def _loss(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the batch; with R-Drop (batch doubled) the mean of both halves' plus their KL."""
+    def _loss(self, batch: dict[str, torch.Tensor], labels: torch.Tensor, soft: torch.Tensor | None) -> torch.Tensor:
+        """The batch's loss; with R-Drop (batch doubled) the mean of both halves' plus their KL."""
         import torch
 
         with torch.autocast(labels.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits = self.model(**batch).logits.float()
         if self.rdrop > 0:
             first, second = logits.chunk(2)
-            loss = (self._cross_entropy(first, labels) + self._cross_entropy(second, labels)) / 2
+            loss = (self._supervised(first, labels, soft) + self._supervised(second, labels, soft)) / 2
             return loss + self.rdrop * _symmetric_kl(first, second)
-        return self._cross_entropy(logits, labels)
+        return self._supervised(logits, labels, soft)
 
-    def _adversarial_backward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> None:
+    def _supervised(self, logits: torch.Tensor, labels: torch.Tensor, soft: torch.Tensor | None) -> torch.Tensor:
+        """Cross-entropy with the labels, mixed with the teacher's soft targets when there are any."""
+        loss = self._cross_entropy(logits, labels)
+        if soft is None or self.teacher_weight == 0:
+            return loss
+        return (1 - self.teacher_weight) * loss + self.teacher_weight * self._soft_cross_entropy(logits, labels, soft)
+
+    def _soft_cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy with the teacher's distribution (P(hate) = ``soft``), class-weighted by the gold label
+        like the hard loss, so that the scores stay on the balanced scale."""
+        import torch
+
+        log_q = torch.log_softmax(logits, dim=-1)
+        hate = LABELS.index("hate")
+        target = torch.stack([1 - soft, soft], dim=-1) if hate == 1 else torch.stack([soft, 1 - soft], dim=-1)
+        per_text = -(target * log_q).sum(dim=-1)
+        if self.class_weights is None:
+            return per_text.mean()
+        weights = torch.tensor(self.class_weights, device=logits.device)[labels]
+        return (weights * per_text).sum() / weights.sum()
+
+    def _adversarial_backward(
+        self, batch: dict[str, torch.Tensor], labels: torch.Tensor, soft: torch.Tensor | None
+    ) -> None:
         """FGM: add the gradient of the loss with the word embeddings moved ``adversarial`` along their gradient."""
         import torch
 
@@ -91,7 +122,7 @@ class Stage:
         with torch.no_grad():
             embeddings.add_(grad * (self.adversarial / norm))
         try:
-            self._loss(batch, labels).backward()  # type: ignore[no-untyped-call]
+            self._loss(batch, labels, soft).backward()  # type: ignore[no-untyped-call]
         finally:
             with torch.no_grad():
                 embeddings.copy_(original)
