@@ -8,9 +8,9 @@ training wall time. Setups:
 - ``tfidf``: word + char n-gram TF-IDF and logistic regression on ``sampled_train`` (deterministic, one run);
 - ``previous``: the recipe before natural text was added, on ``sampled_train`` alone (comparable with
   published results on this split);
-- ``defaults``: ``hatespeech train`` as shipped (``sampled_train`` + natural noHate text);
+- ``defaults``: ``hatespeech train`` as shipped (``sampled_train`` + natural noHate text + contrast set);
 - ``NAME={"field": value}``: the defaults with TrainConfig overrides (e.g. ``mpnet={"base_model":
-  "all-mpnet-base-v2"}``).
+  "all-mpnet-base-v2"}``); ``"contrast": false`` leaves the contrast set out.
 
 Usage::
 
@@ -114,6 +114,7 @@ def main() -> None:
     if natural is None:
         raise SystemExit(f"{data_dir} has no all_files/: the natural-text figures need it")
     mix = load_training_data(data_dir, test_texts=test.texts)
+    without_contrast = Dataset([e for e in mix.examples if not e.contrast], mix.report)
 
     rows: list[dict[str, Any]] = []
     for setup in args.setups:
@@ -133,8 +134,13 @@ def main() -> None:
             continue
         name, _, spec = setup.partition("=")
         overrides = PREVIOUS_DEFAULTS if name == "previous" else json.loads(spec or "{}")
+        if name != "previous" and "contrast" in overrides:  # a data switch, not a TrainConfig field
+            overrides = dict(overrides)
+            mix_for_setup = mix if overrides.pop("contrast") else without_contrast
+        else:
+            mix_for_setup = mix
         for seed in args.seeds:
-            data = sample if name == "previous" else mix
+            data = sample if name == "previous" else mix_for_setup
             rows.append(run_model(name, overrides, seed, data, test, natural, args.keep))
             console.print(json.dumps(rows[-1]))
 

@@ -24,11 +24,10 @@ CATEGORIES = {
     "identity_neutral": 0, "identity_positive": 0, "negated_hate": 0, "counter_speech": 0, "reclaimed_slurs": 0,
     "profanity_untargeted": 0, "spelling_variants": 1, "threats": 1, "dehumanising": 1, "question_opinion": 1,
 }  # fmt: skip
-# Accuracy the shipped model must reach (0.82-0.88 over seeds 1-3: see docs/experiments.md).
-BOUNDS = {"identity_neutral": 0.7}
-# Where the model is still short of issue 16's floor of 0.5 (0.06-0.19 over seeds 1-3): a strict xfail, so
-# the test fails the day the model gets there and the bound must move into BOUNDS.
-SHORT = {"negated_hate": 0.5}
+# Accuracy the shipped model must reach, with margin: over seeds 1, 2 and 42 (docs/experiments.md) neutral
+# mentions scored 1.00, negated hate 0.75-0.88, counter-speech 0.50-0.69 (0.08 before the contrast set),
+# dehumanising hate 1.00 — the last guards against a model that stops flagging hate near a group word.
+BOUNDS = {"identity_neutral": 0.8, "negated_hate": 0.6, "counter_speech": 0.35, "dehumanising": 0.8}
 
 
 def test_cases_cover_every_category_with_gold_labels_and_none_from_the_dataset(shared_data: Path) -> None:
@@ -56,10 +55,3 @@ def shipped_accuracy() -> dict[str, float]:
 @pytest.mark.parametrize("category", sorted(BOUNDS))
 def test_shipped_model_passes_the_key_behaviour_categories(shipped_accuracy: dict[str, float], category: str) -> None:
     assert shipped_accuracy[category] >= BOUNDS[category], shipped_accuracy
-
-
-@pytest.mark.shipped
-@pytest.mark.xfail(strict=True, reason="negated hate is flagged as hate: below 0.5 (issue 16, open)")
-@pytest.mark.parametrize("category", sorted(SHORT))
-def test_shipped_model_on_the_categories_still_short(shipped_accuracy: dict[str, float], category: str) -> None:
-    assert shipped_accuracy[category] >= SHORT[category], shipped_accuracy
