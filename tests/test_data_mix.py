@@ -168,7 +168,11 @@ def test_train_cli_takes_extra_data_and_the_natural_switch(tiny_base: Path, smal
     base = load_training_data(small_data, test_texts=load_split(small_data, "sampled_test").texts)
     assert record["examples"] == len(base) + 6
     assert record["per_label"]["noHate"] == len(base) - sum(base.labels) + 6
-    assert str(extra) in record["source"]
+    assert str(extra) in record["source"] and "contrast set" in record["source"]
+    result = runner.invoke(app, [*args, "--no-contrast"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "data.json").read_text())
+    assert record["examples"] == len(base) - 200 + 6 and "contrast set" not in record["source"]
     result = runner.invoke(app, [*args[:-2], "--extra-data", str(tmp_path / "nope.csv")])
     assert isinstance(result.exception, DataError) and "does not exist" in str(result.exception)  # run() prints it
     result = runner.invoke(app, [*args[:7], "--wise-alpha", "1.5"])
@@ -217,8 +221,8 @@ def test_class_weights_enter_the_loss(tiny_base: Path) -> None:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     model.eval()  # no dropout: the two losses differ only by the weights
     with torch.no_grad():
-        plain = Stage(model, optimizer, 1, 0.0, 0.0)._loss(batch, labels)
-        weighted = Stage(model, optimizer, 1, 0.0, 0.0, class_weights=[0.25, 1.0])._loss(batch, labels)
+        plain = Stage(model, optimizer, 1, 0.0, 0.0)._loss(batch, labels, None)
+        weighted = Stage(model, optimizer, 1, 0.0, 0.0, class_weights=[0.25, 1.0])._loss(batch, labels, None)
         each = torch.nn.functional.cross_entropy(model(**batch).logits, labels, reduction="none")
     assert float(plain) == pytest.approx(float(each.mean()), abs=1e-5)
     assert float(weighted) == pytest.approx(float((each[0] + 0.25 * each[1]) / 1.25), abs=1e-5)

@@ -117,7 +117,7 @@ def train(
     """Fine-tune the base model (head first, then all weights) and publish the model dir."""
     from pydantic import ValidationError
 
-    from hatespeech.data import check_trainable, load_split, resolve_data_dir
+    from hatespeech.data import LoadReport, check_trainable, load_split, resolve_data_dir
     from hatespeech.evaluation import metrics_table
     from hatespeech.training import train as run_training
     from hatespeech.training.data_mix import load_training_data
@@ -145,7 +145,8 @@ def train(
         test_texts=test_data.texts if test_data else [],
     )
     console.print(f"train: {train_data.report.summary()}", highlight=False)
-    check_trainable(train_data)
+    # The data given must train a classifier by itself: the contrast set does not count towards it.
+    check_trainable(Dataset([e for e in train_data.examples if not e.contrast], LoadReport(source=str(data_path))))
     target = out or default_model_dir()
     after_save = None
     if export:
