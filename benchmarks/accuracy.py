@@ -133,14 +133,10 @@ def main() -> None:
             console.print(json.dumps(rows[-1]))
             continue
         name, _, spec = setup.partition("=")
-        overrides = PREVIOUS_DEFAULTS if name == "previous" else json.loads(spec or "{}")
-        if name != "previous" and "contrast" in overrides:  # a data switch, not a TrainConfig field
-            overrides = dict(overrides)
-            mix_for_setup = mix if overrides.pop("contrast") else without_contrast
-        else:
-            mix_for_setup = mix
+        overrides = dict(PREVIOUS_DEFAULTS) if name == "previous" else json.loads(spec or "{}")
+        with_contrast = overrides.pop("contrast", True)  # a data switch, not a TrainConfig field
         for seed in args.seeds:
-            data = sample if name == "previous" else mix_for_setup
+            data = sample if name == "previous" else mix if with_contrast else without_contrast
             rows.append(run_model(name, overrides, seed, data, test, natural, args.keep))
             console.print(json.dumps(rows[-1]))
 

@@ -84,11 +84,8 @@ def validation_report(examples: Sequence[Example], hate_scores: Scores, threshol
     sample = np.array([not e.natural for e in examples], dtype=bool) & ~contrast
     natural = natural_false_alarms(examples, scores, threshold)
     mixed = (natural is not None or contrast.any()) and sample.any()
-    report: dict[str, Any] = {
-        "validation": compute_metrics(
-            labels[sample] if mixed else labels, scores[sample] if mixed else scores, threshold
-        )
-    }
+    shown = sample if mixed else np.ones(len(labels), dtype=bool)
+    report: dict[str, Any] = {"validation": compute_metrics(labels[shown], scores[shown], threshold)}
     if mixed:
         report["validation_all"] = compute_metrics(labels, scores, threshold)
     if natural is not None:

@@ -97,8 +97,8 @@ class Stage:
         import torch
 
         log_q = torch.log_softmax(logits, dim=-1)
-        hate = LABELS.index("hate")
-        target = torch.stack([1 - soft, soft], dim=-1) if hate == 1 else torch.stack([soft, 1 - soft], dim=-1)
+        probability = {"hate": soft, "noHate": 1 - soft}
+        target = torch.stack([probability[label] for label in LABELS], dim=-1)
         per_text = -(target * log_q).sum(dim=-1)
         if self.class_weights is None:
             return per_text.mean()
