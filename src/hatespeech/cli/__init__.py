@@ -1,4 +1,4 @@
-"""Command line: ``hatespeech train | evaluate | calibrate | predict | export | serve``.
+"""Command line: ``hatespeech train | evaluate | calibrate | predict | export | pack | serve``.
 
 :mod:`.app` holds the Typer app and what the commands share; :mod:`.training` the commands that make and
 judge a model; :mod:`.serving` those that use one. Importing them registers their commands, in help order.

@@ -85,7 +85,10 @@ def load_engine(model: Path | None, kind: str) -> Any:
 def build_engine(directory: Path, kind: str) -> Any:
     """The engine for a model dir that has been verified already."""
     if kind == "torch":
+        from hatespeech import artifact
         from hatespeech.engine import TorchEngine
+
+        artifact.verify(directory, check_hashes=False, need=(artifact.TORCH_WEIGHTS,))
 
         return TorchEngine(directory)
     if kind in ("onnx", "onnx-int8"):

@@ -157,7 +157,7 @@ def export(
     from hatespeech.export import export_model_dir
 
     directory = model or default_model_dir()
-    artifact.verify(directory)
+    artifact.verify(directory, need=(artifact.TORCH_WEIGHTS,))
     check = None
     try:
         check = load_dataset(resolve_data_dir(data, download=False), split)
@@ -172,6 +172,33 @@ def export(
         raise
     final = artifact.publish(staged, directory)
     console.print(f"exported: {directory} -> {final}", highlight=False)
+
+
+@app.command()
+def pack(
+    out: Annotated[Path, typer.Argument(help="New directory for the serving copy.")],
+    model: ModelOption = None,
+    graphs: Annotated[
+        str, typer.Option(help="served: only the ONNX graph the server would pick (HATESPEECH_QUANTIZED=auto); all.")
+    ] = "served",
+) -> None:
+    """Copy what the ONNX server needs from a model dir (no PyTorch weights), e.g. for a container image."""
+    from hatespeech import artifact
+    from hatespeech.config import Settings
+    from hatespeech.onnx_engine import use_int8
+
+    if graphs not in ("served", "all"):
+        raise fail(f"unknown --graphs {graphs!r}: use served or all", 2)
+    directory = model or default_model_dir()
+    if graphs == "all":
+        keep: tuple[str, ...] = (artifact.ONNX_FP32, artifact.ONNX_INT8)
+    else:
+        max_drop = Settings.model_fields["max_int8_accuracy_drop"].default
+        keep = (artifact.ONNX_INT8 if use_int8(directory, "auto", max_drop) else artifact.ONNX_FP32,)
+    manifest = artifact.pack(directory, out, keep)
+    size = sum(entry["bytes"] for entry in manifest["files"].values())
+    left_out = ", ".join(manifest["packed"]["left_out"]) or "nothing"
+    console.print(f"packed {directory} -> {out}: {size / 1e6:.1f} MB, left out {left_out}", highlight=False)
 
 
 def _serve_on_ray(settings: Any, replicas: int, autoscale: str | None, address: str | None) -> None:
