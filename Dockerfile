@@ -11,7 +11,7 @@
 #   EXTRA_CA_CERTS  PEM text of a TLS-intercepting proxy's CA, for pip in the build stage only; it never
 #                   reaches the image you run.
 # Targets: the default image has the model; `--target server` has none (mount one at /app/model).
-# Training in Docker and the Ray image: deploy/docker/ (see docs/deployment.md).
+# Training in Docker and the Ray image: deploy/docker/{train,ray}.Dockerfile (see docs/deployment.md).
 # Every stage before the target is needed by it: the classic builder (no BuildKit) builds them all.
 
 ARG BASE_IMAGE=python:3.11-slim
@@ -20,12 +20,8 @@ ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE} AS venv
 ARG EXTRA_CA_CERTS=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
-RUN set -e; \
-    if [ -n "$EXTRA_CA_CERTS" ]; then \
-      printf '%s\n' "$EXTRA_CA_CERTS" | cat /etc/ssl/certs/ca-certificates.crt - > /etc/build-ca.pem; \
-      printf '[global]\ncert = /etc/build-ca.pem\n' > /etc/pip.conf; \
-    fi; \
-    python3 -m venv /opt/pip && python3 -m venv --without-pip /opt/venv
+COPY deploy/docker/trust-build-ca.sh /usr/local/bin/
+RUN trust-build-ca.sh && python3 -m venv /opt/pip && python3 -m venv --without-pip /opt/venv
 COPY requirements-serve.txt /tmp/requirements-serve.txt
 RUN /opt/pip/bin/pip --python /opt/venv/bin/python install --no-deps -r /tmp/requirements-serve.txt
 COPY pyproject.toml README.md /tmp/package/

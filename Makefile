@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run train serve test test-model docker test-docker lint format bench mpnet clean
+.PHONY: install browser run train serve test test-model docker docker-train test-docker lint format bench mpnet clean
 
 install: $(STAMP)
 
@@ -58,6 +58,14 @@ test-model: install $(MODEL_DIR)/manifest.json
 # registry is reachable; see docs/deployment.md.
 docker: install $(MODEL_DIR)/manifest.json
 	deploy/docker/build.sh $(MODEL_DIR)
+
+# Training in Docker (deploy/docker/train.Dockerfile): PyTorch's CPU wheel comes from this machine's pip when it
+# has one locally (no download), else the image fetches it from PyTorch's index.
+docker-train: install
+	@ls deploy/docker/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1 \
+	  || $(BIN)/python -m pip download --quiet --no-deps --no-index --dest deploy/docker/wheels torch==2.13.0+cpu \
+	  || echo "no local CPU torch wheel: the image downloads it from PyTorch's index"
+	DOCKERFILE=deploy/docker/train.Dockerfile IMAGE=hate-speech-detection-train:latest deploy/docker/build.sh
 
 # The image built and run for real (a tiny test model unless HATESPEECH_DOCKER_MODEL names one under models/).
 test-docker: install

@@ -165,9 +165,11 @@ def test_serving_packages_are_complete_but_for_two_known_omissions(image: str, m
     assert complaints == {("tokenizers", "huggingface-hub"), ("hatespeech", "scikit-learn")}, result.stdout
 
 
-def test_docker_stop_drains_in_flight_requests_and_exits_0(image: str) -> None:
-    # A long batch wait keeps the requests in flight (queued) when docker stop sends SIGTERM.
-    container, url, _ = start(image, "-e", "HATESPEECH_MAX_WAIT_MS=1000")
+def test_docker_stop_drains_in_flight_requests_and_exits_0_when_locked_down(image: str) -> None:
+    # A long batch wait keeps the requests in flight (queued) when docker stop sends SIGTERM. The container
+    # runs as deploy/k8s/deployment.yaml has it: read-only root filesystem, a tmpfs /tmp, no capabilities.
+    locked_down = ("--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges")
+    container, url, _ = start(image, *locked_down, "-e", "HATESPEECH_MAX_WAIT_MS=1000")
     try:
         with ThreadPoolExecutor(20) as pool:
             sent = [pool.submit(httpx.post, f"{url}/predict", json={"text": f"t {i}"}, timeout=30) for i in range(20)]

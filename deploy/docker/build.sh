@@ -7,13 +7,15 @@
 #   - a TLS-intercepting proxy: the CA certificates added to this machine's trust store
 #     (/usr/local/share/ca-certificates) go to pip in the build stage only (EXTRA_CA_FILE=none: don't).
 # Usage: deploy/docker/build.sh [MODEL_DIR]        (MODEL_DIR under models/, default models/current)
-# Environment: IMAGE, TARGET (runtime | server), BASE_IMAGE, LOCAL_BASE, MODEL_GRAPHS (served | all),
-#              EXTRA_CA_FILE (a PEM file, or none), DEBIAN_MIRROR.
+# Environment: IMAGE, TARGET (runtime | server | venv), BASE_IMAGE, LOCAL_BASE, MODEL_GRAPHS (served | all),
+#              EXTRA_CA_FILE (a PEM file, or none), DEBIAN_MIRROR,
+#              DOCKERFILE (deploy/docker/train.Dockerfile or ray.Dockerfile for the other images).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+DOCKERFILE=${DOCKERFILE:-Dockerfile}
 IMAGE=${IMAGE:-hate-speech-detection-api:latest}
-TARGET=${TARGET:-runtime}
+TARGET=${TARGET:-}
 DEFAULT_BASE=python:3.11-slim
 BASE_IMAGE=${BASE_IMAGE:-$DEFAULT_BASE}
 LOCAL_BASE=${LOCAL_BASE:-hatespeech-base:bookworm}
@@ -31,14 +33,14 @@ apt_install() {
 
 ensure_docker() {
     docker info >/dev/null 2>&1 && return
-    if ! command -v dockerd >/dev/null && ! command -v docker >/dev/null; then
+    if ! command -v dockerd >/dev/null; then
+        # A client alone (e.g. a static docker binary) may be here; it needs a daemon to talk to.
         is_root && command -v apt-get >/dev/null \
-            || die "Docker is not installed: install it (Debian: sudo apt-get install docker.io), then run this again"
+            || die "no Docker engine here: install it (Debian: sudo apt-get install docker.io), then run this again"
         apt_install docker.io
     fi
     docker info >/dev/null 2>&1 && return
     is_root || die "the Docker daemon is not running or not yours: start it (sudo systemctl start docker) or join the docker group"
-    command -v dockerd >/dev/null || die "the Docker client is here but no dockerd to start: install docker.io"
     if [ -d /run/systemd/system ]; then
         say "starting the Docker daemon (systemctl start docker)"
         systemctl start docker
@@ -105,7 +107,7 @@ extra_ca() {
 }
 
 check_model() {
-    [ "$TARGET" = server ] && return
+    [ "$DOCKERFILE" = Dockerfile ] && [ "${TARGET:-runtime}" = runtime ] || return 0
     [ -f "$MODEL_DIR/manifest.json" ] || die "no model in $MODEL_DIR: train one first (make train), or give a model dir"
     [ -f "$MODEL_DIR/model.onnx" ] || [ -f "$MODEL_DIR/model.int8.onnx" ] \
         || die "$MODEL_DIR has no ONNX graph: run hatespeech export --model $MODEL_DIR"
@@ -119,16 +121,25 @@ check_model
 ensure_docker
 base=$(choose_base)
 ca=$(extra_ca)
-args=(--target "$TARGET" -t "$IMAGE" --build-arg "BASE_IMAGE=$base"
-      --build-arg "MODEL_DIR=$(realpath -m --relative-to=. "$MODEL_DIR")" --build-arg "MODEL_GRAPHS=$MODEL_GRAPHS")
+args=(-f "$DOCKERFILE" -t "$IMAGE" --build-arg "BASE_IMAGE=$base")
+[ -z "$TARGET" ] || args+=(--target "$TARGET")
 [ -z "$ca" ] || args+=(--build-arg "EXTRA_CA_CERTS=$ca")
+case "$DOCKERFILE" in
+    Dockerfile)
+        args+=(--build-arg "MODEL_DIR=$(realpath -m --relative-to=. "$MODEL_DIR")" --build-arg "MODEL_GRAPHS=$MODEL_GRAPHS") ;;
+    *train.Dockerfile)
+        if compgen -G "deploy/docker/wheels/torch-*.whl" >/dev/null; then
+            say "using the torch wheel in deploy/docker/wheels (not PyTorch's index)"
+            args+=(--build-arg "TORCH_INDEX_URL=")
+        fi ;;
+esac
 if docker buildx version >/dev/null 2>&1; then
     builder=BuildKit
 else
     builder="the classic builder (no buildx)"
     export DOCKER_BUILDKIT=0
 fi
-say "building $IMAGE (target $TARGET) on $base with $builder"
+say "building $IMAGE from $DOCKERFILE${TARGET:+ (target $TARGET)} on $base with $builder"
 started=$(date +%s)
 docker build "${args[@]}" . >&2
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
