@@ -20,5 +20,7 @@ COPY requirements.txt /tmp/requirements.txt
 RUN grep -v '^-e' /tmp/requirements.txt > /tmp/constraints.txt \
     && /opt/pip/bin/pip --python /opt/venv/bin/python install -c /tmp/constraints.txt 'ray[serve,data]==2.60.0'
 
+# Ray writes its session files and caches under $HOME; the image's user has no home directory.
 FROM ${APP_IMAGE}
+ENV HOME=/tmp
 COPY --from=venv /opt/venv /opt/venv
