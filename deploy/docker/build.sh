@@ -67,7 +67,7 @@ make_local_base() {
     local rootfs mirror
     rootfs=$(mktemp -d /var/tmp/hatespeech-base.XXXXXX)
     mirror=$(debian_mirror)
-    say "making $LOCAL_BASE (Debian bookworm minbase + python3) with debootstrap from $mirror; about 2 minutes, once per machine"
+    say "making $LOCAL_BASE (Debian bookworm minbase + python3) with debootstrap from $mirror; a minute or two, once per machine"
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$rootfs" "$mirror" \
         >/var/tmp/hatespeech-debootstrap.log 2>&1 \
         || { rm -rf "$rootfs"; die "debootstrap failed: see /var/tmp/hatespeech-debootstrap.log"; }
