@@ -35,10 +35,33 @@ def assert_error(response: httpx.Response, status: int, error_type: str) -> None
         {"text": "a", "unknown": 1},
         {"text": "a", "raw_scores": True},
         {"text": "nul \u0000 inside"},
+        # Strict types: no lax coercion of numbers to booleans or of booleans and strings to integers.
+        {"inputs": "a sentence", "raw_scores": 0},
+        {"text": "a", "truncate": 1},
+        {"text": "a", "truncate": "true"},
+        {"inputs": "a", "parameters": {"top_k": True}},
+        {"inputs": "a", "parameters": {"top_k": "1"}},
+        {"inputs": "a", "parameters": {"top_k": 1.5}},
+        {"inputs": "a", "parameters": {"top_k": 0}},
+        {"inputs": "a", "parameters": "top_k=1"},
+        # Whitespace as Python counts it (U+001E, U+3000), which JSON Schema's \s does not all cover.
+        {"text": "\u001e\u001e"},
+        {"texts": ["ok", "\u3000 \u2029"]},
     ],
 )
 def test_invalid_bodies_are_422(client: httpx.Client, payload: object) -> None:
     assert_error(client.post("/predict", json=payload), 422, "validation")
+
+
+def test_json_schema_integers_and_unknown_hugging_face_parameters_pass(client: httpx.Client) -> None:
+    body = {"inputs": "a", "parameters": {"top_k": 1.0, "function_to_apply": "none"}, "raw_scores": False}
+    answer = client.post("/predict", json=body)
+    assert answer.status_code == 200 and len(answer.json()) == 1
+
+
+def test_a_blank_text_gets_a_readable_message(client: httpx.Client) -> None:
+    message = client.post("/predict", json={"text": "\u001e\t"}).json()["error"]
+    assert message == "text: a text needs a character that is not whitespace, and no NUL byte"
 
 
 @pytest.mark.parametrize("payload", [[1, 2], 3, None, "text", True])

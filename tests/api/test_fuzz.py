@@ -1,9 +1,15 @@
 """schemathesis against /openapi.json of the real server: no 5xx, every response matches the schema.
 
-Cases come from each operation's hypothesis strategy (schemathesis' own pytest plugin is not used).
+Fuzzing: cases from each operation's hypothesis strategy (schemathesis' own pytest plugin is not used).
+Coverage: the schemathesis CLI's coverage phase with every check, as a user would run it; it sends requests
+that break the schema one constraint at a time, and each must be refused.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -37,3 +43,13 @@ def test_api_conforms_to_its_schema(server: RunningServer) -> None:
         check()
     assert tried >= len(operations)
     print(f"schemathesis: {tried} cases over {len(operations)} operations, 0 failures")
+
+
+def test_coverage_phase_with_every_check(server: RunningServer) -> None:
+    cli = Path(sys.executable).with_name("schemathesis")
+    config = Path(__file__).with_name("schemathesis.toml")
+    command = [str(cli), "--config-file", str(config), "run", f"{server.url}/openapi.json"]
+    command += ["--phases", "coverage", "--checks", "all"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[result.stdout.find("FAILURES") :][:6000]
+    assert "passed" in result.stdout and "failed" not in result.stdout

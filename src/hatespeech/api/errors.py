@@ -75,7 +75,10 @@ def _describe_validation(exc: RequestValidationError) -> str:
         if len(path) > 1 and path[0] in ("text", "texts", "inputs"):
             path = path[1:]  # drop the request-shape tag pydantic puts first
         location = ".".join(path)
-        parts.append(f"{location}: {error.get('msg')}" if location else str(error.get("msg")))
+        message = str(error.get("msg"))
+        if error.get("type") == "string_pattern_mismatch":  # the only pattern: TEXT_PATTERN
+            message = "a text needs a character that is not whitespace, and no NUL byte"
+        parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts) or "invalid request"
 
 

@@ -123,8 +123,7 @@ async def predict(body: PredictRequest, request: Request) -> Any:
         return PredictionOut(**predictions[0].as_dict())
     if isinstance(body, TextsRequest):
         return BatchPredictionOut(predictions=[PredictionOut(**p.as_dict()) for p in predictions])
-    top_k = (body.parameters or {}).get("top_k")
-    top_k = top_k if isinstance(top_k, int) and top_k > 0 else None
+    top_k = body.parameters.top_k if body.parameters else None
     if isinstance(body.inputs, str):
         return _tei_shape(predictions[0], top_k)
     return [_tei_shape(p, top_k) for p in predictions]

@@ -10,27 +10,64 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictStr, StringConstraints, Tag
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictStr,
+    StringConstraints,
+    Tag,
+)
+from pydantic_core import PydanticCustomError
 
 Label = Literal["hate", "noHate"]
 
 
-TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+SPACE = r"\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028-\u2029\u202f\u205f\u3000"
+r"""Python's whitespace (``str.isspace``), spelled out: ``\s`` differs between Python, JSON Schema (ECMA) and
+pydantic's regex engine (e.g. on U+001C-U+001F), and the schema must refuse exactly what the server does."""
+TEXT_PATTERN = rf"^[^\x00]*[^\x00{SPACE}][^\x00]*$"
 """A text needs one non-space character and no NUL."""
 
 Text = Annotated[StrictStr, StringConstraints(pattern=TEXT_PATTERN)]
 
 
-class _RequestOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _only_false(value: Any) -> Any:
+    """``Literal[False]`` alone lets 0 and 0.0 through (they equal False): only a JSON ``false`` passes."""
+    if value is not False:
+        raise PydanticCustomError("raw_scores", "only false is supported (a JSON boolean)")
+    return value
 
-    parameters: dict[str, Any] | None = Field(
-        None, description="Hugging Face parameters; `top_k` limits the labels returned for `inputs`."
+
+def _json_integer(value: Any) -> Any:
+    """A JSON Schema integer: a number without a fraction (2 or 2.0), never a boolean or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+class HFParameters(BaseModel):
+    """Hugging Face ``parameters``: ``top_k`` is used; other keys HF clients send are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    top_k: Annotated[int, Field(ge=1), BeforeValidator(_json_integer)] | None = Field(
+        None, description="Return only the k most likely labels (for `inputs`)."
     )
+
+
+class _RequestOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    parameters: HFParameters | None = Field(None, description="Hugging Face parameters.")
     truncate: StrictBool = Field(
         True, description="Cut texts longer than the model's max length (false: such texts are a 422)."
     )
-    raw_scores: Literal[False] = Field(False, description="TEI option; only false is supported.")
+    raw_scores: Annotated[Literal[False], BeforeValidator(_only_false)] = Field(
+        False, description="TEI option; only false is supported."
+    )
 
 
 class TextRequest(_RequestOptions):
