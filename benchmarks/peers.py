@@ -1,0 +1,346 @@
+"""Peer benchmark: our server against the servers a user would otherwise pick, same model, same load.
+
+Each server runs alone on loopback, started from its own virtualenv (made here from the pinned files in
+benchmarks/peers/, never the project's), offline. The load generator is wrk (one thread, keep-alive), the
+same for all: distinct texts from sampled_test (at most 80 tokens, so nobody truncates), single-text and
+32-text requests at each concurrency, counting only 200 answers. Per server: req/s, texts/s, p50/p99, the
+peak RSS of its process tree, and the time from start to ready; then the ratios of ours to each peer.
+
+    .venv/bin/python benchmarks/peers.py [--model models/current] [--peers ours naive infinity-onnx ...]
+        [--concurrency 1 8 32 128] [--seconds 10] [--runs 2] [--json benchmarks/results/peers.json]
+
+What each peer is given (the fair-comparison rules) is in PEERS below and in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from hatespeech.data import load_split, resolve_data_dir
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+VENVS = REPO / ".peer-venvs"
+console = Console(width=160)
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0",
+           "BENTOML_DO_NOT_TRACK": "True", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+
+
+@dataclass
+class Peer:
+    name: str
+    requirements: str | None  # benchmarks/peers/<file>; None: the project's own venv
+    command: Callable[[Path, Path, int], list[str]]  # (python, model dir, port) -> argv
+    ready: str
+    path: str
+    single: Callable[[str], object]
+    batch: Callable[[list[str]], object] | None
+    prepare: Callable[[Path, Path], Path] | None = None  # (model dir, scratch) -> the dir to serve
+    cwd_is_model: bool = False
+
+
+def _onnx_only(model: Path, scratch: Path) -> Path:
+    """infinity's ONNX engine loads the one .onnx file of the dir it runs in: our int8 graph, as we serve it."""
+    target = scratch / "onnx-int8"
+    target.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (model / name).exists():
+            shutil.copy(model / name, target / name)
+    shutil.copy(model / "model.int8.onnx", target / "model.onnx")
+    return target
+
+
+def _infinity(engine: str) -> Callable[[Path, Path, int], list[str]]:
+    def command(python: Path, model: Path, port: int) -> list[str]:
+        model_id = "." if engine == "optimum" else str(model)
+        return [str(python.with_name("infinity_emb")), "v2", "--model-id", model_id, "--engine", engine,
+                "--device", "cpu", "--port", str(port), "--host", "127.0.0.1", "--batch-size", "32",
+                "--no-model-warmup"]  # fmt: skip  # its warm-up sends a text over 512 tokens: it then hangs
+
+    return command
+
+
+PEERS = {
+    "ours": Peer(
+        "ours", None,
+        lambda python, model, port: [str(python.with_name("hatespeech")), "serve", "--model", str(model),
+                                     "--port", str(port)],
+        "/ready", "/predict", lambda t: {"text": t}, lambda ts: {"texts": ts},
+    ),
+    "naive": Peer(
+        "naive", "naive.txt",
+        lambda python, model, port: [str(python), str(HERE / "naive_server.py"), str(model), str(port)],
+        "/health", "/predict", lambda t: {"text": t}, None,
+    ),
+    "infinity-onnx": Peer(
+        "infinity-onnx", "infinity.txt", _infinity("optimum"), "/health", "/classify",
+        lambda t: {"input": [t]}, lambda ts: {"input": ts}, prepare=_onnx_only, cwd_is_model=True,
+    ),
+    "infinity-torch": Peer(
+        "infinity-torch", "infinity.txt", _infinity("torch"), "/health", "/classify",
+        lambda t: {"input": [t]}, lambda ts: {"input": ts},
+    ),
+    "bentoml": Peer(
+        "bentoml", "bentoml.txt",
+        lambda python, model, port: [str(python.with_name("bentoml")), "serve", "bento_service:Classifier",
+                                     "--port", str(port), "--host", "127.0.0.1"],
+        "/readyz", "/classify", lambda t: {"texts": [t]}, lambda ts: {"texts": ts},
+    ),
+}  # fmt: skip
+
+
+def venv_python(peer: Peer) -> Path:
+    """The peer's interpreter; its virtualenv is made from its pinned requirements on first use."""
+    if peer.requirements is None:
+        return Path(sys.executable)
+    requirements = HERE / "peers" / peer.requirements
+    target = VENVS / requirements.stem
+    stamp = target / ".requirements"
+    if not stamp.exists() or stamp.read_text() != requirements.read_text():
+        console.print(f"[{peer.name}] making {target} from {requirements.relative_to(REPO)}")
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "-r", str(requirements)]
+        subprocess.run(pip, check=True)
+        stamp.write_text(requirements.read_text())
+    return target / "bin" / "python"
+
+
+def distinct_texts(count: int, max_tokens: int = 80) -> list[str]:
+    """sampled_test sentences short enough that no server truncates; repeated ones get a numbered suffix."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(os.environ.get("PEERS_MODEL", "models/current")) / "tokenizer.json"))
+    base = [e.text for e in load_split(resolve_data_dir(None), "sampled_test").examples]
+    base = [t for t in base if len(tokenizer.encode(t).ids) <= max_tokens - 4]
+    return [base[i % len(base)] + (f" ({i // len(base)})" if i >= len(base) else "") for i in range(count)]
+
+
+def lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def wrk_script(peer: Peer, port: int, bodies: list[str]) -> str:
+    """Requests formatted in request(), after wrk knows the host: Host and Content-Type on every one."""
+    return f"""
+local bodies = {{ {", ".join(lua_string(b) for b in bodies)} }}
+local i = 0
+local headers = {{ ["Host"] = "127.0.0.1:{port}", ["Content-Type"] = "application/json" }}
+ok = 0
+function request()
+  i = i % #bodies + 1
+  return wrk.format("POST", "{peer.path}", headers, bodies[i])
+end
+function response(status, hdrs, body)
+  if status == 200 then ok = ok + 1 end
+end
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function done(summary, latency, requests)
+  local good = 0
+  for _, t in ipairs(threads) do good = good + t:get("ok") end
+  io.write(string.format('RESULT {{"requests": %d, "ok": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, ' ..
+    '"timeouts": %d}}\\n', summary.requests, good, summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.errors.timeout))
+end
+"""
+
+
+def run_wrk(script: str, port: int, concurrency: int, seconds: float) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{int(seconds)}s", "--timeout", "60s", "-s", handle.name,
+                   f"http://127.0.0.1:{port}"]  # fmt: skip
+        output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120).stdout
+    finally:
+        os.unlink(handle.name)
+    line = next((line for line in output.splitlines() if line.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result: {output[-500:]}")
+    result: dict[str, float] = json.loads(line[len("RESULT ") :])
+    return result
+
+
+class TreeRss:
+    """Samples the summed RSS of a process and its descendants; keeps the peak."""
+
+    def __init__(self, pid: int) -> None:
+        self.process, self.peak_mb, self._stop = psutil.Process(pid), 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                tree = [self.process, *self.process.children(recursive=True)]
+                total = sum(p.memory_info().rss for p in tree if p.is_running())
+            except psutil.Error:
+                continue
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_mb
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start(peer: Peer, python: Path, model: Path, port: int, log: Path) -> tuple[subprocess.Popen[bytes], float]:
+    env = {**os.environ, **OFFLINE, "HATESPEECH_PEER_MODEL": str(model)}
+    env.pop("PYTHONPATH", None)
+    cwd = model if peer.cwd_is_model else HERE / "peers"
+    started = time.perf_counter()
+    with log.open("ab") as out:
+        process = subprocess.Popen(peer.command(python, model, port), env=env, cwd=cwd, stdout=out, stderr=out)
+    while time.perf_counter() - started < 300:
+        if process.poll() is not None:
+            raise RuntimeError(f"{peer.name} exited with {process.returncode}: see {log}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{peer.ready}", timeout=2).status_code == 200:
+                return process, time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    process.kill()
+    raise RuntimeError(f"{peer.name} was not ready in 300 s: see {log}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    for child in children:
+        if child.is_running():
+            child.kill()
+
+
+def measure(peer: Peer, model: Path, texts: list[str], concurrency: list[int], seconds: float, log: Path) -> dict:
+    """Start the peer, warm it up, drive every (shape, concurrency) cell; return its figures."""
+    python = venv_python(peer)
+    scratch = Path(tempfile.mkdtemp(prefix=f"peer-{peer.name}-"))
+    try:
+        served = peer.prepare(model, scratch) if peer.prepare else model
+        port = free_port()
+        process, ready = start(peer, python, served, port, log)
+        rss = TreeRss(process.pid)
+        cells: dict[str, dict[str, float]] = {}
+        try:
+            single = [json.dumps(peer.single(t)) for t in texts]
+            run_wrk(wrk_script(peer, port, single[:200]), port, 8, 3)  # warm-up (BentoML starts one by one)
+            shapes = [("single", single, 1)]
+            if peer.batch is not None:
+                groups = [texts[i : i + 32] for i in range(0, len(texts) - 31, 32)]
+                shapes.append(("batch32", [json.dumps(peer.batch(g)) for g in groups], 32))
+            for shape, bodies, per_request in shapes:
+                for c in concurrency:
+                    figures = run_wrk(wrk_script(peer, port, bodies), port, c, seconds)
+                    rate = figures["ok"] / figures["seconds"]
+                    cells[f"{shape}/c{c}"] = {**figures, "req_s": rate, "texts_s": rate * per_request}
+                    console.print(
+                        f"  {peer.name:15} {shape:8} c={c:<4} {rate:8.1f} req/s {rate * per_request:8.1f} texts/s "
+                        f"p50 {figures['p50_ms']:7.1f} ms p99 {figures['p99_ms']:7.1f} ms "
+                        f"ok {figures['ok']}/{figures['requests']}",
+                        highlight=False,
+                    )
+        finally:
+            peak = rss.stop()
+            stop(process)
+        return {"ready_s": ready, "peak_rss_mb": peak, "cells": cells}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def report(runs: list[dict[str, dict]], names: list[str]) -> None:
+    cells = sorted({cell for run in runs for figures in run.values() for cell in figures["cells"]},
+                   key=lambda c: (c.split("/")[0], int(c.split("/c")[1])))  # fmt: skip
+    table = Table(title=f"req/s (texts/s for batch32), {len(runs)} run(s): median [min-max]; ours / peer")
+    table.add_column("cell")
+    for name in names:
+        table.add_column(name, justify="right")
+    for cell in cells:
+        row = [cell]
+        key = "texts_s" if cell.startswith("batch") else "req_s"
+        ours = [run["ours"]["cells"][cell][key] for run in runs if "ours" in run and cell in run["ours"]["cells"]]
+        for name in names:
+            values = [run[name]["cells"][cell][key] for run in runs if name in run and cell in run[name]["cells"]]
+            if not values:
+                row.append("-")
+                continue
+            text = f"{statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}]"
+            if name != "ours" and ours:
+                text += f" x{statistics.median(ours) / statistics.median(values):.2f}"
+            row.append(text)
+        table.add_row(*row)
+    for label, key in (("peak RSS MB", "peak_rss_mb"), ("ready s", "ready_s")):
+        table.add_row(label, *[
+            "/".join(f"{run[name][key]:.1f}" for run in runs if name in run) or "-" for name in names
+        ])  # fmt: skip
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path("models/current"))
+    parser.add_argument("--peers", nargs="+", default=list(PEERS), choices=list(PEERS))
+    parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32, 128])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/peers.json"))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    model = args.model.resolve()
+    os.environ["PEERS_MODEL"] = str(model)
+    texts = distinct_texts(6000)
+    log = Path(tempfile.mkdtemp(prefix="peers-")) / "servers.log"
+    console.print(f"{len(texts)} distinct texts; server logs in {log}")
+    runs: list[dict[str, dict]] = []
+    for run in range(args.runs):
+        order = args.peers if run % 2 == 0 else list(reversed(args.peers))  # both orders: drift cancels out
+        results: dict[str, dict] = {}
+        for name in order:
+            console.print(f"run {run + 1}: {name}")
+            results[name] = measure(PEERS[name], model, texts, args.concurrency, args.seconds, log)
+        runs.append(results)
+    report(runs, args.peers)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    args.json.write_text(json.dumps({"command": command, "date": time.strftime("%Y-%m-%d"),
+                                     "cpus": os.cpu_count(), "runs": runs}, indent=1))  # fmt: skip
+    console.print(f"written: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
