@@ -39,8 +39,14 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 VENVS = REPO / ".peer-venvs"
 console = Console(width=160)
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0",
-           "BENTOML_DO_NOT_TRACK": "True", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+OFFLINE = {  # no hub, no telemetry, for every server
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "DO_NOT_TRACK": "1",
+    "INFINITY_ANONYMOUS_USAGE_STATS": "0",
+    "BENTOML_DO_NOT_TRACK": "True",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 
 @dataclass
