@@ -72,7 +72,7 @@ class MicroBatcher:
         engine: BatchEngine,
         *,
         max_batch_size: int = 32,
-        max_batch_tokens: int = 16384,
+        max_batch_tokens: int = 512,
         max_wait_s: float = 0.002,
         max_queue: int = 2048,
         on_batch: Callable[[BatchStats], None] | None = None,

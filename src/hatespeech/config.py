@@ -187,7 +187,12 @@ class Settings(BaseSettings):
     )
     max_int8_accuracy_drop: float = Field(0.01, ge=0.0, le=1.0)
     max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per forward pass.")
-    max_batch_tokens: int = Field(16384, ge=64, description="Padded tokens per forward pass (rows x longest row).")
+    max_batch_tokens: int = Field(
+        512,
+        ge=64,
+        description="Padded tokens per forward pass (rows x longest row). On CPU, ONNX Runtime's cost per token "
+        "grows with the batch: 512 gave 1.5x the c=32 throughput of 16384 (benchmarks/peers.py, docs/benchmarks.md).",
+    )
     max_wait_ms: float = Field(
         0.0, ge=0.0, le=1000.0, description="Extra wait for a batch to fill (0 = continuous batching)."
     )
