@@ -129,11 +129,11 @@ def venv_python(peer: Peer) -> Path:
     return target / "bin" / "python"
 
 
-def distinct_texts(count: int, max_tokens: int = 80) -> list[str]:
+def distinct_texts(model: Path, count: int, max_tokens: int = 80) -> list[str]:
     """sampled_test sentences short enough that no server truncates; repeated ones get a numbered suffix."""
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(Path(os.environ.get("PEERS_MODEL", "models/current")) / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(model / "tokenizer.json"))
     base = [e.text for e in load_split(resolve_data_dir(None), "sampled_test").examples]
     base = [t for t in base if len(tokenizer.encode(t).ids) <= max_tokens - 4]
     return [base[i % len(base)] + (f" ({i // len(base)})" if i >= len(base) else "") for i in range(count)]
@@ -328,8 +328,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     model = args.model.resolve()
-    os.environ["PEERS_MODEL"] = str(model)
-    texts = distinct_texts(6000)
+    texts = distinct_texts(model, 6000)
     log = Path(tempfile.mkdtemp(prefix="peers-")) / "servers.log"
     console.print(f"{len(texts)} distinct texts; server logs in {log}")
     runs: list[dict[str, dict]] = []

@@ -20,6 +20,7 @@ DEFAULT_BASE=python:3.11-slim
 BASE_IMAGE=${BASE_IMAGE:-$DEFAULT_BASE}
 LOCAL_BASE=${LOCAL_BASE:-hatespeech-base:bookworm}
 MODEL_DIR=${1:-${MODEL_DIR:-models/current}}
+MODEL_REL=$(realpath -m --relative-to=. "$MODEL_DIR")  # its path in the build context
 MODEL_GRAPHS=${MODEL_GRAPHS:-served}
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
 
@@ -111,7 +112,7 @@ check_model() {
     [ -f "$MODEL_DIR/manifest.json" ] || die "no model in $MODEL_DIR: train one first (make train), or give a model dir"
     [ -f "$MODEL_DIR/model.onnx" ] || [ -f "$MODEL_DIR/model.int8.onnx" ] \
         || die "$MODEL_DIR has no ONNX graph: run hatespeech export --model $MODEL_DIR"
-    case "$(realpath -m --relative-to=. "$MODEL_DIR")" in
+    case "$MODEL_REL" in
         models/*) ;;
         *) die "MODEL_DIR must be under models/ (the only model folder the build context holds): $MODEL_DIR" ;;
     esac
@@ -126,7 +127,7 @@ args=(-f "$DOCKERFILE" -t "$IMAGE" --build-arg "BASE_IMAGE=$base")
 [ -z "$ca" ] || args+=(--build-arg "EXTRA_CA_CERTS=$ca")
 case "$DOCKERFILE" in
     Dockerfile)
-        args+=(--build-arg "MODEL_DIR=$(realpath -m --relative-to=. "$MODEL_DIR")" --build-arg "MODEL_GRAPHS=$MODEL_GRAPHS") ;;
+        args+=(--build-arg "MODEL_DIR=$MODEL_REL" --build-arg "MODEL_GRAPHS=$MODEL_GRAPHS") ;;
     *train.Dockerfile)
         if compgen -G "deploy/docker/wheels/torch-*.whl" >/dev/null; then
             say "using the torch wheel in deploy/docker/wheels (not PyTorch's index)"

@@ -87,9 +87,8 @@ def _verify(directory: Path, check_hashes: bool, need: tuple[str, ...]) -> dict[
         raise ModelError(f"{directory} is incomplete: the manifest lists no weights ({', '.join(WEIGHT_FILES)})")
     for required in need:
         if required not in files:
-            left_out = required in manifest.get("packed", {}).get("left_out", [])
             why = "not found"
-            if left_out:
+            if required in left_out(manifest):
                 why = "a serving copy (`hatespeech pack`) leaves it out: use the full model dir"
             raise ModelError(f"{directory} has no {required}: {why}")
     for name, entry in files.items():
@@ -201,9 +200,9 @@ def pack(source: Path, out: Path, graphs: tuple[str, ...]) -> dict[str, Any]:
     """
     manifest = verify(source)
     names = list(manifest["files"])
-    if not [graph for graph in graphs if graph in names]:
+    if not any(graph in names for graph in graphs):
         raise ModelError(f"{source} has none of {', '.join(graphs)}: run `hatespeech export --model {source}` first")
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ModelError(f"{out} already exists and is not empty")
     left_out = [name for name in names if name in WEIGHT_FILES and name not in graphs]
     out.mkdir(parents=True, exist_ok=True)
@@ -213,6 +212,12 @@ def pack(source: Path, out: Path, graphs: tuple[str, ...]) -> dict[str, Any]:
             shutil.copy2(source / name, out / name)
     origin = {"left_out": left_out, "source_manifest_sha256": _sha256(source / MANIFEST_FILE)}
     return write_manifest(out, packed=origin)
+
+
+def left_out(manifest: dict[str, Any]) -> list[str]:
+    """The files a serving copy's manifest says `pack` left out (none for a full model dir)."""
+    names: list[str] = manifest.get("packed", {}).get("left_out", [])
+    return names
 
 
 def read_json(directory: Path, name: str) -> dict[str, Any]:

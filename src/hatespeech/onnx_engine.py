@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hatespeech.artifact import MANIFEST_FILE, ONNX_FP32, ONNX_INT8, read_json
+from hatespeech.artifact import MANIFEST_FILE, ONNX_FP32, ONNX_INT8, left_out, read_json
 from hatespeech.engine import BaseEngine, Encoded
 from hatespeech.errors import ModelError
 
@@ -46,7 +46,7 @@ class OnnxEngine(BaseEngine):
         super().__init__(directory, threshold)
         self.graph = directory / (ONNX_INT8 if quantized else ONNX_FP32)
         if not self.graph.is_file():
-            if self.graph.name in read_json(directory, MANIFEST_FILE).get("packed", {}).get("left_out", []):
+            if self.graph.name in left_out(read_json(directory, MANIFEST_FILE)):
                 raise ModelError(
                     f"{self.graph.name} was left out of the serving copy {directory}: "
                     "serve the other graph, or make the copy with `hatespeech pack --graphs all`"

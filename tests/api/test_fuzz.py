@@ -45,11 +45,12 @@ def test_api_conforms_to_its_schema(server: RunningServer) -> None:
     print(f"schemathesis: {tried} cases over {len(operations)} operations, 0 failures")
 
 
-def test_coverage_phase_with_every_check(server: RunningServer) -> None:
+def test_coverage_phase_with_every_check(server: RunningServer, tmp_path: Path) -> None:
     cli = Path(sys.executable).with_name("schemathesis")
     config = Path(__file__).with_name("schemathesis.toml")
     command = [str(cli), "--config-file", str(config), "run", f"{server.url}/openapi.json"]
     command += ["--phases", "coverage", "--checks", "all"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # cwd: the CLI keeps a cache dir (.schemathesis/) where it runs, which must not land in the repo.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[result.stdout.find("FAILURES") :][:6000]
     assert "passed" in result.stdout and "failed" not in result.stdout
