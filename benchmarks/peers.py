@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import record
 from rich.console import Console
 from rich.table import Table
 
@@ -323,7 +324,7 @@ def main() -> None:
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32, 128])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/peers.json"))
+    parser.add_argument("--json", type=Path, default=record.RESULTS / "peers.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -340,11 +341,7 @@ def main() -> None:
             results[name] = measure(PEERS[name], model, texts, args.concurrency, args.seconds, log)
         runs.append(results)
     report(runs, args.peers)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
-    args.json.write_text(json.dumps({"command": command, "date": time.strftime("%Y-%m-%d"),
-                                     "cpus": os.cpu_count(), "runs": runs}, indent=1))  # fmt: skip
-    console.print(f"written: {args.json}")
+    console.print(f"written: {record.write('peers', {'seconds': args.seconds, 'runs': runs}, args.json)}")
 
 
 if __name__ == "__main__":
