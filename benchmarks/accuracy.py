@@ -15,6 +15,8 @@ training wall time. Setups:
 Usage::
 
     .venv/bin/python benchmarks/accuracy.py [--data DIR] [--seeds 1 2 3] [--setups previous defaults] [--json F]
+
+The rows go to ``benchmarks/results/accuracy.json`` (README tables: ``make results``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import record
 from rich.console import Console
 from rich.table import Table
 
@@ -99,12 +102,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--setups", nargs="+", default=["tfidf", "previous", "defaults"])
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--json", type=Path, default=None, help="default: results/accuracy.json")
     parser.add_argument("--keep", type=Path, default=None, help="keep each model as KEEP/SETUP-seedN")
     parser.add_argument("--from-json", type=Path, nargs="+", default=None, help="only print the table of saved rows")
     args = parser.parse_args()
     if args.from_json:
-        print_table([row for path in args.from_json for row in json.loads(path.read_text())])
+        print_table([row for path in args.from_json for row in json.loads(path.read_text())["figures"]["rows"]])
         return
 
     data_dir = resolve_data_dir(args.data)
@@ -141,8 +144,7 @@ def main() -> None:
             console.print(json.dumps(rows[-1]))
 
     print_table(rows)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    console.print(f"written: {record.write('accuracy', {'rows': rows}, args.json)}")
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:

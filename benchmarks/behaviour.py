@@ -67,13 +67,15 @@ def load_engine(model: Path, kind: str) -> Engine:
 
 
 def main() -> None:
+    import record
+
     from baselines import tfidf_baseline
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, action="append", default=[], help="model dir (repeatable)")
     parser.add_argument("--engine", choices=["onnx", "onnx-int8"], default="onnx-int8")
     parser.add_argument("--data", type=Path, default=None, help="dataset for the TF-IDF baseline")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--json", type=Path, default=None, help="default: results/behaviour.json")
     args = parser.parse_args()
     cases = load_cases()
     models = args.model or [Path("models/current")]
@@ -98,8 +100,8 @@ def main() -> None:
     table.add_row("mean of categories", "", "", *(f"{statistics.mean(c.values()):.3f}" for c in columns.values()))
     table.add_row("lowest category", "", "", *(f"{min(c.values()):.2f}" for c in columns.values()))
     console.print(table)
-    if args.json:
-        args.json.write_text(json.dumps({"cases": len(cases), "engine": args.engine, "results": columns}, indent=2))
+    figures = {"cases": len(cases), "engine": args.engine, "gold": gold, "counts": counts, "results": columns}
+    console.print(f"written: {record.write('behaviour', figures, args.json)}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,259 @@
+"""The results tables of the README and the docs, generated from ``benchmarks/results/*.json``.
+
+A generated table sits between two markers in a Markdown file; the name says which renderer fills it:
+
+    <!-- results: serving -->
+    (generated: never edit by hand)
+    <!-- /results -->
+
+``make results`` (this script) rewrites every block from the JSON files; ``--check`` only reports the
+blocks that differ, and ``tests/test_results_tables.py`` fails on one, so a figure edited by hand, or a
+benchmark re-run without ``make results``, cannot go unnoticed. Usage::
+
+    .venv/bin/python benchmarks/tables.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+BLOCK = re.compile(r"<!-- results: (?P<name>[a-z0-9-]+) -->(?P<body>.*?)<!-- /results -->", re.DOTALL)
+
+PEER_LABELS = {
+    "ours": "**hatespeech** (ONNX Runtime int8, micro-batching)",
+    "infinity-onnx": "infinity-emb 0.0.78, ONNX engine, our int8 graph",
+    "infinity-torch": "infinity-emb 0.0.78, torch engine",
+    "bentoml": "BentoML 1.4 (adaptive batching, transformers pipeline)",
+    "naive": "naive FastAPI + transformers pipeline",
+}
+SETUP_LABELS = {
+    "tfidf": "TF-IDF word + char n-grams + logistic regression, `sampled_train` (baseline)",
+    "previous": "0.1 recipe: `sampled_train` only",
+    "defaults": "**defaults**: `sampled_train` + natural noHate text + contrast set",
+}
+CATEGORY_LABELS = {
+    "identity_neutral": "identity groups named neutrally",
+    "identity_positive": "identity groups named positively",
+    "negated_hate": 'negated hate ("I would never say X are vermin")',
+    "counter_speech": "counter-speech quoting or referring to hate",
+    "reclaimed_slurs": "reclaimed slurs",
+    "profanity_untargeted": "profanity without a target",
+    "spelling_variants": "hate with spelling variants",
+    "threats": "threats",
+    "dehumanising": "dehumanising comparisons",
+    "question_opinion": "hate as a question or an opinion",
+}
+
+
+def load(name: str) -> dict[str, Any]:
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: run benchmarks/{name}.py first")
+    record: dict[str, Any] = json.loads(path.read_text())
+    return record
+
+
+def provenance(record: dict[str, Any]) -> str:
+    machine = record["machine"]
+    return (
+        f"{record['date']}, {machine['cores']} cores ({machine['cpu']}, bf16: {'yes' if machine['bf16'] else 'no'}), "
+        f"commit `{record['commit']}`, `{record['command']}`"
+    )
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def block(*parts: str) -> str:
+    return "\n" + "\n\n".join(parts) + "\n"
+
+
+# --- serving: benchmarks/peers.py -----------------------------------------------------------------
+
+
+def _peer_values(runs: list[dict[str, Any]], peer: str, cell: str, key: str) -> list[float]:
+    return [run[peer]["cells"][cell][key] for run in runs if peer in run and cell in run[peer]["cells"]]
+
+
+def _spread(values: list[float], digits: int = 0) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
+
+
+def serving() -> str:
+    """README: one row per server, the medians of the runs."""
+    record = load("peers")
+    runs = record["figures"]["runs"]
+    peers = [p for p in PEER_LABELS if any(p in run for run in runs)]
+    rows = []
+    for peer in peers:
+        cells = []
+        for cell, key in (("single/c1", "req_s"), ("single/c32", "req_s"), ("batch32/c32", "texts_s")):
+            values = _peer_values(runs, peer, cell, key)
+            cells.append(f"{statistics.median(values):.0f}" if values else "–")
+        rss = statistics.median(run[peer]["peak_rss_mb"] for run in runs if peer in run)
+        ready = statistics.median(run[peer]["ready_s"] for run in runs if peer in run)
+        row = [PEER_LABELS[peer], *cells, f"{rss:.0f} MB", f"{ready:.1f} s"]
+        rows.append([f"**{c}**" if peer == "ours" and i else c for i, c in enumerate(row)])
+    header = ["server", "1 client, req/s", "32 clients, req/s", "32-text requests at 32 clients, texts/s",
+              "peak RSS", "ready"]  # fmt: skip
+    return block(table(header, rows), f"Medians of {len(runs)} runs; {provenance(record)}.")
+
+
+def peers() -> str:
+    """docs/benchmarks.md: every cell, median [min–max] over the runs, and ours ÷ each peer."""
+    record = load("peers")
+    runs = record["figures"]["runs"]
+    names = [p for p in PEER_LABELS if any(p in run for run in runs)]
+    cells = sorted({c for run in runs for f in run.values() for c in f["cells"]},
+                   key=lambda c: (c.split("/")[0] != "single", int(c.split("/c")[1])))  # fmt: skip
+    rows = []
+    for cell in cells:
+        key = "texts_s" if cell.startswith("batch") else "req_s"
+        ours = _peer_values(runs, "ours", cell, key)
+        row = [cell.replace("/c", ", c=")]
+        for name in names:
+            values = _peer_values(runs, name, cell, key)
+            text = f"{statistics.median(values):.0f} [{_spread(values)}]" if values else "–"
+            if values and ours and name != "ours":
+                text += f" ×{statistics.median(ours) / statistics.median(values):.2f}"
+            row.append(text)
+        rows.append(row)
+    for label, key, digits in (("peak RSS (MB)", "peak_rss_mb", 0), ("ready (s)", "ready_s", 1)):
+        rows.append([label, *(_spread([run[n][key] for run in runs if n in run], digits) for n in names)])
+    latency = [
+        f"{name} {_spread(_peer_values(runs, name, 'single/c1', 'p50_ms'), 1)} ms"
+        for name in names
+        if _peer_values(runs, name, "single/c1", "p50_ms")
+    ]
+    return block(
+        table(["cell", *names], rows),
+        f"- p50 at c=1: {'; '.join(latency)}.\n"
+        f"- {len(runs)} runs in alternating orders, {record['figures']['seconds']} s per cell; "
+        f"{provenance(record)}.",
+    )
+
+
+# --- accuracy: benchmarks/accuracy.py and benchmarks/behaviour.py ---------------------------------
+
+
+def _mean_sd(values: list[float], digits: int) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def accuracy() -> str:
+    """README: sampled_test, natural false alarms and the behaviour suite per setup, mean ± sd over seeds."""
+    record = load("accuracy")
+    rows_in = record["figures"]["rows"]
+    rows, notes = [], []
+    for setup in dict.fromkeys(r["setup"] for r in rows_in):
+        mine = [r for r in rows_in if r["setup"] == setup]
+        label = SETUP_LABELS.get(setup, f"`{setup}`")
+        seeds = "deterministic" if mine[0]["seed"] is None else "seeds " + ", ".join(str(r["seed"]) for r in mine)
+        rows.append([
+            f"{label} ({seeds})",
+            _mean_sd([r["accuracy"] for r in mine], 4),
+            _mean_sd([r["macro_f1"] for r in mine], 4),
+            _mean_sd([r["natural_fpr"] for r in mine], 3),
+            _mean_sd([r["behaviour_mean"] for r in mine], 3),
+        ])  # fmt: skip
+        if mine[0]["seed"] is not None:
+            minutes = [r["seconds"] / 60 for r in mine]
+            accuracies = ", ".join(f"{r['accuracy']:.4f}" for r in mine)
+            flagged = ", ".join(f"{r['natural_fpr']:.1%}" for r in mine)
+            notes.append(
+                f"- {setup}, per seed: `sampled_test` accuracy {accuracies}; natural sentences flagged {flagged}; "
+                f"training {_spread(minutes, 1)} min a run."
+            )
+    header = ["model", "`sampled_test` accuracy", "macro-F1", "false alarms on natural noHate text",
+              "behaviour suite, mean of categories"]  # fmt: skip
+    return block(table(header, rows), "\n".join(notes), f"Source: {provenance(record)}.")
+
+
+def behaviour() -> str:
+    """README: the served model and the TF-IDF baseline on each category of the behaviour suite."""
+    record = load("behaviour")
+    figures = record["figures"]
+    columns = figures["results"]
+    names = list(columns)
+    rows = [
+        [CATEGORY_LABELS.get(c, c), figures["gold"][c], str(figures["counts"][c]), *(f"{columns[n][c]:.2f}" for n in names)]
+        for c in figures["gold"]
+    ]  # fmt: skip
+    rows.append(["**mean of categories**", "", "", *(f"{statistics.mean(columns[n].values()):.3f}" for n in names)])
+    header = ["category", "gold", "cases", *(f"`{n}` ({figures['engine']})" if "/" in n else n for n in names)]
+    return block(table(header, rows), f"Source: {provenance(record)}.")
+
+
+def train_minutes() -> str:
+    """Inline: the training time of one default run, as measured by the accuracy benchmark."""
+    minutes = [r["seconds"] / 60 for r in load("accuracy")["figures"]["rows"] if r["setup"] == "defaults"]
+    return f"{min(minutes):.0f}–{max(minutes):.0f} min" if len(minutes) > 1 else f"{minutes[0]:.0f} min"
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "serving": serving,
+    "peers": peers,
+    "accuracy": accuracy,
+    "behaviour": behaviour,
+    "train-minutes": train_minutes,
+}
+
+
+def refresh(text: str) -> str:
+    """``text`` with every results block rendered afresh from its JSON."""
+
+    def render(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name not in RENDERERS:
+            raise SystemExit(f"unknown results block {name!r}: one of {', '.join(RENDERERS)}")
+        return f"<!-- results: {name} -->{RENDERERS[name]()}<!-- /results -->"
+
+    return BLOCK.sub(render, text)
+
+
+def stale(documents: list[Path] = DOCUMENTS) -> list[str]:
+    """The blocks whose text differs from what their JSON gives, as ``FILE: NAME``."""
+    found = []
+    for path in documents:
+        text = path.read_text()
+        for old, new in zip(BLOCK.finditer(text), BLOCK.finditer(refresh(text)), strict=True):
+            if old.group(0) != new.group(0):
+                found.append(f"{path.relative_to(REPO)}: {old['name']}")
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report stale blocks, change nothing")
+    args = parser.parse_args()
+    if args.check:
+        found = stale()
+        for item in found:
+            print(f"stale: {item} (run `make results`)")
+        sys.exit(1 if found else 0)
+    for path in DOCUMENTS:
+        text = path.read_text()
+        new = refresh(text)
+        if new != text:
+            path.write_text(new)
+            print(f"updated {path.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
