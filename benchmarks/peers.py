@@ -253,6 +253,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             child.kill()
 
 
+def drain(peer: Peer, port: int, body: str) -> None:
+    """Wait for one answer after a cell: work that wrk left queued must not slow the next cell."""
+    headers = {"Content-Type": "application/json"}
+    httpx.post(f"http://127.0.0.1:{port}{peer.path}", content=body, headers=headers, timeout=300)
+
+
 def measure(peer: Peer, model: Path, texts: list[str], concurrency: list[int], seconds: float, log: Path) -> dict:
     """Start the peer, warm it up, drive every (shape, concurrency) cell; return its figures."""
     python = venv_python(peer)
@@ -273,6 +279,7 @@ def measure(peer: Peer, model: Path, texts: list[str], concurrency: list[int], s
             for shape, bodies, per_request in shapes:
                 for c in concurrency:
                     figures = run_wrk(wrk_script(peer, port, bodies), port, c, seconds)
+                    drain(peer, port, single[0])
                     rate = figures["ok"] / figures["seconds"]
                     cells[f"{shape}/c{c}"] = {**figures, "req_s": rate, "texts_s": rate * per_request}
                     console.print(

@@ -27,6 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DASH, TIMES = "\u2013", "\u00d7"
 BLOCK = re.compile(r"<!-- results: (?P<name>[a-z0-9-]+) -->(?P<body>.*?)<!-- /results -->", re.DOTALL)
 
 PEER_LABELS = {
@@ -90,7 +91,7 @@ def _peer_values(runs: list[dict[str, Any]], peer: str, cell: str, key: str) -> 
 def _spread(values: list[float], digits: int = 0) -> str:
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
-    return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
+    return f"{min(values):.{digits}f}{DASH}{max(values):.{digits}f}"
 
 
 def serving() -> str:
@@ -103,7 +104,7 @@ def serving() -> str:
         cells = []
         for cell, key in (("single/c1", "req_s"), ("single/c32", "req_s"), ("batch32/c32", "texts_s")):
             values = _peer_values(runs, peer, cell, key)
-            cells.append(f"{statistics.median(values):.0f}" if values else "–")
+            cells.append(f"{statistics.median(values):.0f}" if values else DASH)
         rss = statistics.median(run[peer]["peak_rss_mb"] for run in runs if peer in run)
         ready = statistics.median(run[peer]["ready_s"] for run in runs if peer in run)
         row = [PEER_LABELS[peer], *cells, f"{rss:.0f} MB", f"{ready:.1f} s"]
@@ -114,7 +115,7 @@ def serving() -> str:
 
 
 def peers() -> str:
-    """docs/benchmarks.md: every cell, median [min–max] over the runs, and ours ÷ each peer."""
+    """docs/benchmarks.md: every cell, median [min-max] over the runs, and ours / each peer."""
     record = load("peers")
     runs = record["figures"]["runs"]
     names = [p for p in PEER_LABELS if any(p in run for run in runs)]
@@ -127,9 +128,9 @@ def peers() -> str:
         row = [cell.replace("/c", ", c=")]
         for name in names:
             values = _peer_values(runs, name, cell, key)
-            text = f"{statistics.median(values):.0f} [{_spread(values)}]" if values else "–"
+            text = f"{statistics.median(values):.0f} [{_spread(values)}]" if values else DASH
             if values and ours and name != "ours":
-                text += f" ×{statistics.median(ours) / statistics.median(values):.2f}"
+                text += f" {TIMES}{statistics.median(ours) / statistics.median(values):.2f}"
             row.append(text)
         rows.append(row)
     for label, key, digits in (("peak RSS (MB)", "peak_rss_mb", 0), ("ready (s)", "ready_s", 1)):
@@ -192,9 +193,9 @@ def behaviour() -> str:
     columns = figures["results"]
     names = list(columns)
     rows = [
-        [CATEGORY_LABELS.get(c, c), figures["gold"][c], str(figures["counts"][c]), *(f"{columns[n][c]:.2f}" for n in names)]
-        for c in figures["gold"]
-    ]  # fmt: skip
+        [CATEGORY_LABELS.get(c, c), gold, str(figures["counts"][c]), *(f"{columns[n][c]:.2f}" for n in names)]
+        for c, gold in figures["gold"].items()
+    ]
     rows.append(["**mean of categories**", "", "", *(f"{statistics.mean(columns[n].values()):.3f}" for n in names)])
     header = ["category", "gold", "cases", *(f"`{n}` ({figures['engine']})" if "/" in n else n for n in names)]
     return block(table(header, rows), f"Source: {provenance(record)}.")
@@ -203,7 +204,7 @@ def behaviour() -> str:
 def train_minutes() -> str:
     """Inline: the training time of one default run, as measured by the accuracy benchmark."""
     minutes = [r["seconds"] / 60 for r in load("accuracy")["figures"]["rows"] if r["setup"] == "defaults"]
-    return f"{min(minutes):.0f}–{max(minutes):.0f} min" if len(minutes) > 1 else f"{minutes[0]:.0f} min"
+    return _spread([round(m) for m in minutes]) + " min"
 
 
 RENDERERS: dict[str, Callable[[], str]] = {

@@ -76,6 +76,7 @@ class MicroBatcher:
         max_wait_s: float = 0.002,
         max_queue: int = 2048,
         on_batch: Callable[[BatchStats], None] | None = None,
+        on_abandoned: Callable[[int], None] | None = None,
     ) -> None:
         if max_batch_size < 1 or max_queue < 1 or max_batch_tokens < 1 or max_wait_s < 0:
             raise ValueError("batch size, token budget and queue size must be positive; wait >= 0")
@@ -85,6 +86,7 @@ class MicroBatcher:
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
         self.on_batch = on_batch
+        self.on_abandoned = on_abandoned
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
         self._depth = 0
         self._lock = threading.Lock()
@@ -112,6 +114,13 @@ class MicroBatcher:
             self._thread.join(timeout)
             self._thread = None
 
+    def check_room(self, count: int) -> None:
+        """Raise Overloaded now if ``count`` more texts would not fit (submit checks again, atomically)."""
+        if not self._accepting:
+            raise Overloaded("the server is shutting down")
+        if self._depth + count > self.max_queue:
+            raise Overloaded(f"the queue is full ({self._depth} texts waiting); retry shortly")
+
     async def submit(self, tokens: Sequence[Tokens], timeout: float | None = None) -> list[Prediction]:
         """Queue tokenized texts; return their predictions in order (raises Overloaded / RequestTimeout)."""
         if not tokens:
@@ -119,10 +128,7 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         job = _Job(loop, loop.create_future(), len(tokens), [None] * len(tokens), len(tokens))
         with self._lock:
-            if not self._accepting:
-                raise Overloaded("the server is shutting down")
-            if self._depth + len(tokens) > self.max_queue:
-                raise Overloaded(f"the queue is full ({self._depth} texts waiting); retry shortly")
+            self.check_room(len(tokens))
             self._depth += len(tokens)
         now = time.perf_counter()
         for index, item in enumerate(tokens):
@@ -146,7 +152,10 @@ class MicroBatcher:
             stopping = self._gather(pending) or stopping
             self._take(len(pending))
             live = [item for item in pending if not item.job.abandoned()]
-            self.dropped += len(pending) - len(live)
+            if len(live) < len(pending):
+                self.dropped += len(pending) - len(live)
+                if self.on_abandoned is not None:
+                    self.on_abandoned(len(pending) - len(live))
             for batch in self._plan(live):
                 self._infer(batch)
 

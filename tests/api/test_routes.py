@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -173,8 +175,6 @@ def test_server_logs_one_json_line_per_request_without_texts(server: RunningServ
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_0(tiny_model: object, tmp_path: object) -> None:
-    from pathlib import Path
-
     # A long batch wait keeps the 20 requests in flight (queued) when SIGTERM arrives.
     running = RunningServer(Path(str(tiny_model)), {"HATESPEECH_MAX_WAIT_MS": "1000"})
     running.wait_ready()
@@ -189,3 +189,30 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(tiny_model: object, tmp_p
     statuses = asyncio.run(burst())
     assert running.process.wait(30) == 0
     assert statuses == [200] * 20
+
+
+def test_a_request_whose_client_leaves_is_skipped_not_computed(tiny_model: object, tmp_path: Path) -> None:
+    # A long batch wait keeps the texts queued while the client hangs up; the batcher must then skip them.
+    log = tmp_path / "server.log"
+    running = RunningServer(Path(str(tiny_model)), {"HATESPEECH_MAX_WAIT_MS": "1000"}, log=log)
+    try:
+        running.wait_ready()
+        body = json.dumps({"texts": ["one", "two", "three"]}).encode()
+        with socket.create_connection(("127.0.0.1", running.port)) as raw:
+            raw.sendall(
+                b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            time.sleep(0.2)
+        # The window closes 1 s after the first text: the three are dropped there, and another request works.
+        assert httpx.post(f"{running.url}/predict", json={"text": "after"}, timeout=30).status_code == 200
+        metrics = httpx.get(f"{running.url}/metrics", timeout=10).text
+        assert "hatespeech_abandoned_texts_total 3.0" in metrics
+        assert "hatespeech_batch_size_count 1.0" in metrics  # only the later request was computed
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        gone = [line for line in lines if line.get("status") == 499]
+        assert len(gone) == 1 and gone[0]["error_type"] == "client_closed" and gone[0]["texts"] == 3
+    finally:
+        running.process.terminate()
+        running.process.wait(30)

@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
             max_wait_s=settings.max_wait_ms / 1000.0,
             max_queue=settings.max_queue,
             on_batch=service.metrics.observe_batch,
+            on_abandoned=service.metrics.abandoned.inc,
         )
         service.batcher.start()
         service.ready = True

@@ -23,6 +23,7 @@ STATUS_BY_ERROR_TYPE: dict[str, int] = {
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "validation": 422,
+    "client_closed": 499,  # nginx's convention: logged and counted, never seen by the client
     "backend": 500,
     "not_ready": 503,
     "overloaded": 503,

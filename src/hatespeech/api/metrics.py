@@ -53,6 +53,11 @@ class Metrics:
         self.predictions = Counter("hatespeech_predictions", "Predictions by label", ["label"], registry=r)
         self.errors = Counter("hatespeech_errors", "Error responses by error type", ["error_type"], registry=r)
         self.queue_depth = Gauge("hatespeech_queue_depth", "Texts waiting for inference", registry=r)
+        self.abandoned = Counter(
+            "hatespeech_abandoned_texts",
+            "Texts skipped, not computed, because their client left or their request timed out",
+            registry=r,
+        )
         self.truncated = Counter("hatespeech_truncated_texts", "Texts cut at the model's max length", registry=r)
 
     def observe_batch(self, stats: BatchStats) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
@@ -41,6 +43,7 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+T = TypeVar("T")
 INLINE_TOKENIZE_CHARS = 4096  # above this, tokenize on a worker thread to keep the event loop free
 
 
@@ -76,6 +79,30 @@ def _check_limits(texts: list[str], settings: Any) -> None:
             raise ApiError("validation", f"{where} is not valid Unicode (it has a lone surrogate)")
 
 
+async def _client_left(request: Request) -> None:
+    """Returns when the client disconnects (or once the response is complete)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work``, cancelling it if the client disconnects first: its texts still queued are then
+    skipped by the batcher instead of computed for nobody (a client that timed out, a closed tab)."""
+    task = asyncio.ensure_future(work)
+    left = asyncio.ensure_future(_client_left(request))
+    try:
+        await asyncio.wait({task, left}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        left.cancel()
+    if not task.done():
+        task.cancel()
+        raise ApiError("client_closed", "the client closed the connection before the answer")
+    return task.result()
+
+
 def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
     ranked = sorted(prediction.scores.items(), key=lambda kv: kv[1], reverse=True)
     return [LabelScore(label=label, score=score) for label, score in ranked[: top_k or None]]
@@ -104,6 +131,7 @@ async def predict(body: PredictRequest, request: Request) -> Any:
     request.state.texts = len(texts)
     if settings.log_texts:
         request.state.input_texts = texts
+    service.batcher.check_room(len(texts))  # refuse before tokenizing: under overload a 503 must be cheap
     with service.metrics.tokenize.time():
         if sum(len(t) for t in texts) > INLINE_TOKENIZE_CHARS:
             tokens = await run_in_threadpool(service.engine.tokenize, texts)
@@ -114,7 +142,7 @@ async def predict(body: PredictRequest, request: Request) -> Any:
             "validation", f"a text is longer than {service.engine.info.max_length} tokens and truncate=false"
         )
     service.metrics.queue_depth.set(service.batcher.depth)
-    predictions = await service.batcher.submit(tokens, timeout=settings.request_timeout_s)
+    predictions = await _unless_client_leaves(request, service.batcher.submit(tokens, settings.request_timeout_s))
     for prediction in predictions:
         service.metrics.predictions.labels(prediction.label).inc()
         if prediction.truncated:
