@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run train serve test test-model docker docker-train test-docker lint format bench mpnet clean
+.PHONY: install browser run train serve test test-model docker docker-train test-docker lint format docs results bench mpnet clean
 
 install: $(STAMP)
 
@@ -46,8 +46,16 @@ browser:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	  --no-install-recommends chromium >/dev/null; }
 
-test: lint browser
+test: lint docs browser
 	$(BIN)/python -m pytest
+
+# The documentation site (MkDocs, Material) into build/site; --strict: a broken link or missing page fails.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# The results tables of the README and docs/, regenerated from benchmarks/results/*.json.
+results: install
+	$(BIN)/python benchmarks/tables.py
 
 # The trained default model on the behaviour suite's key categories (trains it first when there is none).
 test-model: install $(MODEL_DIR)/manifest.json
@@ -81,6 +89,8 @@ bench: install $(MODEL_DIR)/manifest.json
 	$(BIN)/python benchmarks/serve.py --model $(MODEL_DIR)
 	$(BIN)/python benchmarks/load.py --model $(MODEL_DIR)
 	$(BIN)/python benchmarks/scale.py --model $(MODEL_DIR)
+	$(BIN)/python benchmarks/peers.py --model $(MODEL_DIR)
+	$(BIN)/python benchmarks/tables.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -191,7 +191,7 @@ def behaviour() -> str:
     record = load("behaviour")
     figures = record["figures"]
     columns = figures["results"]
-    names = list(columns)
+    names = sorted(columns, key=lambda n: n.startswith("TF-IDF"))  # the models first, the baseline last
     rows = [
         [CATEGORY_LABELS.get(c, c), gold, str(figures["counts"][c]), *(f"{columns[n][c]:.2f}" for n in names)]
         for c, gold in figures["gold"].items()
@@ -235,7 +235,7 @@ def stale(documents: list[Path] = DOCUMENTS) -> list[str]:
         text = path.read_text()
         for old, new in zip(BLOCK.finditer(text), BLOCK.finditer(refresh(text)), strict=True):
             if old.group(0) != new.group(0):
-                found.append(f"{path.relative_to(REPO)}: {old['name']}")
+                found.append(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}: {old['name']}")
     return found
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+import hatespeech
+
 from api.live_server import RunningServer
 
 PREDICTION_KEYS = {"label", "score", "scores", "truncated"}
@@ -85,6 +87,7 @@ def test_model_describes_what_is_served(client: httpx.Client) -> None:
     assert body["labels"] == ["noHate", "hate"]
     assert body["threshold"] == 0.5
     assert len(body["version"]) == 64
+    assert body["service_version"] == hatespeech.__version__
     assert {"validation", "test"} <= body["metrics"].keys()
     assert body["engine"].startswith("onnx")
 

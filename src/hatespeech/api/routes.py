@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from hatespeech import __version__
 from hatespeech.api.errors import ApiError, responses
 from hatespeech.api.schemas import (
     BatchPredictionOut,
@@ -181,6 +182,7 @@ async def model(request: Request) -> ModelOut:
         name=info.directory.resolve().name,
         base_model=info.base_model,
         version=info.fingerprint,
+        service_version=__version__,
         labels=list(info.labels),
         threshold=info.threshold,
         max_length=info.max_length,

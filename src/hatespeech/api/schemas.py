@@ -180,6 +180,7 @@ class ModelOut(BaseModel):
     name: str
     base_model: str
     version: str = Field(description="Fingerprint (sha256) of the training data.")
+    service_version: str = Field(description="Version of the hatespeech package serving the model.")
     labels: list[str]
     threshold: float
     max_length: int
