@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import record
 from rich.console import Console
 from rich.table import Table
 
@@ -95,7 +96,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--recipe", action="append", default=[], help='name={"field": value} (repeatable)')
     parser.add_argument("--wise", type=float, nargs="*", default=[0.5, 0.7, 0.85], help="WiSE-FT alphas to score")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--json", type=Path, default=None, help="default: results/recipes.json")
     args = parser.parse_args()
     recipes = dict(parse_recipe(spec) for spec in args.recipe or ['sampled-only={"natural": false}', "mix={}"])
 
@@ -160,8 +161,7 @@ def main() -> None:
         behaviour = " / ".join(f"{statistics.mean(r[f'dev_behaviour_{k}'] for r in mine):.3f}" for k in ("mean", "min"))
         table.add_row(name, *cells, behaviour, f"{statistics.mean(r['seconds'] for r in mine):.0f}")
     console.print(table)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    console.print(f"written: {record.write('recipes', {'rows': rows}, args.json)}")
 
 
 if __name__ == "__main__":

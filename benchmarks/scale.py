@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import psutil
+import record
 from rich.console import Console
 from rich.table import Table
 
@@ -182,8 +182,7 @@ def summarise(results: dict[str, dict[str, float]], count: int, json_path: Path 
             f"targets ({label}): Ray Data 2 vs 1 workers {twos[key] / ones[key]:.2f}x (>= 1.7x); "
             f"2 workers vs single process {twos[key] / single[key]:.2f}x (>= 0.85x)"
         )
-    if json_path:
-        json_path.write_text(json.dumps(results, indent=2))
+    console.print(f"written: {record.write('scale', results, json_path)}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import record
 from rich.console import Console
 from rich.table import Table
 
@@ -208,6 +209,10 @@ def main() -> None:
     for name, value in ratios.items():
         console.print(f"{name}: {value:.2f}")
     console.print(f"ready within 2 s (target): {ours.ready_seconds:.2f} s")
+    figures = {
+        r.name: {"runs": r.runs, "peak_rss_mb": r.peak_rss_mb, "ready_s": r.ready_seconds} for r in (ours, naive)
+    }
+    console.print(f"written: {record.write('serve', {'servers': figures, 'ratios': ratios})}")
 
 
 if __name__ == "__main__":

@@ -207,12 +207,27 @@ def train_minutes() -> str:
     return _spread([round(m) for m in minutes]) + " min"
 
 
+# --- reference: the server's settings, from the Settings model itself ------------------------------
+
+
+def settings() -> str:
+    """docs/api.md: every ``HATESPEECH_*`` variable with its default and meaning."""
+    from hatespeech.config import Settings
+
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = "empty" if field.default in ("", None) else f"`{field.default}`"
+        rows.append([f"`HATESPEECH_{name.upper()}`", default, (field.description or "").replace("|", "/")])
+    return block(table(["variable", "default", "meaning"], rows))
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "serving": serving,
     "peers": peers,
     "accuracy": accuracy,
     "behaviour": behaviour,
     "train-minutes": train_minutes,
+    "settings": settings,
 }
 
 

@@ -13,6 +13,7 @@ import argparse
 import statistics
 import time
 
+import record
 import torch
 
 from hatespeech.config import DEFAULT_BASE_MODEL
@@ -39,6 +40,7 @@ def main() -> None:
         if args.only_plain
         else (("plain", 0.0, 0.0), ("R-Drop 1", 1.0, 0.0), ("FGM 1", 0.0, 1.0))
     )
+    figures: dict[str, float] = {}
     for precision in ("fp32",) if args.only_plain else ("fp32", "bf16"):
         for name, rdrop, adversarial in variants:
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
@@ -50,6 +52,8 @@ def main() -> None:
                 stage.train_step(batch, labels)
                 times.append(time.perf_counter() - started)
             print(f"{precision} {name}: {statistics.median(times):.3f} s/step")
+            figures[f"{precision} {name}"] = statistics.median(times)
+    print(f"written: {record.write('train_step', {'base_model': args.base_model, 'seconds_per_step': figures})}")
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ class Settings(BaseSettings):
 
     model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Model directory to serve.")
     host: str = Field("127.0.0.1", description="Interface to bind; 0.0.0.0 exposes the service.")
-    port: int = Field(8000, ge=0, le=65535)
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
     workers: int = Field(1, ge=1, description="Server processes, each with its own model and batcher.")
     threads: int | None = Field(
         None, ge=1, description="ONNX Runtime intra-op threads per process [default: CPU cores / workers]."
@@ -183,29 +183,37 @@ class Settings(BaseSettings):
     quantized: Literal["auto", "yes", "no"] = Field(
         "auto",
         description="Serve the int8 graph: 'auto' uses it when its accuracy on the training texts is within "
-        "max_int8_accuracy_drop of fp32's (per export.json; the test split never decides).",
+        "max_int8_accuracy_drop of fp32's (per export.json; the test split never decides); a serving copy made "
+        "by `hatespeech pack` holds one graph, and 'auto' serves that one.",
     )
-    max_int8_accuracy_drop: float = Field(0.01, ge=0.0, le=1.0)
+    max_int8_accuracy_drop: float = Field(
+        0.01, ge=0.0, le=1.0, description="The most accuracy the int8 graph may lose against fp32 for 'auto'."
+    )
     max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per forward pass.")
     max_batch_tokens: int = Field(
         512,
         ge=64,
-        description="Padded tokens per forward pass (rows x longest row). On CPU, ONNX Runtime's cost per token "
-        "grows with the batch: 512 gave 1.5x the c=32 throughput of 16384 (benchmarks/peers.py, docs/benchmarks.md).",
+        description="Padded tokens per forward pass (rows x longest row). On CPU, ONNX Runtime's cost per text "
+        "grows with the batch, so small batches serve more (docs/benchmarks.md).",
     )
     max_wait_ms: float = Field(
-        0.0, ge=0.0, le=1000.0, description="Extra wait for a batch to fill (0 = continuous batching)."
+        0.0, ge=0.0, le=1000.0, description="Extra wait for a batch to fill (0 = continuous batching: a batch is what queued while "
+        "the previous one ran)."
     )
     max_queue: int = Field(2048, ge=1, description="Texts waiting for inference; beyond it: 503.")
     max_texts: int = Field(256, ge=1, description="Texts per request.")
     max_text_chars: int = Field(100_000, ge=1, description="Characters per text (longer: 422).")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Request body limit (larger: 413).")
     request_timeout_s: float = Field(30.0, gt=0.0, description="Per-request deadline (then 503).")
-    api_keys: str = Field("", description="Comma-separated API keys; empty = no authentication.")
+    api_keys: str = Field(
+        "",
+        description="Comma-separated API keys. When any is set, every route but /health, /ready and / needs "
+        "'Authorization: Bearer <key>'. Empty = no authentication.",
+    )
     api_key_file: Path | None = Field(None, description="File with one API key per line.")
     cors_origins: str = Field("", description="Comma-separated allowed CORS origins; empty = CORS off.")
     log_texts: bool = Field(False, description="Log request texts (sensitive: debugging only).")
-    log_level: str = Field("info")
+    log_level: str = Field("info", description="Log level: debug, info (one line per request), warning, error.")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
