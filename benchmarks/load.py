@@ -125,8 +125,9 @@ def main() -> None:
     if set(after["statuses"]) != {200}:  # type: ignore[arg-type]
         failures.append("no normal answers right after the overload")
     console.print("PASS" if not failures else f"FAIL: {'; '.join(failures)}")
-    figures = {"steady": steady, "rss_warm_mb": rss_warm, "rss_end_mb": rss_end, "overload": overload,
-               "after": after, "failures": failures}  # fmt: skip
+    figures = {"clients": args.clients, "seconds": args.seconds, "steady": steady, "rss_warm_mb": rss_warm,
+               "rss_end_mb": rss_end, "overload_clients": args.overload_clients, "overload_queue": args.overload_queue,
+               "overload": overload, "after": after, "failures": failures}  # fmt: skip
     console.print(f"written: {record.write('load', figures)}")
     sys.exit(1 if failures else 0)
 

@@ -148,6 +148,25 @@ def peers() -> str:
     )
 
 
+def ort_shapes() -> str:
+    """docs/benchmarks.md: ONNX Runtime alone, ms per text by batch size, grouping and threads."""
+    record = load("ort_shapes")
+    rows_in = record["figures"]["rows"]
+    columns = list(dict.fromkeys((r["threads"], r["grouping"]) for r in rows_in))
+    cell = {(r["threads"], r["grouping"], r["batch"]): r for r in rows_in}
+    rows = [
+        [str(size), *(f"{cell[(t, g, size)]['ms_per_text']:.2f} ({cell[(t, g, size)]['padding']:.2f})"
+                      for t, g in columns)]
+        for size in dict.fromkeys(r["batch"] for r in rows_in)
+    ]  # fmt: skip
+    header = ["texts per batch", *(f"{t} thread{'s' if t > 1 else ''}, {g}" for t, g in columns)]
+    return block(
+        table(header, rows),
+        f"ms per text, median of {record['figures']['rounds']} rounds over {record['figures']['texts']} texts "
+        f"(padded / real tokens in brackets); {record['figures']['graph']} graph; {provenance(record)}.",
+    )
+
+
 # --- accuracy: benchmarks/accuracy.py and benchmarks/behaviour.py ---------------------------------
 
 
@@ -207,6 +226,28 @@ def train_minutes() -> str:
     return _spread([round(m) for m in minutes]) + " min"
 
 
+def load_test() -> str:
+    """docs/operations.md: steady load and overload against a real server (benchmarks/load.py)."""
+    record = load("load")
+    f = record["figures"]
+    steady, overload, after = f["steady"], f["overload"], f["after"]
+
+    def statuses(run: dict[str, Any]) -> str:
+        return ", ".join(f"{count:,} x {code}" for code, count in sorted(run["statuses"].items()))
+
+    growth = (f["rss_end_mb"] - f["rss_warm_mb"]) / f["rss_warm_mb"]
+    return block(
+        f"- Steady load, {f['clients']} clients for {f['seconds']:.0f} s: {steady['requests']:,} requests "
+        f"({statuses(steady)}), {steady['rps']:.0f} req/s, p50 {steady['p50_ms']:.0f} ms, p99 "
+        f"{steady['p99_ms']:.0f} ms. RSS {f['rss_warm_mb']:.0f} MB after warm-up, {f['rss_end_mb']:.0f} MB at "
+        f"the end ({growth:+.1%}).\n"
+        f"- Overload, {f['overload_clients']} clients against a queue of {f['overload_queue']} texts: "
+        f"{overload['requests']:,} requests answered {statuses(overload)}. Right after: {statuses(after)} "
+        f"(p50 {after['p50_ms']:.1f} ms).\n"
+        f"- {'PASS' if not f['failures'] else 'FAIL: ' + '; '.join(f['failures'])}; {provenance(record)}."
+    )
+
+
 # --- reference: the server's settings, from the Settings model itself ------------------------------
 
 
@@ -228,6 +269,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "behaviour": behaviour,
     "train-minutes": train_minutes,
     "settings": settings,
+    "load": load_test,
+    "ort-shapes": ort_shapes,
 }
 
 

@@ -197,8 +197,11 @@ class Settings(BaseSettings):
         "grows with the batch, so small batches serve more (docs/benchmarks.md).",
     )
     max_wait_ms: float = Field(
-        0.0, ge=0.0, le=1000.0, description="Extra wait for a batch to fill (0 = continuous batching: a batch is what queued while "
-        "the previous one ran)."
+        0.0,
+        ge=0.0,
+        le=1000.0,
+        description="Extra wait for a batch to fill (0 = continuous batching: a batch is what queued while the "
+        "previous one ran).",
     )
     max_queue: int = Field(2048, ge=1, description="Texts waiting for inference; beyond it: 503.")
     max_texts: int = Field(256, ge=1, description="Texts per request.")
