@@ -167,6 +167,23 @@ def ort_shapes() -> str:
     )
 
 
+def docker_image() -> str:
+    """docs/deployment.md: the serving image's size, start-up and shutdown (benchmarks/docker.py)."""
+    record = load("docker")
+    f = record["figures"]
+    stops = f["stops"]
+    answered = all(s["answered"] == s["sent"] and s["exit_code"] == 0 for s in stops)
+    rows = [
+        ["model", f"`{f['model']}`"],
+        ["runtime image", f"{f['image_mb']:.0f} MB"],
+        [f"`docker run` to `/ready` ({len(f['ready_s'])} runs)", f"{_spread(f['ready_s'], 1)} s"],
+        ["`deploy/docker/build.sh`, as run (cached layers reused)", f"{f['build_s']:.0f} s"],
+        [f"`docker stop` with {stops[0]['sent']} requests queued ({len(stops)} runs)",
+         f"{'all answered, exit 0' if answered else 'FAILED'} in {_spread([s['seconds'] for s in stops], 1)} s"],
+    ]  # fmt: skip
+    return block(table(["", "measured"], rows), f"Docker {f['docker']}; {provenance(record)}.")
+
+
 # --- accuracy: benchmarks/accuracy.py and benchmarks/behaviour.py ---------------------------------
 
 
@@ -271,6 +288,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "settings": settings,
     "load": load_test,
     "ort-shapes": ort_shapes,
+    "docker": docker_image,
 }
 
 
