@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "hatespeech"
 PARTS = {
     "foundation": ["errors", "config", "data", "records", "artifact", "base_models", "calibration"],
-    "engine": ["engine", "onnx_engine", "batching"],
+    "engine": ["engine", "onnx_engine", "batching", "explain"],
     "api": ["api"],
     "training": ["modeling", "training", "evaluation", "report", "export"],
     "scale": ["scale"],

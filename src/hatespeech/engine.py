@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from hatespeech.artifact import read_json
 from hatespeech.calibration import apply_shift, prior_shift
@@ -177,6 +177,19 @@ class BaseEngine:
         """Token ids of each text, truncated to the model's limit (no padding)."""
         encodings = self.tokenizer.encode_batch(list(texts))
         return [Tokens(tuple(e.ids), tuple(e.type_ids), bool(e.overflowing)) for e in encodings]
+
+    def encodings(self, texts: Sequence[str]) -> list[Encoding]:
+        """The tokenizer's encodings (ids, offsets, word ids), truncated to the model's limit."""
+        return list(self.tokenizer.encode_batch(list(texts)))
+
+    @property
+    def mask_id(self) -> int:
+        """The token that masks a word out (``[MASK]``, else ``[UNK]``): what explanations occlude with."""
+        for token in ("[MASK]", "<mask>", "[UNK]", "<unk>"):
+            found = self.tokenizer.token_to_id(token)
+            if found is not None:
+                return int(found)
+        raise ModelError("the tokenizer has no mask or unknown token: explanations need one")
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Tokenize, truncate to the model's limit and pad to the longest text of the batch."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from functools import partial
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +19,7 @@ from hatespeech.api.errors import ApiError, responses
 from hatespeech.api.schemas import (
     BatchPredictionOut,
     HealthOut,
+    InputsRequest,
     LabelScore,
     LimitsOut,
     ModelOut,
@@ -24,11 +27,13 @@ from hatespeech.api.schemas import (
     PredictRequest,
     PredictResponse,
     ReadyOut,
+    SpanOut,
     TextRequest,
     TextsRequest,
     request_texts,
 )
 from hatespeech.engine import Prediction, is_valid_unicode
+from hatespeech.explain import Plan, contributions, plan
 
 router = APIRouter()
 ROUTE_PATHS = frozenset(
@@ -104,6 +109,16 @@ async def _unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) 
     return task.result()
 
 
+def _plans(engine: Any, texts: list[str]) -> list[Plan]:
+    """Each text and its masked variants (explain=true)."""
+    return [plan(encoding, engine.mask_id) for encoding in engine.encodings(texts)]
+
+
+def _no_plans(engine: Any, texts: list[str]) -> list[Plan]:
+    """Each text alone."""
+    return [Plan([tokens], []) for tokens in engine.tokenize(texts)]
+
+
 def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
     ranked = sorted(prediction.scores.items(), key=lambda kv: kv[1], reverse=True)
     return [LabelScore(label=label, score=score) for label, score in ranked[: top_k or None]]
@@ -112,6 +127,7 @@ def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
 @router.post(
     "/predict",
     response_model=PredictResponse,
+    response_model_exclude_none=True,  # `explanation` only when asked for
     summary="Classify one or more texts",
     responses=responses(
         "validation",
@@ -132,26 +148,43 @@ async def predict(body: PredictRequest, request: Request) -> Any:
     request.state.texts = len(texts)
     if settings.log_texts:
         request.state.input_texts = texts
+    explaining = not isinstance(body, InputsRequest) and body.explain
+    if explaining and len(texts) > settings.max_explain_texts:
+        raise ApiError(
+            "validation", f"explain takes at most {settings.max_explain_texts} texts per request, not {len(texts)}"
+        )
     service.batcher.check_room(len(texts))  # refuse before tokenizing: under overload a 503 must be cheap
     with service.metrics.tokenize.time():
+        work = partial(_plans, service.engine, texts) if explaining else partial(_no_plans, service.engine, texts)
         if sum(len(t) for t in texts) > INLINE_TOKENIZE_CHARS:
-            tokens = await run_in_threadpool(service.engine.tokenize, texts)
+            plans = await run_in_threadpool(work)
         else:
-            tokens = service.engine.tokenize(texts)
-    if not body.truncate and any(t.truncated for t in tokens):
+            plans = work()
+    if not body.truncate and any(p.rows[0].truncated for p in plans):
         raise ApiError(
             "validation", f"a text is longer than {service.engine.info.max_length} tokens and truncate=false"
         )
+    rows = [row for p in plans for row in p.rows]
     service.metrics.queue_depth.set(service.batcher.depth)
-    predictions = await _unless_client_leaves(request, service.batcher.submit(tokens, settings.request_timeout_s))
+    scored = await _unless_client_leaves(request, service.batcher.submit(rows, settings.request_timeout_s))
+    predictions, outs = [], []
+    firsts = list(accumulate((len(p.rows) for p in plans), initial=0))[:-1]  # each text's first row
+    for text, text_plan, first in zip(texts, plans, firsts, strict=True):
+        prediction = scored[first]
+        predictions.append(prediction)
+        out = PredictionOut(**prediction.as_dict())
+        if explaining:
+            spans = contributions(text_plan, [p.score for p in scored[first : first + len(text_plan.rows)]])
+            out.explanation = [SpanOut(**vars(span), text=text[span.start : span.end]) for span in spans]
+        outs.append(out)
     for prediction in predictions:
         service.metrics.predictions.labels(prediction.label).inc()
         if prediction.truncated:
             service.metrics.truncated.inc()
     if isinstance(body, TextRequest):
-        return PredictionOut(**predictions[0].as_dict())
+        return outs[0]
     if isinstance(body, TextsRequest):
-        return BatchPredictionOut(predictions=[PredictionOut(**p.as_dict()) for p in predictions])
+        return BatchPredictionOut(predictions=outs)
     top_k = body.parameters.top_k if body.parameters else None
     if isinstance(body.inputs, str):
         return _tei_shape(predictions[0], top_k)

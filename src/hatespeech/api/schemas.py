@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from hatespeech.explain import MAX_SPANS
+
 Label = Literal["hate", "noHate"]
 
 
@@ -70,11 +72,19 @@ class _RequestOptions(BaseModel):
     )
 
 
+EXPLAIN_DESCRIPTION = (
+    f"Add `explanation` to each prediction: the words that moved P(hate), found by masking each in turn "
+    f"(at most {MAX_SPANS} spans per text; a longer text is explained in spans of neighbouring words). "
+    "Costs one extra row of inference per span; limited to `max_explain_texts` texts per request."
+)
+
+
 class TextRequest(_RequestOptions):
     """One text -> one prediction."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"text": "I really like my neighbours."}]})
     text: Text = Field(description="The text to classify.")
+    explain: StrictBool = Field(False, description=EXPLAIN_DESCRIPTION)
 
 
 class TextsRequest(_RequestOptions):
@@ -82,6 +92,7 @@ class TextsRequest(_RequestOptions):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"texts": ["first text", "second text"]}]})
     texts: list[Text] = Field(min_length=1, description="Texts to classify.")
+    explain: StrictBool = Field(False, description=EXPLAIN_DESCRIPTION)
 
 
 class InputsRequest(_RequestOptions):
@@ -119,6 +130,18 @@ def request_texts(body: TextRequest | TextsRequest | InputsRequest) -> list[str]
     return [body.inputs] if isinstance(body.inputs, str) else list(body.inputs)
 
 
+class SpanOut(BaseModel):
+    """A word of the input (or a span of neighbouring words) and how much it moved P(hate)."""
+
+    start: int = Field(ge=0, description="Offset of its first character in the text (Unicode code points).")
+    end: int = Field(ge=0, description="Offset one past its last character.")
+    text: str = Field(description="The span itself: text[start:end].")
+    contribution: float = Field(
+        description="P(hate) of the text minus P(hate) with the span masked: above 0 it pushed the score towards "
+        "hate, below 0 away from it."
+    )
+
+
 class PredictionOut(BaseModel):
     """The verdict for one text."""
 
@@ -139,6 +162,9 @@ class PredictionOut(BaseModel):
     score: float = Field(ge=0.0, le=1.0, description="Probability of `hate`.")
     scores: dict[str, float] = Field(description="Probability of each label.")
     truncated: bool = Field(description="True when the text was cut at the model's max length.")
+    explanation: list[SpanOut] | None = Field(
+        None, description="With `explain: true` only: the text's spans in order, each with its contribution."
+    )
 
 
 class BatchPredictionOut(BaseModel):

@@ -1,0 +1,93 @@
+"""Why a text got its score: occlusion over the words of the text, run by the serving engine (no torch).
+
+A text is split into words as a reader sees them: runs of tokens with no space between them, so "don't" or
+"immigrants," is one word. Each word in turn is replaced by the tokenizer's mask token. The word's
+contribution is P(hate) of the whole text minus P(hate) with that word masked: positive pushed the score
+towards hate, negative away from it. The text and all its masked variants go through one batched forward
+pass, so a text of W words costs W + 1 rows. At most ``MAX_SPANS`` spans are explained per text, which
+bounds that cost. A longer text is cut into ``MAX_SPANS`` spans of neighbouring words, and each span is
+masked as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from tokenizers import Encoding
+
+from hatespeech.engine import BaseEngine, Prediction, Tokens, collate
+
+MAX_SPANS = 24
+"""Spans explained per text: a text of more words is explained in spans of several words."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """Characters ``[start, end)`` of the input and their contribution to P(hate)."""
+
+    start: int
+    end: int
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The rows to score for one text: the text itself first, then one masked variant per span."""
+
+    rows: list[Tokens]
+    spans: list[tuple[int, int]]  # character offsets of each span in the input text
+
+
+def words(encoding: Encoding) -> list[tuple[int, int]]:
+    """Token index ranges ``[first, last)`` of each word: runs of tokens with no character between them."""
+    runs: list[tuple[int, int]] = []
+    previous_end = -1
+    for index, (start, end) in enumerate(encoding.offsets):
+        if encoding.special_tokens_mask[index] or start == end:
+            previous_end = -1
+            continue
+        if runs and start == previous_end and runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+        previous_end = end
+    return runs
+
+
+def merge(runs: list[tuple[int, int]], limit: int = MAX_SPANS) -> list[tuple[int, int]]:
+    """At most ``limit`` spans, each of neighbouring runs, as even in size as the count allows."""
+    if len(runs) <= limit:
+        return runs
+    cuts = [round(i * len(runs) / limit) for i in range(limit + 1)]
+    return [(runs[a][0], runs[b - 1][1]) for a, b in pairwise(cuts)]
+
+
+def plan(encoding: Encoding, mask_id: int, limit: int = MAX_SPANS) -> Plan:
+    """The text's rows: itself, then each span's tokens replaced by ``mask_id``."""
+    ids, type_ids = tuple(encoding.ids), tuple(encoding.type_ids)
+    truncated = bool(encoding.overflowing)
+    rows = [Tokens(ids, type_ids, truncated)]
+    spans = []
+    for first, last in merge(words(encoding), limit):
+        masked = ids[:first] + (mask_id,) * (last - first) + ids[last:]
+        rows.append(Tokens(masked, type_ids, truncated))
+        spans.append((encoding.offsets[first][0], encoding.offsets[last - 1][1]))
+    return Plan(rows, spans)
+
+
+def contributions(plan: Plan, scores: Sequence[float]) -> list[Span]:
+    """Each span's contribution, from P(hate) of the plan's rows (the text first)."""
+    whole = scores[0]
+    return [Span(start, end, whole - masked) for (start, end), masked in zip(plan.spans, scores[1:], strict=True)]
+
+
+def explain(engine: BaseEngine, texts: Sequence[str], limit: int = MAX_SPANS) -> list[tuple[Prediction, list[Span]]]:
+    """Each text's prediction and its spans' contributions (one forward pass per text: the CLI's path)."""
+    explained = []
+    for encoding in engine.encodings(texts):
+        text_plan = plan(encoding, engine.mask_id, limit)
+        predictions = engine.predict_encoded(collate(text_plan.rows))
+        explained.append((predictions[0], contributions(text_plan, [p.score for p in predictions])))
+    return explained
