@@ -22,7 +22,8 @@ def server(
     replicas on a two-node Ray cluster."""
     log = tmp_path_factory.mktemp("server") / "server.log"
     # fp32, so batched and single results can be compared tightly (int8 activations are quantized per batch).
-    settings = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", "HATESPEECH_QUANTIZED": "no"}
+    settings = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", "HATESPEECH_QUANTIZED": "no",
+                "HATESPEECH_MAX_EXPLAIN_TEXTS": "4"}  # fmt: skip
     if request.param == "ray":
         cluster = request.getfixturevalue("ray_cluster")
         args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]

@@ -219,3 +219,34 @@ def test_a_request_whose_client_leaves_is_skipped_not_computed(tiny_model: objec
     finally:
         running.process.terminate()
         running.process.wait(30)
+
+
+def test_explain_gives_each_word_and_its_contribution(client: httpx.Client) -> None:
+    text = "Some words, and then   some more!"
+    body = client.post("/predict", json={"text": text, "explain": True}).json()
+    spans = body["explanation"]
+    assert [s["text"] for s in spans] == text.split()
+    assert all(text[s["start"] : s["end"]] == s["text"] and isinstance(s["contribution"], float) for s in spans)
+    plain = client.post("/predict", json={"text": text}).json()
+    assert "explanation" not in plain
+    assert plain["score"] == pytest.approx(body["score"], abs=1e-6)  # explaining does not change the verdict
+
+
+def test_explain_works_for_a_batch_in_input_order(client: httpx.Client) -> None:
+    texts = ["first text here", "second", "a third one"]
+    body = client.post("/predict", json={"texts": texts, "explain": True}).json()
+    assert [" ".join(s["text"] for s in p["explanation"]) for p in body["predictions"]] == texts
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"inputs": "x", "explain": True}, "explain"),  # the TEI shape has no explain option
+        ({"texts": ["a"] * 5, "explain": True}, "at most 4 texts"),
+        ({"text": "x", "explain": 1}, "boolean"),
+        ({"text": "x", "explain": "true"}, "boolean"),
+    ],
+)
+def test_explain_limits_and_types_are_422(client: httpx.Client, body: dict[str, object], says: str) -> None:
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422 and says in response.json()["error"]

@@ -1,0 +1,72 @@
+"""Explanations by occlusion: words as a reader sees them, bounded spans, contributions that add up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hatespeech.engine import Encoded
+from hatespeech.explain import MAX_SPANS, explain, merge, plan, words
+from hatespeech.onnx_engine import OnnxEngine
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model: Path) -> OnnxEngine:
+    return OnnxEngine(tiny_model)
+
+
+def spans_text(engine: OnnxEngine, text: str) -> list[str]:
+    encoding = engine.encodings([text])[0]
+    return [text[start:end] for start, end in plan(encoding, engine.mask_id).spans]
+
+
+def test_a_word_is_what_a_reader_sees_punctuation_and_word_pieces_included(engine: OnnxEngine) -> None:
+    text = "I don't  hate immigrants, they're great!"
+    assert spans_text(engine, text) == ["I", "don't", "hate", "immigrants,", "they're", "great!"]
+
+
+def test_offsets_are_code_points_of_the_input(engine: OnnxEngine) -> None:
+    text = "café 😀 straße naïve"
+    assert spans_text(engine, text) == text.split()
+
+
+def test_each_variant_masks_exactly_its_span(engine: OnnxEngine) -> None:
+    encoding = engine.encodings(["one two three"])[0]
+    rows = plan(encoding, engine.mask_id).rows
+    assert rows[0].ids == tuple(encoding.ids)
+    for row, (first, last) in zip(rows[1:], words(encoding), strict=True):
+        changed = [i for i, (a, b) in enumerate(zip(row.ids, encoding.ids, strict=True)) if a != b]
+        assert changed == list(range(first, last)) and all(row.ids[i] == engine.mask_id for i in changed)
+
+
+def test_a_long_text_is_explained_in_at_most_max_spans_even_spans(engine: OnnxEngine) -> None:
+    text = " ".join(["a", "b", "c", "d", "e"] * 20)  # one token each; cut at the model's token limit
+    kept = len(words(engine.encodings([text])[0]))
+    assert kept > MAX_SPANS
+    spans = spans_text(engine, text)
+    assert len(spans) == MAX_SPANS
+    assert text.startswith(" ".join(spans)) and len(" ".join(spans).split()) == kept  # each word once, in order
+    assert {len(s.split()) for s in spans} <= {kept // MAX_SPANS, kept // MAX_SPANS + 1}
+    assert merge([(i, i + 1) for i in range(5)], limit=8) == [(i, i + 1) for i in range(5)]
+
+
+def test_contribution_is_the_score_drop_when_the_span_is_masked(engine: OnnxEngine) -> None:
+    text = "some words to explain here"
+    ((prediction, spans),) = explain(engine, [text])
+    assert prediction == engine.predict([text])[0]
+    encoding = engine.encodings([text])[0]
+    for span, (first, last) in zip(spans, words(encoding), strict=True):
+        ids = np.array([encoding.ids], dtype=np.int64)
+        ids[0, first:last] = engine.mask_id
+        masked = Encoded(ids, np.ones_like(ids), np.zeros_like(ids), [False])
+        assert span.contribution == pytest.approx(prediction.score - engine.predict_encoded(masked)[0].score)
+
+
+def test_a_text_of_only_punctuation_or_truncated_still_explains(engine: OnnxEngine) -> None:
+    ((prediction, spans),) = explain(engine, ["!!!"])
+    assert [(s.start, s.end) for s in spans] == [(0, 3)]
+    long = "word " * 2000
+    ((prediction, spans),) = explain(engine, [long])
+    assert prediction.truncated and len(spans) == MAX_SPANS and spans[-1].end < len(long)
