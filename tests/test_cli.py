@@ -66,6 +66,35 @@ def test_predict_texts_prints_one_json_object_per_text(tiny_model: Path) -> None
         assert line["label"] == ("hate" if line["score"] >= 0.5 else "noHate")
 
 
+def test_predict_explain_gives_the_api_spans_for_texts_and_files(tiny_model: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from hatespeech.api.app import create_app
+    from hatespeech.config import Settings
+
+    result = runner.invoke(app, ["predict", "--model", str(tiny_model), "--explain", "some words here, ok"])
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(x) for x in result.stdout.strip().splitlines()]
+    assert [s["text"] for s in line["explanation"]] == ["some", "words", "here,", "ok"]
+    with TestClient(create_app(Settings(model_dir=tiny_model, quantized="no"))) as client:
+        while client.get("/ready").status_code != 200:
+            pass
+        served = client.post("/predict", json={"text": "some words here, ok", "explain": True}).json()
+    assert [(s["start"], s["end"]) for s in served["explanation"]] == [
+        (s["start"], s["end"]) for s in line["explanation"]
+    ]
+    for ours, theirs in zip(line["explanation"], served["explanation"], strict=True):
+        assert ours["contribution"] == pytest.approx(theirs["contribution"], abs=1e-5)
+    texts = tmp_path / "in.txt"
+    texts.write_text("one two\nthree\n")
+    result = runner.invoke(
+        app, ["predict", "-m", str(tiny_model), "--explain", "-i", str(texts), "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in output.read_text().splitlines()]
+    assert [[s["text"] for s in r["explanation"]] for r in rows] == [["one", "two"], ["three"]]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "bad_line"),
     [

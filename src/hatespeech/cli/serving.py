@@ -41,6 +41,10 @@ def predict(
     address: Annotated[
         str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) [default: start a local Ray].")
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(help="Add each word's contribution to P(hate) (occlusion, as /predict's explain=true)."),
+    ] = False,
 ) -> None:
     """Classify texts; each output line is {"text", "label", "score"} with score = P(hate)."""
     if not texts and input_path is None:
@@ -50,19 +54,21 @@ def predict(
     if texts and not all(map(is_valid_unicode, texts)):
         raise fail("a text argument is not valid UTF-8", 2)
     if engine == "ray":
+        if explain:
+            raise fail("--explain runs on a local engine: drop --engine ray", 2)
         _predict_on_ray(model, input_path, output_path, workers, address, batch_size)
         return
     if input_path is not None and not input_path.is_file():
         raise fail(f"input file {input_path} not found")
     runner = load_engine(model, engine)
     if texts:
-        for text, prediction in zip(texts, runner.predict(texts), strict=True):
-            typer.echo(json.dumps({"text": text, **prediction.as_dict()}, ensure_ascii=False))
+        for record in _records(runner, texts, explain):
+            typer.echo(json.dumps(record, ensure_ascii=False))
         return
     assert input_path is not None
     out: TextIO = output_path.open("w", encoding="utf-8") if output_path else sys.stdout
     try:
-        counts = _predict_file(runner, input_path, out, batch_size, strict)
+        counts = _predict_file(runner, input_path, out, batch_size, strict, explain)
     finally:
         if output_path:
             out.close()
@@ -100,11 +106,30 @@ def _predict_on_ray(
     console.print(summary)
 
 
-def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict: bool) -> dict[str, int]:
+def _records(runner: Any, texts: list[str], explain: bool, batch_size: int = 64) -> list[dict[str, Any]]:
+    """One output record per text: the prediction, and with ``explain`` its spans' contributions."""
+    from hatespeech.engine import predict_in_batches
+    from hatespeech.explain import explain as explain_texts
+
+    if not explain:
+        return [
+            {"text": t, **p.as_dict()}
+            for t, p in zip(texts, predict_in_batches(runner, texts, batch_size), strict=True)
+        ]
+    return [
+        {"text": text, **prediction.as_dict(),
+         "explanation": [{"start": s.start, "end": s.end, "text": text[s.start : s.end],
+                          "contribution": s.contribution} for s in spans]}
+        for text, (prediction, spans) in zip(texts, explain_texts(runner, texts), strict=True)
+    ]  # fmt: skip
+
+
+def _predict_file(
+    runner: Any, path: Path, out: TextIO, batch_size: int, strict: bool, explain: bool = False
+) -> dict[str, int]:
     """Stream ``path`` through the engine; write one JSON line per input line, in order."""
     from rich.progress import Progress
 
-    from hatespeech.engine import predict_in_batches
     from hatespeech.records import read_records
 
     counts = {"predicted": 0, "malformed": 0, "hate": 0, "noHate": 0}
@@ -113,15 +138,15 @@ def _predict_file(runner: Any, path: Path, out: TextIO, batch_size: int, strict:
     def flush() -> None:
         valid = [text for _, text, error in pending if error is None and text is not None]
         # Batches of similar lengths within the window: far less padding than batches in file order.
-        predictions = iter(predict_in_batches(runner, valid, batch_size))
+        records = iter(_records(runner, valid, explain, batch_size))
         for number, text, error in pending:
             if error is not None:
                 out.write(json.dumps({"line": number, "text": text, "error": error}, ensure_ascii=False) + "\n")
             else:
-                prediction = next(predictions)
-                out.write(json.dumps({"text": text, **prediction.as_dict()}, ensure_ascii=False) + "\n")
+                record = next(records)
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 counts["predicted"] += 1
-                counts[prediction.label] += 1
+                counts[record["label"]] += 1
         pending.clear()
 
     with Progress(console=console, transient=True) as progress:
