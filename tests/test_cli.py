@@ -87,9 +87,8 @@ def test_predict_explain_gives_the_api_spans_for_texts_and_files(tiny_model: Pat
         assert ours["contribution"] == pytest.approx(theirs["contribution"], abs=1e-5)
     texts = tmp_path / "in.txt"
     texts.write_text("one two\nthree\n")
-    result = runner.invoke(
-        app, ["predict", "-m", str(tiny_model), "--explain", "-i", str(texts), "-o", str(tmp_path / "o")]
-    )
+    output = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["predict", "-m", str(tiny_model), "--explain", "-i", str(texts), "-o", str(output)])
     assert result.exit_code == 0, result.output
     rows = [json.loads(x) for x in output.read_text().splitlines()]
     assert [[s["text"] for s in r["explanation"]] for r in rows] == [["one", "two"], ["three"]]
