@@ -68,6 +68,31 @@ def test_classify_one_sentence_shows_label_score_and_confidence_bar(page: Any, s
     assert all(url.startswith(server.url) for url in requested), requested  # nothing leaves the server
 
 
+def test_classify_highlights_the_words_that_moved_the_score(page: Any, server: RunningServer) -> None:
+    text = "Some of these words matter more than others."
+    errors, _ = open_page(page, server.url)
+    page.get_by_label("Text to classify").fill(text)
+    page.get_by_role("button", name="Classify").click()
+    expect(page.locator("#why")).to_be_visible()
+    expected = httpx.post(f"{server.url}/predict", json={"text": text, "explain": True}).json()["explanation"]
+    words = page.locator("#why-text .word")
+    assert words.all_inner_texts() == [s["text"] for s in expected]
+    shown = [float(w.get_attribute("data-contribution") or "nan") for w in words.all()]
+    assert shown == pytest.approx([s["contribution"] for s in expected], abs=1e-9)
+    assert page.locator("#why-text").inner_text().replace("\n", "").startswith("Some")
+    for word, span in zip(words.all(), expected, strict=True):  # both directions, by colour and by line style
+        assert ("up" if span["contribution"] >= 0 else "down") in (word.get_attribute("class") or "")
+    # The text alternative: every word is also said in words, and the strongest ones are listed each way.
+    hidden = page.locator("#why-text .visually-hidden").all_inner_texts()
+    assert len(hidden) == len(expected) and all("hate" in h for h in hidden)
+    top = max(expected, key=lambda s: s["contribution"])
+    listed = page.locator("#why-up li").all_inner_texts() + page.locator("#why-down li").all_inner_texts()
+    if top["contribution"] > 0:
+        assert page.locator("#why-up li").first.inner_text().startswith(top["text"])
+    assert 1 <= len(listed) <= 10
+    assert errors == []
+
+
 def test_empty_text_shows_an_error_and_no_result(page: Any, server: RunningServer) -> None:
     open_page(page, server.url)
     page.get_by_role("button", name="Classify").click()

@@ -97,6 +97,48 @@ function showSingle(prediction) {
   $("batch").hidden = true;
 }
 
+function signed(value) {
+  return `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(3)}`;
+}
+
+// The text with each explained span marked by the direction and size of its contribution to P(hate),
+// plus two lists (the text alternative): the strongest spans each way.
+function showExplanation(text, spans) {
+  const strongest = Math.max(1e-6, ...spans.map((s) => Math.abs(s.contribution)));
+  const parts = [];
+  let at = 0;
+  for (const span of spans) {
+    if (span.start > at) parts.push(document.createTextNode(text.slice(at, span.start)));
+    const mark = document.createElement("span");
+    const towards = span.contribution >= 0;
+    mark.className = `word ${towards ? "up" : "down"}`;
+    mark.textContent = text.slice(span.start, span.end);
+    mark.dataset.contribution = String(span.contribution);
+    const strength = Math.abs(span.contribution) / strongest;
+    mark.style.backgroundColor = towards ? `rgba(179, 38, 30, ${0.45 * strength})` : `rgba(31, 95, 191, ${0.45 * strength})`;
+    mark.title = `${signed(span.contribution)} ${towards ? "towards" : "away from"} hate`;
+    const said = document.createElement("span");
+    said.className = "visually-hidden";
+    said.textContent = ` (${mark.title})`;
+    parts.push(mark, said);
+    at = span.end;
+  }
+  if (at < text.length) parts.push(document.createTextNode(text.slice(at)));
+  $("why-text").replaceChildren(...parts);
+  const list = (id, chosen) => {
+    $(id).replaceChildren(...chosen.map((s) => {
+      const item = document.createElement("li");
+      item.textContent = `${text.slice(s.start, s.end)} (${signed(s.contribution)})`;
+      return item;
+    }));
+    if (!chosen.length) $(id).replaceChildren(Object.assign(document.createElement("li"), { textContent: "none" }));
+  };
+  const ranked = [...spans].sort((a, b) => b.contribution - a.contribution);
+  list("why-up", ranked.filter((s) => s.contribution > 0).slice(0, 5));
+  list("why-down", ranked.filter((s) => s.contribution < 0).reverse().slice(0, 5));
+  $("why").hidden = false;
+}
+
 function renderRows() {
   const key = state.sortKey;
   const direction = state.ascending ? 1 : -1;
@@ -153,7 +195,9 @@ async function classify(event) {
       }
       button.disabled = true;
       $("status").textContent = "Classifying…";
-      showSingle(await call("POST", "/predict", { text: raw }));
+      const prediction = await call("POST", "/predict", { text: raw, explain: true });
+      showSingle(prediction);
+      showExplanation(raw, prediction.explanation || []);
       $("status").textContent = "Done.";
     } else {
       const texts = raw.split("\n").map((line) => line.trim()).filter((line) => line);
