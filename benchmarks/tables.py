@@ -184,6 +184,25 @@ def docker_image() -> str:
     return block(table(["", "measured"], rows), f"Docker {f['docker']}; {provenance(record)}.")
 
 
+def explain_cost() -> str:
+    """docs/api.md: server CPU per request, plain and with explain=true, by text length."""
+    record = load("explain")
+    keys = ("plain_cpu_ms", "explain_cpu_ms", "plain_wall_ms", "explain_wall_ms")
+    rows = []
+    for r in record["figures"]["rows"]:
+        plain_cpu, explain_cpu, plain_wall, explain_wall = (statistics.median(r[k]) for k in keys)
+        rows.append([
+            r["group"], str(r["texts"]), f"{plain_cpu:.1f}", f"{explain_cpu:.1f}", f"{TIMES}{r['cpu_ratio']:.1f}",
+            f"{plain_wall:.1f} / {explain_wall:.1f}",
+        ])  # fmt: skip
+    header = ["text length", "texts", "server CPU ms, plain", "server CPU ms, explain", "ratio",
+              "wall ms, plain / explain"]  # fmt: skip
+    return block(
+        table(header, rows),
+        f"One request at a time; medians of {record['figures']['runs']} runs; {provenance(record)}.",
+    )
+
+
 # --- accuracy: benchmarks/accuracy.py and benchmarks/behaviour.py ---------------------------------
 
 
@@ -289,6 +308,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "load": load_test,
     "ort-shapes": ort_shapes,
     "docker": docker_image,
+    "explain": explain_cost,
 }
 
 
