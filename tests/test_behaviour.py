@@ -55,3 +55,42 @@ def shipped_accuracy() -> dict[str, float]:
 @pytest.mark.parametrize("category", sorted(BOUNDS))
 def test_shipped_model_passes_the_key_behaviour_categories(shipped_accuracy: dict[str, float], category: str) -> None:
     assert shipped_accuracy[category] >= BOUNDS[category], shipped_accuracy
+
+
+# Clearly hateful sentences written for the explanation tests, each with the words that make it hateful.
+HATEFUL_WORDS = {
+    "Those immigrants are filthy vermin.": {"filthy", "vermin."},
+    "Muslims are disgusting parasites.": {"disgusting", "parasites."},
+    "Those savages should go back to Africa.": {"savages"},
+    "Immigrants are cockroaches.": {"cockroaches."},
+}
+# Where the group is named with little else, the model leans on the group's name: the name is the top span.
+GROUP_NAME_ON_TOP = {
+    "Blacks are subhuman animals.": {"subhuman", "animals."},
+    "The Jews are a disease on this world.": {"disease"},
+    "Jews are vermin and should be exterminated.": {"vermin", "exterminated."},
+}
+
+
+def top_spans(texts: list[str]) -> list[str]:
+    from hatespeech.explain import explain
+
+    if not (SHIPPED / "manifest.json").is_file():
+        pytest.skip(f"no trained model at {SHIPPED} (make test-model trains one)")
+    engine = load_engine(SHIPPED, "onnx-int8")
+    results = explain(engine, texts)
+    return [text[top.start : top.end] for text, (_, spans) in zip(texts, results, strict=True)
+            for top in [max(spans, key=lambda s: s.contribution)]]  # fmt: skip
+
+
+@pytest.mark.shipped
+def test_explanation_puts_the_hateful_word_on_top() -> None:
+    texts = list(HATEFUL_WORDS)
+    assert [top in HATEFUL_WORDS[t] for t, top in zip(texts, top_spans(texts), strict=True)] == [True] * len(texts)
+
+
+@pytest.mark.shipped
+@pytest.mark.xfail(strict=True, reason="known weakness: the group's name outweighs the insult (docs/evaluation.md)")
+def test_explanation_puts_the_insult_above_the_group_name() -> None:
+    texts = list(GROUP_NAME_ON_TOP)
+    assert all(top in GROUP_NAME_ON_TOP[t] for t, top in zip(texts, top_spans(texts), strict=True))
