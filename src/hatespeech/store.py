@@ -1,0 +1,259 @@
+"""Reviewer feedback and (when switched on) stored predictions, through SQLAlchemy 2.
+
+SQLite by default: one file, created on first use, in WAL mode so readers never block the writer, and
+``synchronous=FULL`` so a committed record survives a crash of the process or the machine. PostgreSQL
+with a ``postgresql+psycopg://`` URL. Every write is one transaction, so a record is stored whole or
+not at all. The schema is versioned: ``schema_version`` holds the number of migrations applied, and
+:func:`migrate` applies the rest in order, each in its own transaction.
+
+Texts are personal data. Nothing is written unless a reviewer sends feedback or
+``HATESPEECH_STORE_PREDICTIONS`` is on, and :meth:`Store.purge` deletes what is older than the retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from hatespeech.errors import HateSpeechError
+
+
+class StoreError(HateSpeechError):
+    """The database cannot be opened, migrated or written."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StoredPrediction(Base):
+    """A text the server classified, kept only with ``HATESPEECH_STORE_PREDICTIONS`` on."""
+
+    __tablename__ = "predictions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # the text's index in its request
+    text: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(16))
+    model_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Feedback(Base):
+    """A reviewer's label for a text, optionally tied to a stored prediction."""
+
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(16), index=True)
+    reviewer: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    prediction_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id", ondelete="SET NULL"), index=True)
+    model_score: Mapped[float | None] = mapped_column(Float)  # P(hate) the model gave, when known
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+def _v1(connection: Connection) -> None:
+    """predictions and feedback."""
+    Base.metadata.create_all(connection, tables=[StoredPrediction.__table__, Feedback.__table__])  # type: ignore[list-item]
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+"""Applied in order; ``schema_version.version`` = how many have run. Append, never edit."""
+
+
+def migrate(engine: Engine) -> int:
+    """Apply the migrations this database has not had yet; returns its schema version."""
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+        current = connection.execute(text("SELECT max(version) FROM schema_version")).scalar()
+    version = int(current or 0)
+    if version > len(MIGRATIONS):
+        raise StoreError(f"the database is at schema version {version}, newer than this code ({len(MIGRATIONS)})")
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        with engine.begin() as connection:  # each migration and its version bump in one transaction
+            step(connection)
+            connection.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": number})
+    return len(MIGRATIONS)
+
+
+def default_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'hatespeech.db').resolve()}"
+
+
+def _sqlite_pragmas(connection: Any, _: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Feedback]
+    total: int
+
+
+class Store:
+    """The feedback database. Open it with :meth:`open`; every method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect, create the SQLite file's folder if needed, and migrate to the current schema."""
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            migrate(engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the database {_redacted(url)}: {exc.__class__.__name__}: {exc}") from exc
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(text("SELECT max(version) FROM schema_version")).scalar() or 0)
+
+    def tables(self) -> set[str]:
+        return set(inspect(self.engine).get_table_names())
+
+    # --- writes ---------------------------------------------------------------------------------------
+
+    def add_feedback(
+        self, text_: str, label: str, reviewer: str | None = None, note: str | None = None,
+        request_id: str | None = None, prediction_id: int | None = None, model_score: float | None = None,
+    ) -> int:  # fmt: skip
+        record = Feedback(text=text_, label=label, reviewer=reviewer, note=note, request_id=request_id,
+                          prediction_id=prediction_id, model_score=model_score, created_at=_now())  # fmt: skip
+        with self._session() as session:
+            session.add(record)
+            session.flush()
+            return record.id
+
+    def add_predictions(self, request_id: str, rows: Sequence[tuple[str, float, str]], model_version: str) -> None:
+        """Keep a request's texts with their scores and labels (one transaction for the request)."""
+        now = _now()
+        with self._session() as session:
+            session.add_all(
+                StoredPrediction(
+                    request_id=request_id,
+                    position=i,
+                    text=t,
+                    score=s,
+                    label=label,
+                    model_version=model_version,
+                    created_at=now,
+                )
+                for i, (t, s, label) in enumerate(rows)
+            )
+
+    def purge(self, older_than_days: float) -> tuple[int, int]:
+        """Delete predictions and feedback older than the retention; returns how many of each."""
+        cutoff = _now() - timedelta(days=older_than_days)
+        with self._session() as session:
+            feedback = session.execute(delete(Feedback).where(Feedback.created_at < cutoff))
+            predictions = session.execute(delete(StoredPrediction).where(StoredPrediction.created_at < cutoff))
+            counts = getattr(predictions, "rowcount", 0), getattr(feedback, "rowcount", 0)  # CursorResult
+        return int(counts[0] or 0), int(counts[1] or 0)
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    def predictions_of(self, request_id: str) -> list[StoredPrediction]:
+        with Session(self.engine) as session:
+            query = select(StoredPrediction).where(StoredPrediction.request_id == request_id)
+            return list(session.scalars(query.order_by(StoredPrediction.position)))
+
+    def feedback(
+        self, label: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        limit: int = 50, offset: int = 0,
+    ) -> Page:  # fmt: skip
+        """Feedback newest first, filtered by label and date, one page of it and the total count."""
+        conditions = [c for c in (
+            Feedback.label == label if label else None,
+            Feedback.created_at >= since if since else None,
+            Feedback.created_at < until if until else None,
+        ) if c is not None]  # fmt: skip
+        with Session(self.engine) as session:
+            total = session.scalar(select(func.count()).select_from(Feedback).where(*conditions)) or 0
+            query = select(Feedback).where(*conditions).order_by(Feedback.created_at.desc(), Feedback.id.desc())
+            return Page(list(session.scalars(query.limit(limit).offset(offset))), int(total))
+
+    def iter_feedback(self) -> Iterator[Feedback]:
+        """Every feedback record, oldest first (for export)."""
+        with Session(self.engine) as session:
+            yield from session.scalars(select(Feedback).order_by(Feedback.id).execution_options(yield_per=500))
+
+    def review_queue(self, limit: int, threshold: float, random_share: float = 0.2) -> list[StoredPrediction]:
+        """Stored predictions not yet reviewed that most need a person: the closest to the threshold, plus a
+        random share of the others (so that confident mistakes are found too)."""
+        reviewed = select(Feedback.prediction_id).where(Feedback.prediction_id.is_not(None))
+        unreviewed = select(StoredPrediction).where(StoredPrediction.id.not_in(reviewed))
+        randoms = round(limit * random_share) if limit > 1 else 0
+        margin = func.abs(StoredPrediction.score - threshold)
+        with Session(self.engine) as session:
+            closest = list(session.scalars(unreviewed.order_by(margin, StoredPrediction.id).limit(limit - randoms)))
+            others = unreviewed.where(StoredPrediction.id.not_in([p.id for p in closest]))
+            return closest + list(session.scalars(others.order_by(func.random()).limit(randoms)))
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any error (a record is whole or absent)."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the database write failed: {exc.__class__.__name__}: {exc}") from exc
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes: every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: say so without echoing it
+        return "(unparsable URL)"
