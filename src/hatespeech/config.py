@@ -219,6 +219,20 @@ class Settings(BaseSettings):
     api_key_file: Path | None = Field(None, description="File with one API key per line.")
     cors_origins: str = Field("", description="Comma-separated allowed CORS origins; empty = CORS off.")
     log_texts: bool = Field(False, description="Log request texts (sensitive: debugging only).")
+    state_dir: Path = Field(Path("var"), description="Where the server keeps its files: the SQLite feedback database.")
+    database_url: str = Field(
+        "",
+        description="Feedback database, as a SQLAlchemy URL (postgresql+psycopg://user:pass@host/db for "
+        "PostgreSQL). Empty = SQLite, STATE_DIR/hatespeech.db, created on first use.",
+    )
+    store_predictions: bool = Field(
+        False,
+        description="Keep every classified text with its score, for the review queue and for feedback by "
+        "request id. Texts are personal data: off by default, and purged after retention_days.",
+    )
+    retention_days: float = Field(
+        30.0, gt=0.0, description="Stored predictions and feedback older than this are deleted (hourly, and at start)."
+    )
     log_level: str = Field("info", description="Log level: debug, info (one line per request), warning, error.")
 
     @model_validator(mode="after")
@@ -231,6 +245,10 @@ class Settings(BaseSettings):
         if self.api_key_file is not None and not self.api_key_file.is_file():
             raise ValueError(f"HATESPEECH_API_KEY_FILE={self.api_key_file} is not a file")
         return self
+
+    def store_url(self) -> str:
+        """The feedback database URL: ``database_url``, else SQLite in ``state_dir``."""
+        return self.database_url or f"sqlite:///{(self.state_dir / 'hatespeech.db').resolve()}"
 
     def keys(self) -> list[str]:
         """Every configured API key (variable and file), stripped, without blanks."""

@@ -43,3 +43,9 @@ class BackendError(HateSpeechError):
     """The forward pass failed."""
 
     error_type = "backend"
+
+
+class StoreError(HateSpeechError):
+    """The feedback database cannot be opened, migrated or written."""
+
+    error_type = "database"

@@ -39,11 +39,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from hatespeech.errors import HateSpeechError
-
-
-class StoreError(HateSpeechError):
-    """The database cannot be opened, migrated or written."""
+from hatespeech.errors import StoreError
 
 
 class Base(DeclarativeBase):
@@ -101,10 +97,6 @@ def migrate(engine: Engine) -> int:
             step(connection)
             connection.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": number})
     return len(MIGRATIONS)
-
-
-def default_url(data_dir: Path) -> str:
-    return f"sqlite:///{(data_dir / 'hatespeech.db').resolve()}"
 
 
 def _sqlite_pragmas(connection: Any, _: Any) -> None:

@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hatespeech import __version__
 from hatespeech.api.errors import error_response, install_error_handlers
+from hatespeech.api.feedback import Stores, purge_forever
+from hatespeech.api.feedback import router as feedback_router
 from hatespeech.api.metrics import Metrics
 from hatespeech.api.routes import ROUTE_PATHS, STATIC_DIR, router
 from hatespeech.api.schemas import TEXT_PATTERN
@@ -45,6 +47,7 @@ class Service:
     batcher: MicroBatcher | None = None
     load_error: str | None = None
     ready: bool = False
+    stores: Stores = field(default_factory=lambda: Stores(""))
     started: float = field(default_factory=time.monotonic)
 
 
@@ -63,7 +66,7 @@ def load_engine(settings: Settings) -> tuple[BaseEngine, str]:
 def create_app(settings: Settings | None = None, engine: BaseEngine | None = None) -> FastAPI:
     """Build the service. Pass ``engine`` to serve it instead of loading ``settings.model_dir``."""
     settings = settings or Settings()
-    service = Service(settings=settings, metrics=Metrics())
+    service = Service(settings=settings, metrics=Metrics(), stores=Stores(settings.store_url()))
 
     async def bring_up() -> None:
         try:
@@ -102,16 +105,21 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(bring_up())
+        purging = asyncio.create_task(
+            purge_forever(service.stores, settings.retention_days, settings.store_predictions)
+        )
         try:
             yield
         finally:
             service.ready = False
+            purging.cancel()
             if not loading.done():
                 loading.cancel()
                 with suppress(asyncio.CancelledError):
                     await loading
             if service.batcher is not None:
                 await asyncio.to_thread(service.batcher.stop)
+            service.stores.close()
 
     app = FastAPI(
         title="Hate-speech detection API",
@@ -127,6 +135,7 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     _document_limits(app, settings)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(feedback_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -18,8 +18,10 @@ from hatespeech.errors import HateSpeechError
 STATUS_BY_ERROR_TYPE: dict[str, int] = {
     "bad_request": 400,
     "unauthorized": 401,
+    "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "not_enabled": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "validation": 422,
@@ -28,6 +30,7 @@ STATUS_BY_ERROR_TYPE: dict[str, int] = {
     "not_ready": 503,
     "overloaded": 503,
     "timeout": 503,
+    "database": 503,
 }
 ERROR_TYPE_BY_STATUS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                         413: "payload_too_large", 415: "unsupported_media_type", 422: "validation",
@@ -76,7 +79,7 @@ def _describe_validation(exc: RequestValidationError) -> str:
         if len(path) > 1 and path[0] in ("text", "texts", "inputs"):
             path = path[1:]  # drop the request-shape tag pydantic puts first
         location = ".".join(path)
-        message = str(error.get("msg"))
+        message = str(error.get("msg")).removeprefix("Value error, ")
         if error.get("type") == "string_pattern_mismatch":  # the only pattern: TEXT_PATTERN
             message = "a text needs a character that is not whitespace, and no NUL byte"
         parts.append(f"{location}: {message}" if location else message)

@@ -37,7 +37,19 @@ from hatespeech.explain import Plan, contributions, plan
 
 router = APIRouter()
 ROUTE_PATHS = frozenset(
-    {"/predict", "/health", "/ready", "/model", "/metrics", "/", "/favicon.ico", "/docs", "/openapi.json"}
+    {
+        "/predict",
+        "/health",
+        "/ready",
+        "/model",
+        "/metrics",
+        "/",
+        "/favicon.ico",
+        "/docs",
+        "/openapi.json",
+        "/feedback",
+        "/review",
+    }
 )
 STATIC_DIR = Path(__file__).parent / "static"
 # The page loads only its own script and stylesheet and talks only to this server.
@@ -181,6 +193,10 @@ async def predict(body: PredictRequest, request: Request) -> Any:
         service.metrics.predictions.labels(prediction.label).inc()
         if prediction.truncated:
             service.metrics.truncated.inc()
+    if settings.store_predictions:  # for the review queue and feedback by request id (personal data: opt-in)
+        store = await service.stores.store()
+        kept = [(text, p.score, p.label) for text, p in zip(texts, predictions, strict=True)]
+        await run_in_threadpool(store.add_predictions, request.state.request_id, kept, service.engine.info.fingerprint)
     if isinstance(body, TextRequest):
         return outs[0]
     if isinstance(body, TextsRequest):

@@ -1,0 +1,221 @@
+"""Reviewer feedback and the review queue: ``POST /feedback``, ``GET /feedback``, ``GET /review``.
+
+The database (:mod:`hatespeech.store`) is opened on first use, so nothing is created until feedback is
+sent or predictions are stored. Reading stored texts back (``GET /feedback``, ``GET /review``) needs API
+keys to be configured: without them, anyone who can reach the server could read what reviewers wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from hatespeech.api.errors import ApiError, responses
+from hatespeech.api.schemas import Text
+from hatespeech.store import Feedback, Store, StoredPrediction, as_utc
+
+router = APIRouter()
+logger = logging.getLogger("hatespeech.api")
+PURGE_EVERY_S = 3600.0
+
+
+class FeedbackIn(BaseModel):
+    """A reviewer's label for a text: the text itself, or the request id of a stored prediction."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"text": "a sentence the model got wrong", "label": "noHate"}]},
+    )
+    text: Text | None = Field(None, description="The text (give this or request_id).")
+    request_id: StrictStr | None = Field(
+        None,
+        max_length=64,
+        description="X-Request-ID of a prediction the server stored (HATESPEECH_STORE_PREDICTIONS).",
+    )
+    position: StrictInt = Field(0, ge=0, description="With request_id: which text of that request (from 0).")
+    label: Literal["hate", "noHate"] = Field(description="The reviewer's label.")
+    reviewer: StrictStr | None = Field(None, max_length=200, description="Who reviewed it.")
+    note: StrictStr | None = Field(None, max_length=2000, description="Why, or anything else.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FeedbackIn:
+        if (self.text is None) == (self.request_id is None):
+            raise ValueError("give exactly one of 'text' or 'request_id'")
+        return self
+
+
+class FeedbackCreated(BaseModel):
+    id: int = Field(description="The stored record's id.")
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    text: str
+    label: str
+    reviewer: str | None
+    note: str | None
+    request_id: str | None
+    model_score: float | None = Field(description="P(hate) the model gave the text, when it was stored.")
+    created_at: datetime
+
+
+class FeedbackPage(BaseModel):
+    items: list[FeedbackOut]
+    total: int = Field(description="Records matching the filters (all pages).")
+    limit: int
+    offset: int
+
+
+class ReviewItem(BaseModel):
+    prediction_id: int
+    request_id: str
+    position: int
+    text: str
+    score: float = Field(description="P(hate) the model gave.")
+    label: str
+    created_at: datetime
+
+
+class ReviewQueue(BaseModel):
+    items: list[ReviewItem] = Field(
+        description="Not yet reviewed: the closest to the decision threshold, then a random sample of the rest."
+    )
+
+
+class Stores:
+    """Opens the database once, on first use, from a worker thread (it may create a file or connect)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def opened(self) -> Store | None:
+        return self._store
+
+    def get(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = Store.open(self.url)
+            return self._store
+
+    async def store(self) -> Store:
+        if self._store is not None:
+            return self._store
+        return await run_in_threadpool(self.get)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _service(request: Request) -> Any:
+    return request.app.state.service
+
+
+def _needs_keys(request: Request, what: str) -> None:
+    if not _service(request).settings.keys():
+        raise ApiError("forbidden", f"{what} returns stored texts: configure HATESPEECH_API_KEYS to read them")
+
+
+def _needs_storing(request: Request) -> None:
+    if not _service(request).settings.store_predictions:
+        raise ApiError("not_enabled", "predictions are not stored: set HATESPEECH_STORE_PREDICTIONS=true")
+
+
+@router.post(
+    "/feedback",
+    status_code=201,
+    response_model=FeedbackCreated,
+    summary="Store a reviewer's label for a text",
+    responses=responses("validation", "unauthorized", "not_found", "not_enabled", "database"),
+)
+async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
+    service = _service(request)
+    store = await service.stores.store()
+    text, prediction_id, score = body.text, None, None
+    if body.request_id is not None:
+        _needs_storing(request)
+        stored = await run_in_threadpool(store.predictions_of, body.request_id)
+        if body.position >= len(stored):
+            raise ApiError(
+                "not_found", f"no stored prediction {body.request_id} #{body.position} (purged, or never stored)"
+            )
+        text, prediction_id, score = stored[body.position].text, stored[body.position].id, stored[body.position].score
+    assert text is not None
+    record_id = await run_in_threadpool(
+        store.add_feedback, text, body.label, body.reviewer, body.note, body.request_id, prediction_id, score
+    )
+    return FeedbackCreated(id=record_id)
+
+
+@router.get(
+    "/feedback",
+    response_model=FeedbackPage,
+    summary="Stored feedback, newest first (needs API keys)",
+    responses=responses("validation", "unauthorized", "forbidden", "database"),
+)
+async def get_feedback(
+    request: Request,
+    label: Annotated[Literal["hate", "noHate"] | None, Query(description="Only this label.")] = None,
+    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Created before (ISO 8601).")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> FeedbackPage:
+    _needs_keys(request, "GET /feedback")
+    store = await _service(request).stores.store()
+    page = await run_in_threadpool(store.feedback, label, since, until, limit, offset)
+    return FeedbackPage(items=[_feedback_out(f) for f in page.items], total=page.total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/review",
+    response_model=ReviewQueue,
+    summary="Stored predictions most worth a human look (needs API keys and stored predictions)",
+    responses=responses("validation", "unauthorized", "forbidden", "not_enabled", "database"),
+)
+async def get_review(request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> ReviewQueue:
+    _needs_keys(request, "GET /review")
+    _needs_storing(request)
+    service = _service(request)
+    store = await service.stores.store()
+    threshold = service.engine.info.threshold if service.engine is not None else 0.5
+    items = await run_in_threadpool(store.review_queue, limit, threshold)
+    return ReviewQueue(items=[_review_item(p) for p in items])
+
+
+def _feedback_out(record: Feedback) -> FeedbackOut:
+    return FeedbackOut(id=record.id, text=record.text, label=record.label, reviewer=record.reviewer, note=record.note,
+                       request_id=record.request_id, model_score=record.model_score,
+                       created_at=as_utc(record.created_at))  # fmt: skip
+
+
+def _review_item(p: StoredPrediction) -> ReviewItem:
+    return ReviewItem(prediction_id=p.id, request_id=p.request_id, position=p.position, text=p.text, score=p.score,
+                      label=p.label, created_at=as_utc(p.created_at))  # fmt: skip
+
+
+async def purge_forever(stores: Stores, retention_days: float, store_predictions: bool) -> None:
+    """At start and every hour: delete what is older than the retention (only once a database is in use)."""
+    while True:
+        try:
+            store = stores.opened
+            if store is None and store_predictions:
+                store = await run_in_threadpool(stores.get)
+            if store is not None:
+                predictions, feedback = await run_in_threadpool(store.purge, retention_days)
+                if predictions or feedback:
+                    logger.info(f'{{"event": "purged", "predictions": {predictions}, "feedback": {feedback}}}')
+        except Exception as exc:  # a database that is down must not end the server; the next round retries
+            logger.error(f'{{"event": "purge_failed", "error": "{type(exc).__name__}"}}')
+        await asyncio.sleep(PURGE_EVERY_S)
