@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from postgres import PostgresServer, wait_for
 
 from hatespeech import artifact
 from hatespeech.config import TrainConfig
@@ -106,3 +107,13 @@ def ray_cluster() -> Iterator[Any]:
     cluster = RayCluster(cpus=4)
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on a free loopback port for the whole run (Debian's postgresql package)."""
+    server = PostgresServer()
+    wait_for(server.url)
+    yield server
+    server.stop()
+    server.remove()

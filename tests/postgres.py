@@ -51,6 +51,19 @@ class PostgresServer:
         if result.returncode != 0:
             raise RuntimeError(f"{tool} failed: {result.stdout[-1000:]}{result.stderr[-1000:]}")
 
+    def new_database(self) -> str:
+        """A fresh, empty database on this server; its URL."""
+        from sqlalchemy import create_engine, text
+
+        self.databases = getattr(self, "databases", 0) + 1
+        name = f"test_{self.databases}"
+        admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
+
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 

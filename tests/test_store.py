@@ -9,20 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from postgres import PostgresServer, wait_for
+from postgres import PostgresServer
 from sqlalchemy import text, update
 
 from hatespeech.errors import StoreError
 from hatespeech.store import MIGRATIONS, Feedback, Store, StoredPrediction
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    wait_for(server.url)
-    yield server
-    server.stop()
-    server.remove()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -31,13 +22,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'sub' / 'feedback.db'}"
         return
     server: PostgresServer = request.getfixturevalue("postgres")
-    database = f"test_{abs(hash(request.node.name)) % 10**8}"
-    admin = Store.open(server.url).engine.execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {database}"))
-        connection.execute(text(f"CREATE DATABASE {database}"))
-    admin.dispose()
-    yield server.url.rsplit("/", 1)[0] + f"/{database}"
+    yield server.new_database()
 
 
 def test_opening_creates_and_migrates_once(url: str) -> None:

@@ -85,18 +85,41 @@ MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
 
 
 def migrate(engine: Engine) -> int:
-    """Apply the migrations this database has not had yet; returns its schema version."""
-    with engine.begin() as connection:
+    """Apply the migrations this database has not had yet; returns its schema version.
+
+    Several processes may start at once (server workers, replicas, a CLI): PostgreSQL serialises them with
+    an advisory lock held by the one migrating transaction, SQLite with a lock file beside the database.
+    """
+    with _migration_lock(engine), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         connection.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
-        current = connection.execute(text("SELECT max(version) FROM schema_version")).scalar()
-    version = int(current or 0)
-    if version > len(MIGRATIONS):
-        raise StoreError(f"the database is at schema version {version}, newer than this code ({len(MIGRATIONS)})")
-    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-        with engine.begin() as connection:  # each migration and its version bump in one transaction
+        version = int(connection.execute(text("SELECT max(version) FROM schema_version")).scalar() or 0)
+        if version > len(MIGRATIONS):
+            raise StoreError(f"the database is at schema version {version}, newer than this code ({len(MIGRATIONS)})")
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             step(connection)
             connection.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": number})
     return len(MIGRATIONS)
+
+
+MIGRATION_LOCK_KEY = 0x68617465  # "hate": any fixed 64-bit key, the same in every process
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _sqlite_pragmas(connection: Any, _: Any) -> None:
