@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "hatespeech"
 PARTS = {
-    "foundation": ["errors", "config", "data", "records", "artifact", "base_models", "calibration"],
+    "foundation": ["errors", "config", "data", "records", "artifact", "base_models", "calibration", "store"],
     "engine": ["engine", "onnx_engine", "batching", "explain"],
     "api": ["api"],
     "training": ["modeling", "training", "evaluation", "report", "export"],

@@ -93,6 +93,14 @@ def train(
             "folder. Repeatable; texts of the test split are dropped and counted.",
         ),
     ] = None,
+    feedback: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Reviewers' labels: a `hatespeech feedback export` file, or the feedback database's URL "
+            "(sqlite:///var/hatespeech.db, postgresql+psycopg://...). Repeatable. Their labels win over the same "
+            "text elsewhere; a reviewed text in the test split is an error.",
+        ),
+    ] = None,
     wise_alpha: Annotated[
         float,
         typer.Option(help="WiSE-FT: share of the fine-tuned weights kept vs the stage-1 start (1 = off)."),
@@ -142,6 +150,7 @@ def train(
         natural=natural,
         contrast=contrast,
         extra=extra_data or [],
+        feedback=feedback or [],
         test_texts=test_data.texts if test_data else [],
     )
     console.print(f"train: {train_data.report.summary()}", highlight=False)

@@ -125,11 +125,18 @@ def load_training_data(
     natural: bool = True,
     contrast: bool = True,
     extra: Sequence[Path] = (),
+    feedback: Sequence[str] = (),
     test_texts: Sequence[str] = (),
 ) -> Dataset:
     """The training mix: ``split`` of a dataset folder (or a CSV/JSONL file), its natural noHate sentences
     when ``natural`` and the folder has ``all_files``, the contrast set when ``contrast``, and every ``extra``
-    path; duplicates and texts of the test split are dropped and counted."""
+    path; duplicates and texts of the test split are dropped and counted. Reviewed texts (``feedback``: export
+    files or database URLs) go first, so their labels win, and one in the test split is an error."""
+    from hatespeech.training.feedback import load_feedback, refuse_test_texts
+
+    reviewed = [load_feedback(source) for source in feedback]
+    for part in reviewed:
+        refuse_test_texts(part, test_texts)
     if data_path.is_dir():
         parts = [load_split(data_path, split)]
         natural_data = load_natural(data_path) if natural else None
@@ -140,7 +147,7 @@ def load_training_data(
     if contrast:
         parts.append(load_contrast_set())
     parts += [load_extra(path) for path in extra]
-    return deduplicate(merge(parts), test_texts)
+    return deduplicate(merge(reviewed + parts), test_texts)
 
 
 @dataclass
