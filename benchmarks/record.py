@@ -30,13 +30,15 @@ def machine() -> dict[str, Any]:
 
 
 def commit() -> str:
-    """The commit the figures came from; ``+dirty`` when the work tree had changes."""
+    """The commit the figures came from; ``+dirty`` when the code that made them (src/, benchmarks/,
+    the Dockerfile and requirements) had uncommitted changes."""
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=RESULTS.parent).stdout.strip()
 
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    code = ["src", "benchmarks", "Dockerfile", "deploy", "requirements.txt", "requirements-serve.txt"]
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no", "--", *code) else "")
 
 
 def write(name: str, figures: dict[str, Any], path: Path | None = None) -> Path:
