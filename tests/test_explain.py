@@ -70,3 +70,8 @@ def test_a_text_of_only_punctuation_or_truncated_still_explains(engine: OnnxEngi
     long = "word " * 2000
     ((prediction, spans),) = explain(engine, [long])
     assert prediction.truncated and len(spans) == MAX_SPANS and spans[-1].end < len(long)
+
+
+def test_the_documented_cap_is_the_code_s() -> None:
+    api = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    assert f"At most {MAX_SPANS} spans are" in api and f"16 × {MAX_SPANS + 1} rows" in api

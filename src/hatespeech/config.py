@@ -206,7 +206,7 @@ class Settings(BaseSettings):
     max_queue: int = Field(2048, ge=1, description="Texts waiting for inference; beyond it: 503.")
     max_texts: int = Field(256, ge=1, description="Texts per request.")
     max_explain_texts: int = Field(
-        16, ge=1, description="Texts per request with explain=true (each costs up to 25 rows of inference)."
+        16, ge=1, description="Texts per request with explain=true (each costs up to 17 rows of inference)."
     )
     max_text_chars: int = Field(100_000, ge=1, description="Characters per text (longer: 422).")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Request body limit (larger: 413).")

@@ -19,7 +19,7 @@ from tokenizers import Encoding
 
 from hatespeech.engine import BaseEngine, Prediction, Tokens, collate
 
-MAX_SPANS = 24
+MAX_SPANS = 16
 """Spans explained per text: a text of more words is explained in spans of several words."""
 
 
