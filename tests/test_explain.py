@@ -74,4 +74,4 @@ def test_a_text_of_only_punctuation_or_truncated_still_explains(engine: OnnxEngi
 
 def test_the_documented_cap_is_the_code_s() -> None:
     api = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
-    assert f"At most {MAX_SPANS} spans are" in api and f"16 × {MAX_SPANS + 1} rows" in api
+    assert f"At most {MAX_SPANS} spans are" in api and f"16 \u00d7 {MAX_SPANS + 1} rows" in api

@@ -93,6 +93,40 @@ def test_classify_highlights_the_words_that_moved_the_score(page: Any, server: R
     assert errors == []
 
 
+def test_review_mode_labels_the_queue_with_key_presses(tiny_model: Path, tmp_path: Path, page: Any) -> None:
+    env = {"HATESPEECH_API_KEYS": KEY, "HATESPEECH_STORE_PREDICTIONS": "true",
+           "HATESPEECH_STATE_DIR": str(tmp_path / "state")}  # fmt: skip
+    server = RunningServer(tiny_model, env, tmp_path / "log")
+    server.wait_ready()
+    try:
+        auth = {"Authorization": f"Bearer {KEY}"}
+        texts = ["first stored text", "second stored text", "third stored text"]
+        httpx.post(f"{server.url}/predict", json={"texts": texts}, headers=auth).raise_for_status()
+        errors, _ = open_page(page, server.url)
+        page.get_by_role("radio", name="Review queue").check()
+        expect(page.get_by_role("alert")).to_contain_text("API key")  # the queue is behind the key
+        page.get_by_label("API key").fill(KEY)
+        page.get_by_label("API key").press("Enter")
+        page.get_by_label("API key").blur()  # 'change' fires; the queue loads
+        item = page.locator("#review-text")
+        expect(item).to_be_visible()
+        shown = [item.inner_text()]
+        page.keyboard.press("h")
+        expect(item).not_to_have_text(shown[0])
+        shown.append(item.inner_text())
+        page.keyboard.press("s")  # skipped: no feedback
+        expect(item).not_to_have_text(shown[1])
+        shown.append(item.inner_text())
+        page.get_by_role("button", name="Not hate").click()
+        expect(page.locator("#review-progress")).to_contain_text("Saved 2 labels")
+        assert sorted(shown) == sorted(texts)
+        stored = httpx.get(f"{server.url}/feedback", headers=auth).json()["items"]
+        assert {(f["text"], f["label"]) for f in stored} == {(shown[0], "hate"), (shown[2], "noHate")}
+        assert [e for e in errors if "status of 401" not in e] == []  # the browser logs the keyless 401s
+    finally:
+        server.stop()
+
+
 def test_empty_text_shows_an_error_and_no_result(page: Any, server: RunningServer) -> None:
     open_page(page, server.url)
     page.get_by_role("button", name="Classify").click()

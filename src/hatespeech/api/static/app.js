@@ -58,6 +58,9 @@ function explain(err) {
         : "This server needs an API key: enter it below and classify again.";
     case 413:
       return `The request is too large: ${err.message}. Send fewer or shorter texts.`;
+    case 403:
+    case 409:
+      return `${err.message}.`;
     case 422:
       return `The server refused the input: ${err.message}.`;
     case 503: {
@@ -260,8 +263,16 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll('input[name="mode"]').forEach((radio) =>
     radio.addEventListener("change", () => {
       const batch = mode() === "batch";
+      const reviewing = mode() === "review";
       $("text-label").textContent = batch ? "Texts to classify, one per line" : "Text to classify";
       $("text").rows = batch ? 10 : 5;
+      $("text-row").hidden = reviewing;
+      $("classify").hidden = reviewing;
+      $("result").hidden = true;
+      $("batch").hidden = true;
+      showError("");
+      if (reviewing) startReview();
+      else $("review").hidden = true;
     }),
   );
   document.querySelectorAll("#batch-table th button").forEach((button) =>
@@ -276,6 +287,7 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.setItem("hatespeech-api-key", apiKey());
     state.keyRefused = false;
     loadModelInfo();
+    if (mode() === "review") startReview();
   });
   loadModelInfo();
 });
