@@ -263,6 +263,42 @@ def train_minutes() -> str:
     return f"about {min(minutes):.0f} min (the fastest of {len(minutes)} runs of `benchmarks/accuracy.py`)"
 
 
+def load_test() -> str:
+    """docs/operations.md: steady load and overload against a real server (benchmarks/load.py)."""
+    record = load("load")
+    f = record["figures"]
+    steady, overload, after = f["steady"], f["overload"], f["after"]
+
+    def statuses(run: dict[str, Any]) -> str:
+        return ", ".join(f"{count:,} x {code}" for code, count in sorted(run["statuses"].items()))
+
+    growth = (f["rss_end_mb"] - f["rss_warm_mb"]) / f["rss_warm_mb"]
+    return block(
+        f"- Steady load, {f['clients']} clients for {f['seconds']:.0f} s: {steady['requests']:,} requests "
+        f"({statuses(steady)}), {steady['rps']:.0f} req/s, p50 {steady['p50_ms']:.0f} ms, p99 "
+        f"{steady['p99_ms']:.0f} ms. RSS {f['rss_warm_mb']:.0f} MB after warm-up, {f['rss_end_mb']:.0f} MB at "
+        f"the end ({growth:+.1%}).\n"
+        f"- Overload, {f['overload_clients']} clients against a queue of {f['overload_queue']} texts: "
+        f"{overload['requests']:,} requests answered {statuses(overload)}. Right after: {statuses(after)} "
+        f"(p50 {after['p50_ms']:.1f} ms).\n"
+        f"- {'PASS' if not f['failures'] else 'FAIL: ' + '; '.join(f['failures'])}; {provenance(record)}."
+    )
+
+
+# --- reference: the server's settings, from the Settings model itself ------------------------------
+
+
+def settings() -> str:
+    """docs/api.md: every ``HATESPEECH_*`` variable with its default and meaning."""
+    from hatespeech.config import Settings
+
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = "empty" if field.default in ("", None) else f"`{field.default}`"
+        rows.append([f"`HATESPEECH_{name.upper()}`", default, (field.description or "").replace("|", "/")])
+    return block(table(["variable", "default", "meaning"], rows))
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "serving": serving,
     "peers": peers,
