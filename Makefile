@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run train serve test test-model docker docker-train test-docker lint format docs results bench mpnet clean
+.PHONY: install browser postgres run train serve test test-model docker docker-train test-docker lint format docs results bench mpnet clean
 
 install: $(STAMP)
 
@@ -46,7 +46,13 @@ browser:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	  --no-install-recommends chromium >/dev/null; }
 
-test: lint docs browser
+# The feedback tests run a real PostgreSQL server (Debian's package; the tests start their own cluster).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { echo "installing Debian's postgresql for the feedback tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	  --no-install-recommends postgresql >/dev/null; }
+
+test: lint docs browser postgres
 	$(BIN)/python -m pytest
 
 # The documentation site (MkDocs, Material) into build/site; --strict: a broken link or missing page fails.

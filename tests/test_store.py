@@ -111,3 +111,10 @@ def test_an_unreachable_database_is_one_clear_error() -> None:
     ) as error:
         Store.open("postgresql+psycopg://u:secret@127.0.0.1:9/db?connect_timeout=2")
     assert "secret" not in str(error.value)
+
+
+def test_a_folder_that_cannot_be_created_is_one_clear_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot create the folder"):
+        Store.open(f"sqlite:///{blocked / 'sub' / 'feedback.db'}")

@@ -146,8 +146,11 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect, create the SQLite file's folder if needed, and migrate to the current schema."""
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only root filesystem, a folder the server may not write
+            raise StoreError(f"cannot create the folder for {_redacted(url)}: {exc.strerror}") from exc
         try:
             engine = create_engine(url, pool_pre_ping=True)
             if engine.dialect.name == "sqlite":

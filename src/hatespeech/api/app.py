@@ -172,7 +172,13 @@ def _document_limits(app: FastAPI, settings: Settings) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            visit(generate())
+            schema = generate()
+            visit(schema)
+            # explain=true takes at most max_explain_texts texts: said in the schema, so clients can know.
+            texts = schema.get("components", {}).get("schemas", {}).get("TextsRequest")
+            if texts is not None:
+                texts["if"] = {"properties": {"explain": {"const": True}}, "required": ["explain"]}
+                texts["then"] = {"properties": {"texts": {"maxItems": settings.max_explain_texts}}}
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

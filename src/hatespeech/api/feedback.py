@@ -26,14 +26,30 @@ logger = logging.getLogger("hatespeech.api")
 PURGE_EVERY_S = 3600.0
 
 
+ISO_MOMENT = (
+    r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])"
+    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)?$"
+)  # days up to 28 in the pattern: every date it admits exists (later days still parse)
+
+
+def _exactly_one_source(schema: dict[str, Any]) -> None:
+    """The schema says what the validator checks: exactly one of text and request_id, neither null."""
+    for key in ("text", "request_id"):
+        field = schema["properties"][key]
+        variants = field.pop("anyOf", [])
+        field.update(next((v for v in variants if v.get("type") != "null"), {}))
+        field.pop("default", None)
+    schema["oneOf"] = [
+        {"required": ["text"], "not": {"required": ["request_id"]}},
+        {"required": ["request_id"], "not": {"required": ["text"]}},
+    ]
+    schema["examples"] = [{"text": "a sentence the model got wrong", "label": "noHate"}]
+
+
 class FeedbackIn(BaseModel):
     """A reviewer's label for a text: the text itself, or the request id of a stored prediction."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={"examples": [{"text": "a sentence the model got wrong", "label": "noHate"}]},
-    )
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_exactly_one_source)
     text: Text | None = Field(None, description="The text (give this or request_id).")
     request_id: StrictStr | None = Field(
         None,
@@ -137,7 +153,15 @@ def _needs_storing(request: Request) -> None:
     status_code=201,
     response_model=FeedbackCreated,
     summary="Store a reviewer's label for a text",
-    responses=responses("validation", "unauthorized", "not_found", "not_enabled", "database"),
+    responses=responses(
+        "validation",
+        "payload_too_large",
+        "unsupported_media_type",
+        "unauthorized",
+        "not_found",
+        "not_enabled",
+        "database",
+    ),
 )
 async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
     service = _service(request)
@@ -167,14 +191,15 @@ async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
 async def get_feedback(
     request: Request,
     label: Annotated[Literal["hate", "noHate"] | None, Query(description="Only this label.")] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Created before (ISO 8601).")] = None,
+    since: Annotated[str | None, Query(pattern=ISO_MOMENT, description="Created at or after (ISO 8601).")] = None,
+    until: Annotated[str | None, Query(pattern=ISO_MOMENT, description="Created before (ISO 8601).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FeedbackPage:
+    start, end = _moment("since", since), _moment("until", until)
     _needs_keys(request, "GET /feedback")
     store = await _service(request).stores.store()
-    page = await run_in_threadpool(store.feedback, label, since, until, limit, offset)
+    page = await run_in_threadpool(store.feedback, label, start, end, limit, offset)
     return FeedbackPage(items=[_feedback_out(f) for f in page.items], total=page.total, limit=limit, offset=offset)
 
 
@@ -192,6 +217,16 @@ async def get_review(request: Request, limit: Annotated[int, Query(ge=1, le=200)
     threshold = service.engine.info.threshold if service.engine is not None else 0.5
     items = await run_in_threadpool(store.review_queue, limit, threshold)
     return ReviewQueue(items=[_review_item(p) for p in items])
+
+
+def _moment(name: str, value: str | None) -> datetime | None:
+    """An ISO 8601 date or time (UTC when it has no offset); a 422 for anything else, numbers included."""
+    if value is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise ApiError("validation", f"{name}: {value!r} is not an ISO 8601 date or time") from None
 
 
 def _feedback_out(record: Feedback) -> FeedbackOut:
