@@ -18,36 +18,28 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import record
 from peers import PEERS, distinct_texts, drain, free_port, run_wrk, stop, wrk_script
 from rich.console import Console
+from serve import start
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console(width=140)
 
 
-def start(src: Path, model: Path, port: int) -> subprocess.Popen[bytes]:
+def start_at(src: Path, model: Path, port: int) -> subprocess.Popen[bytes]:
+    """``hatespeech serve`` with ``src`` first on the path (the worktree of the commit, or this tree)."""
     env = {**os.environ, "PYTHONPATH": str(src), "HATESPEECH_LOG_LEVEL": "info"}
     command = [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"the server from {src} was not ready in 120 s")
+    process, _ = start(command, "/ready", port, env)
+    return process
 
 
 def measure(src: Path, model: Path, bodies: list[str], concurrency: list[int], seconds: int) -> dict[str, float]:
     peer, port = PEERS["ours"], free_port()
-    process = start(src, model, port)
+    process = start_at(src, model, port)
     try:
         run_wrk(wrk_script(peer, port, bodies[:200]), port, 8, 3)  # warm-up
         rates = {}

@@ -23,6 +23,7 @@ import psutil
 import record
 from peers import free_port
 from rich.console import Console
+from serve import start
 from tokenizers import Tokenizer
 
 from hatespeech.data import load_split, resolve_data_dir
@@ -32,21 +33,10 @@ GROUPS = ((1, 16), (17, 32), (33, 64))
 
 
 def serve(model: Path) -> tuple[Any, str]:
-    import subprocess
-
     port = free_port()
     command = [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("the server was not ready in 120 s")
+    process, _ = start(command, "/ready", port)
+    return process, f"http://127.0.0.1:{port}"
 
 
 def measure(process: Any, url: str, texts: list[str], explain: bool) -> dict[str, float]:

@@ -54,9 +54,11 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start(command: list[str], ready_path: str, port: int) -> tuple[subprocess.Popen[bytes], float]:
+def start(
+    command: list[str], ready_path: str, port: int, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], float]:
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}{ready_path}"
     while True:
         if process.poll() is not None:
