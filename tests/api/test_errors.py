@@ -109,6 +109,14 @@ def test_wrong_method_is_405(client: httpx.Client) -> None:
     assert_error(client.get("/predict"), 405, "method_not_allowed")
 
 
+def test_405_allows_every_method_of_the_path(client: httpx.Client) -> None:
+    """/feedback has two routes (POST and GET): Allow names both, not just the first route's."""
+    response = client.delete("/feedback")
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET, POST"
+    assert client.delete("/predict").headers["allow"] == "POST"
+
+
 def test_unknown_path_is_404(client: httpx.Client) -> None:
     assert_error(client.get("/nope"), 404, "not_found")
 

@@ -72,7 +72,11 @@ MALFORMED = [
     ({"text": "x", "label": "hate", "reviewer": 7}, 422, "validation"),
     ({"text": "x", "label": "hate", "extra": 1}, 422, "validation"),
     ({"text": "x", "label": "hate", "note": "n" * 2001}, 422, "validation"),
+    ({"text": "x", "request_id": None, "label": "hate"}, 422, "validation"),  # null: leave it out instead
+    ({"text": "x", "label": "hate", "position": True}, 422, "validation"),
+    ({"text": "x", "label": "hate", "position": 1.5}, 422, "validation"),
     ({"request_id": "never-stored", "label": "hate"}, 404, "not_found"),
+    ({"request_id": "never-stored", "position": 2.0, "label": "hate"}, 404, "not_found"),  # 2.0 is an integer
 ]
 
 

@@ -86,6 +86,12 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods OpenAPI documents for this path (Starlette's Allow names only the first route's)."""
+    operations = request.app.openapi().get("paths", {}).get(request.url.path, {})
+    return sorted(method.upper() for method in operations)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors, HTTP errors and validation errors to the one JSON error body."""
 
@@ -109,9 +115,11 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404:
             message = f"no route {request.url.path}; see /docs"
-        elif exc.status_code == 405:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
-        return error_response(error_type, message, dict(exc.headers or {}))
+            headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
+        return error_response(error_type, message, headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         return error_response("backend", "internal error; see the server log")

@@ -14,11 +14,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
 from hatespeech.api.errors import ApiError, responses
-from hatespeech.api.schemas import Text
+from hatespeech.api.schemas import JsonInteger, Text
 from hatespeech.store import Feedback, Store, StoredPrediction, as_utc
 
 router = APIRouter()
@@ -56,10 +57,18 @@ class FeedbackIn(BaseModel):
         max_length=64,
         description="X-Request-ID of a prediction the server stored (HATESPEECH_STORE_PREDICTIONS).",
     )
-    position: StrictInt = Field(0, ge=0, description="With request_id: which text of that request (from 0).")
+    position: JsonInteger = Field(0, ge=0, description="With request_id: which text of that request (from 0).")
     label: Literal["hate", "noHate"] = Field(description="The reviewer's label.")
     reviewer: StrictStr | None = Field(None, max_length=200, description="Who reviewed it.")
     note: StrictStr | None = Field(None, max_length=2000, description="Why, or anything else.")
+
+    @field_validator("text", "request_id", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """Leave the field out rather than send null (the schema says so; absent fields skip this check)."""
+        if value is None:
+            raise PydanticCustomError("not_null", "leave it out instead of sending null")
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> FeedbackIn:

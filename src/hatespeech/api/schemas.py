@@ -48,7 +48,11 @@ def _json_integer(value: Any) -> Any:
     """A JSON Schema integer: a number without a fraction (2 or 2.0), never a boolean or a string."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PydanticCustomError("int_type", "Input should be a valid integer")
-    return value
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInteger = Annotated[int, BeforeValidator(_json_integer)]
+"""An integer as JSON Schema means it, also inside strict models."""
 
 
 class HFParameters(BaseModel):
