@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hatespeech import artifact
-from hatespeech.api.app import load_engine
+from hatespeech.api.lifecycle import load_engine
 from hatespeech.cli import app
 from hatespeech.config import Settings
 from hatespeech.errors import ModelError
@@ -43,7 +43,7 @@ def test_served_copy_keeps_only_the_graph_the_server_picks(tiny_model: Path, tmp
     assert "left out" in output and "model.safetensors" in output
     manifest = artifact.verify(out)  # a complete model dir in its own right
     assert manifest["packed"]["left_out"] == sorted([other, artifact.TORCH_WEIGHTS])
-    source_manifest = artifact._sha256(tiny_model / "manifest.json")
+    source_manifest = artifact.sha256_of(tiny_model / "manifest.json")
     assert manifest["packed"]["source_manifest_sha256"] == source_manifest
     engine, name = load_engine(Settings(model_dir=out))  # auto: the graph that is there
     assert name == ("onnx-int8" if picked == artifact.ONNX_INT8 else "onnx-fp32")

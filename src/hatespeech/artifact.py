@@ -27,11 +27,11 @@ TORCH_WEIGHTS = "model.safetensors"
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
 WEIGHT_FILES = (TORCH_WEIGHTS, ONNX_FP32, ONNX_INT8)
-KEEP_VERSIONS = 2
+KEEP_VERSIONS = 5  # publishing prunes older ones, never a version a link in the models folder points to
 LINKED_SUFFIXES = frozenset({".safetensors", ".onnx", ".npz", ".data"})
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -42,7 +42,7 @@ def _sha256(path: Path) -> str:
 def write_manifest(directory: Path, **extra: Any) -> dict[str, Any]:
     """Hash every file in ``directory`` (recursively) into ``manifest.json`` (plus ``extra`` top-level keys)."""
     files = {
-        str(path.relative_to(directory)): {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        str(path.relative_to(directory)): {"sha256": sha256_of(path), "bytes": path.stat().st_size}
         for path in sorted(directory.rglob("*"))
         if path.is_file() and path.name != MANIFEST_FILE
     }
@@ -97,14 +97,14 @@ def _verify(directory: Path, check_hashes: bool, need: tuple[str, ...]) -> dict[
             raise ModelError(f"{directory} is incomplete: {name} is missing")
         if path.stat().st_size != entry["bytes"]:
             raise ModelError(f"{directory} is corrupted: {name} has the wrong size (truncated?)")
-        if check_hashes and _sha256(path) != entry["sha256"]:
+        if check_hashes and sha256_of(path) != entry["sha256"]:
             raise ModelError(f"{directory} is corrupted: {name} does not match its sha256")
     return dict(manifest)
 
 
 def staging_dir(target: Path) -> Path:
     """A fresh, empty directory on the same filesystem as ``target``, to build a model in."""
-    versions = _versions_dir(target)
+    versions = versions_dir(target)
     versions.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=".staging-", dir=versions))
 
@@ -115,9 +115,9 @@ def publish(staged: Path, target: Path) -> Path:
     ``target`` becomes (or stays) a symbolic link; an existing real directory there is moved into the
     versions folder first so nothing is lost. Old versions beyond the newest ``KEEP_VERSIONS`` are removed.
     """
-    write_manifest(staged)
+    write_manifest(staged, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     _make_readable(staged)
-    versions = _versions_dir(target)
+    versions = versions_dir(target)
     final = versions / time.strftime("%Y%m%d-%H%M%S")
     suffix = 0
     while final.exists():
@@ -126,13 +126,20 @@ def publish(staged: Path, target: Path) -> Path:
     staged.rename(final)
     if target.exists() and not target.is_symlink():
         target.rename(versions / f"previous-{int(time.time())}")
-    link = versions / f".link-{os.getpid()}"
-    if link.is_symlink():
-        link.unlink()
-    link.symlink_to(os.path.relpath(final, target.parent))
-    os.replace(link, target)  # the atomic step
+    point(target, final)
     _prune(versions, keep=final)
     return final
+
+
+def point(link: Path, directory: Path) -> None:
+    """Make ``link`` a symbolic link to ``directory`` in one ``rename`` (readers see the old or the new)."""
+    versions = versions_dir(link)
+    versions.mkdir(parents=True, exist_ok=True)
+    temporary = versions / f".link-{os.getpid()}"
+    if temporary.is_symlink():
+        temporary.unlink()
+    temporary.symlink_to(os.path.relpath(directory.resolve(), link.parent.resolve()))
+    os.replace(temporary, link)  # the atomic step
 
 
 def _make_readable(directory: Path) -> None:
@@ -145,13 +152,15 @@ def _make_readable(directory: Path) -> None:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
-def revise(target: Path, change: Callable[[Path], None]) -> Path:
+def revise(target: Path, change: Callable[[Path], None], source: Path | None = None) -> Path:
     """Publish a changed copy of the model at ``target`` (e.g. a new threshold); the old version is kept.
 
-    Large immutable files (weights, graphs) are hard-linked, the rest copied: ``change`` must replace files
-    (write elsewhere, then rename), never write into them.
+    ``source`` (default: the model at ``target``) is the model dir copied; with a no-op ``change`` this brings
+    a model dir from elsewhere into ``target``'s store. Large immutable files (weights, graphs) are
+    hard-linked, the rest copied: ``change`` must replace files (write elsewhere, then rename), never write
+    into them.
     """
-    source = target.resolve()
+    source = (source or target).resolve()
     verify(source)
     staged = staging_dir(target)
     try:
@@ -173,18 +182,27 @@ def revise(target: Path, change: Callable[[Path], None]) -> Path:
         raise
 
 
-def _versions_dir(target: Path) -> Path:
+def versions_dir(target: Path) -> Path:
+    """The model store behind the link ``target``: ``models/current`` -> ``models/.current.versions``."""
     return target.parent / f".{target.name}.versions"
 
 
+def linked_versions(models: Path) -> set[Path]:
+    """Every directory a symbolic link directly in ``models`` points to (current, candidate, ...)."""
+    if not models.is_dir():
+        return set()
+    return {p.resolve() for p in models.iterdir() if p.is_symlink() and p.resolve().is_dir()}
+
+
 def _prune(versions: Path, keep: Path) -> None:
-    """Remove abandoned staging dirs of dead runs and versions older than the newest few."""
+    """Remove abandoned staging dirs of dead runs and versions older than the newest few (never a linked one)."""
     done = sorted(
         (p for p in versions.iterdir() if p.is_dir() and not p.name.startswith(".")),
         key=lambda p: p.stat().st_mtime,
     )
+    linked = linked_versions(versions.parent)
     for old in done[:-KEEP_VERSIONS]:
-        if old != keep:
+        if old != keep and old.resolve() not in linked:
             shutil.rmtree(old, ignore_errors=True)
     for staging in versions.glob(".staging-*"):
         if time.time() - staging.stat().st_mtime > 24 * 3600:
@@ -210,7 +228,7 @@ def pack(source: Path, out: Path, graphs: tuple[str, ...]) -> dict[str, Any]:
         if name not in left_out:
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / name, out / name)
-    origin = {"left_out": left_out, "source_manifest_sha256": _sha256(source / MANIFEST_FILE)}
+    origin = {"left_out": left_out, "source_manifest_sha256": sha256_of(source / MANIFEST_FILE)}
     return write_manifest(out, packed=origin)
 
 

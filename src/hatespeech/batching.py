@@ -123,18 +123,30 @@ class MicroBatcher:
 
     async def submit(self, tokens: Sequence[Tokens], timeout: float | None = None) -> list[Prediction]:
         """Queue tokenized texts; return their predictions in order (raises Overloaded / RequestTimeout)."""
-        if not tokens:
-            return []
+        return await self.wait(self.enqueue(tokens), timeout)
+
+    def enqueue(self, tokens: Sequence[Tokens]) -> asyncio.Future[list[Prediction]]:
+        """Queue tokenized texts now (no await: nothing can stop the batcher in between); await the future
+        with :meth:`wait`. Raises Overloaded when they do not fit."""
         loop = asyncio.get_running_loop()
-        job = _Job(loop, loop.create_future(), len(tokens), [None] * len(tokens), len(tokens))
+        future: asyncio.Future[list[Prediction]] = loop.create_future()
+        if not tokens:
+            future.set_result([])
+            return future
+        job = _Job(loop, future, len(tokens), [None] * len(tokens), len(tokens))
         with self._lock:
             self.check_room(len(tokens))
             self._depth += len(tokens)
         now = time.perf_counter()
         for index, item in enumerate(tokens):
             self._queue.put(_Item(job, index, item, now))
+        return future
+
+    @staticmethod
+    async def wait(future: asyncio.Future[list[Prediction]], timeout: float | None = None) -> list[Prediction]:
+        """The predictions of an :meth:`enqueue`; after ``timeout`` s, RequestTimeout (its texts are skipped)."""
         try:
-            return await asyncio.wait_for(job.future, timeout)
+            return await asyncio.wait_for(future, timeout)
         except TimeoutError as exc:
             raise RequestTimeout(f"no answer within {timeout:g} s; the server is busy") from exc
 

@@ -217,6 +217,17 @@ class Settings(BaseSettings):
         "'Authorization: Bearer <key>'. Empty = no authentication.",
     )
     api_key_file: Path | None = Field(None, description="File with one API key per line.")
+    admin_keys: str = Field(
+        "",
+        description="Comma-separated admin keys, for /admin/* (reload, shadow summary). With any API or admin key "
+        "set, /admin/* needs one of these; with none set, it is as open as every other route.",
+    )
+    model_watch_s: float = Field(
+        0.0,
+        ge=0.0,
+        description="Check every this many seconds where model_dir points, and reload when it changes (0 = off; "
+        "SIGHUP and POST /admin/reload reload at any time).",
+    )
     cors_origins: str = Field("", description="Comma-separated allowed CORS origins; empty = CORS off.")
     log_texts: bool = Field(False, description="Log request texts (sensitive: debugging only).")
     state_dir: Path = Field(Path("var"), description="Where the server keeps its files: the SQLite feedback database.")
@@ -256,6 +267,10 @@ class Settings(BaseSettings):
         if self.api_key_file is not None:
             keys += [line.strip() for line in self.api_key_file.read_text().splitlines()]
         return [k for k in keys if k and not k.startswith("#")]
+
+    def admin(self) -> list[str]:
+        """Every configured admin key."""
+        return [k.strip() for k in self.admin_keys.split(",") if k.strip()]
 
     def origins(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from hatespeech.api import create_app
-from hatespeech.api.app import load_engine
+from hatespeech.api.lifecycle import load_engine
 from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine, Prediction
 

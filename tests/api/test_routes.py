@@ -86,7 +86,7 @@ def test_model_describes_what_is_served(client: httpx.Client) -> None:
     body = client.get("/model").json()
     assert body["labels"] == ["noHate", "hate"]
     assert body["threshold"] == 0.5
-    assert len(body["version"]) == 64
+    assert len(body["data_fingerprint"]) == 64 and body["version"]
     assert body["service_version"] == hatespeech.__version__
     assert {"validation", "test"} <= body["metrics"].keys()
     assert body["engine"].startswith("onnx")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,9 +24,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hatespeech import __version__
+from hatespeech.api.admin import router as admin_router
 from hatespeech.api.errors import error_response, install_error_handlers
 from hatespeech.api.feedback import Stores, purge_forever
 from hatespeech.api.feedback import router as feedback_router
+from hatespeech.api.lifecycle import Live, bring_up, reload, watch_link
 from hatespeech.api.metrics import Metrics
 from hatespeech.api.routes import ROUTE_PATHS, STATIC_DIR, router
 from hatespeech.api.schemas import TEXT_PATTERN
@@ -38,87 +42,62 @@ logger = logging.getLogger("hatespeech.api")
 
 @dataclass
 class Service:
-    """Everything a request handler needs: settings, metrics, and (once loaded) the engine and batcher."""
+    """Everything a request handler needs: settings, metrics, and (once loaded) the live model."""
 
     settings: Settings
     metrics: Metrics
-    engine: BaseEngine | None = None
-    engine_name: str = ""
-    batcher: MicroBatcher | None = None
-    load_error: str | None = None
+    live: Live | None = None
+    load_error: str | None = None  # the model could not be loaded at start: not ready
+    reload_error: str | None = None  # the last reload failed: the previous model still serves
+    failed_target: Path | None = None
     ready: bool = False
     stores: Stores = field(default_factory=lambda: Stores(""))
     started: float = field(default_factory=time.monotonic)
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    @property
+    def engine(self) -> BaseEngine | None:
+        return self.live.engine if self.live else None
 
-def load_engine(settings: Settings) -> tuple[BaseEngine, str]:
-    """Verify the model dir and open its ONNX graph; int8 per ``settings.quantized`` and export.json."""
-    from hatespeech import artifact
-    from hatespeech.onnx_engine import OnnxEngine, use_int8
+    @property
+    def batcher(self) -> MicroBatcher | None:
+        return self.live.batcher if self.live else None
 
-    directory = settings.model_dir
-    artifact.verify(directory)
-    quantized = use_int8(directory, settings.quantized, settings.max_int8_accuracy_drop)
-    engine = OnnxEngine(directory, quantized=quantized, threads=settings.intra_op_threads())
-    return engine, "onnx-int8" if quantized else "onnx-fp32"
+    @property
+    def engine_name(self) -> str:
+        return self.live.engine_name if self.live else ""
 
 
 def create_app(settings: Settings | None = None, engine: BaseEngine | None = None) -> FastAPI:
     """Build the service. Pass ``engine`` to serve it instead of loading ``settings.model_dir``."""
     settings = settings or Settings()
     service = Service(settings=settings, metrics=Metrics(), stores=Stores(settings.store_url()))
+    background: set[asyncio.Task[Any]] = set()
 
-    async def bring_up() -> None:
-        try:
-            if engine is None:
-                loaded, name = await asyncio.to_thread(load_engine, settings)
-            else:
-                loaded, name = engine, type(engine).__name__
-            await asyncio.to_thread(loaded.predict, ["warm-up forward pass"])
-            service.engine, service.engine_name = loaded, name
-        except Exception as exc:  # reported by /ready and the log; the process keeps answering
-            service.load_error = str(exc)
-            logger.error(json.dumps({"event": "model_load_failed", "error": str(exc)}))
-            return
-        service.batcher = MicroBatcher(
-            loaded,
-            max_batch_size=settings.max_batch_size,
-            max_batch_tokens=settings.max_batch_tokens,
-            max_wait_s=settings.max_wait_ms / 1000.0,
-            max_queue=settings.max_queue,
-            on_batch=service.metrics.observe_batch,
-            on_abandoned=service.metrics.abandoned.inc,
-        )
-        service.batcher.start()
-        service.ready = True
-        logger.info(
-            json.dumps(
-                {
-                    "event": "ready",
-                    "engine": service.engine_name,
-                    "model_dir": str(settings.model_dir),
-                    "seconds": round(time.monotonic() - service.started, 3),
-                }
-            )
-        )
+    def spawn(work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(work)
+        background.add(task)
+        task.add_done_callback(background.discard)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loading = asyncio.create_task(bring_up())
-        purging = asyncio.create_task(
-            purge_forever(service.stores, settings.retention_days, settings.store_predictions)
-        )
+        loading = asyncio.create_task(bring_up(service, engine))
+        spawn(purge_forever(service.stores, settings.retention_days, settings.store_predictions))
+        if settings.model_watch_s > 0:
+            spawn(watch_link(service, settings.model_watch_s))
+        hangup = _on_sighup(lambda: spawn(reload(service, "SIGHUP")))
         try:
             yield
         finally:
             service.ready = False
-            purging.cancel()
-            if not loading.done():
-                loading.cancel()
+            hangup()
+            for task in [loading, *background]:
+                task.cancel()
                 with suppress(asyncio.CancelledError):
-                    await loading
-            if service.batcher is not None:
-                await asyncio.to_thread(service.batcher.stop)
+                    await task
+            async with service.reload_lock:  # a reload under way finishes first; none starts after
+                if service.batcher is not None:
+                    await asyncio.to_thread(service.batcher.stop)
             service.stores.close()
 
     app = FastAPI(
@@ -136,12 +115,13 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(feedback_router)
+    app.include_router(admin_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    keys = settings.keys()
-    if keys:
-        app.add_middleware(ApiKeyMiddleware, keys=keys)
+    keys, admin_keys = settings.keys(), settings.admin()
+    if keys or admin_keys:
+        app.add_middleware(ApiKeyMiddleware, keys=keys, admin_keys=admin_keys)
     if settings.origins():
         app.add_middleware(
             CORSMiddleware,
@@ -151,6 +131,20 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
         )
     app.add_middleware(AccessLogMiddleware, service=service)
     return app
+
+
+def _on_sighup(handler: Callable[[], None]) -> Callable[[], None]:
+    """Reload on SIGHUP where this loop can take signals (the main thread); returns the undo."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, handler)
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError):  # a Ray replica, Windows
+        return lambda: None
+
+    def undo() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return undo
 
 
 def _document_limits(app: FastAPI, settings: Settings) -> None:
@@ -271,7 +265,12 @@ class AccessLogMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+                extra = [(b"x-request-id", request_id.encode("latin-1"))]
+                live = self.service.live
+                version = scope["state"].get("model_version") or (live.version if live else None)
+                if version:  # the model that answered (a /predict), else the one serving now
+                    extra.append((b"x-model-version", version.encode("latin-1")))
+                message["headers"] = [*message["headers"], *extra]
             elif message["type"] == "http.response.body" and status >= 400 and error_type is None:
                 error_type = _error_type_of(message.get("body", b""))
             await send(message)

@@ -58,6 +58,9 @@ class Metrics:
             "Texts skipped, not computed, because their client left or their request timed out",
             registry=r,
         )
+        self.reloads = Counter("hatespeech_model_reloads", "Model reloads by outcome (reloaded, failed)", ["outcome"],
+                               registry=r)  # fmt: skip
+        self.model_info = Gauge("hatespeech_model_info", "1 for the model version serving", ["version"], registry=r)
         self.truncated = Counter("hatespeech_truncated_texts", "Texts cut at the model's max length", registry=r)
 
     def observe_batch(self, stats: BatchStats) -> None:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hatespeech import __version__
 from hatespeech.api.errors import ApiError, responses
+from hatespeech.api.lifecycle import Live
 from hatespeech.api.schemas import (
     BatchPredictionOut,
     HealthOut,
@@ -49,6 +50,8 @@ ROUTE_PATHS = frozenset(
         "/openapi.json",
         "/feedback",
         "/review",
+        "/admin/reload",
+        "/admin/shadow",
     }
 )
 STATIC_DIR = Path(__file__).parent / "static"
@@ -131,6 +134,20 @@ def _no_plans(engine: Any, texts: list[str]) -> list[Plan]:
     return [Plan([tokens], []) for tokens in engine.tokenize(texts)]
 
 
+async def _tokenized(service: Any, texts: list[str], explaining: bool) -> tuple[Live, list[Plan]]:
+    """The live model and the texts tokenized by it. Tokenizing may leave the event loop (long texts): if a
+    reload swapped the model meanwhile, tokenize again with the new one, so the caller queues on the model
+    whose tokenizer it used, before that model's batcher can stop."""
+    while True:
+        live: Live = service.live
+        live.batcher.check_room(len(texts))  # refuse before tokenizing: under overload a 503 must be cheap
+        with service.metrics.tokenize.time():
+            work = partial(_plans if explaining else _no_plans, live.engine, texts)
+            plans = await run_in_threadpool(work) if sum(map(len, texts)) > INLINE_TOKENIZE_CHARS else work()
+        if service.live is live:
+            return live, plans
+
+
 def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
     ranked = sorted(prediction.scores.items(), key=lambda kv: kv[1], reverse=True)
     return [LabelScore(label=label, score=score) for label, score in ranked[: top_k or None]]
@@ -165,20 +182,13 @@ async def predict(body: PredictRequest, request: Request) -> Any:
         raise ApiError(
             "validation", f"explain takes at most {settings.max_explain_texts} texts per request, not {len(texts)}"
         )
-    service.batcher.check_room(len(texts))  # refuse before tokenizing: under overload a 503 must be cheap
-    with service.metrics.tokenize.time():
-        work = partial(_plans, service.engine, texts) if explaining else partial(_no_plans, service.engine, texts)
-        if sum(len(t) for t in texts) > INLINE_TOKENIZE_CHARS:
-            plans = await run_in_threadpool(work)
-        else:
-            plans = work()
+    live, plans = await _tokenized(service, texts, explaining)
     if not body.truncate and any(p.rows[0].truncated for p in plans):
-        raise ApiError(
-            "validation", f"a text is longer than {service.engine.info.max_length} tokens and truncate=false"
-        )
-    rows = [row for p in plans for row in p.rows]
-    service.metrics.queue_depth.set(service.batcher.depth)
-    scored = await _unless_client_leaves(request, service.batcher.submit(rows, settings.request_timeout_s))
+        raise ApiError("validation", f"a text is longer than {live.engine.info.max_length} tokens and truncate=false")
+    request.state.model_version = live.version  # X-Model-Version: the model that answers
+    queued = live.batcher.enqueue([row for p in plans for row in p.rows])
+    service.metrics.queue_depth.set(live.batcher.depth)
+    scored = await _unless_client_leaves(request, live.batcher.wait(queued, settings.request_timeout_s))
     predictions, outs = [], []
     firsts = list(accumulate((len(p.rows) for p in plans), initial=0))[:-1]  # each text's first row
     for text, text_plan, first in zip(texts, plans, firsts, strict=True):
@@ -196,7 +206,7 @@ async def predict(body: PredictRequest, request: Request) -> Any:
     if settings.store_predictions:  # for the review queue and feedback by request id (personal data: opt-in)
         store = await service.stores.store()
         kept = [(text, p.score, p.label) for text, p in zip(texts, predictions, strict=True)]
-        await run_in_threadpool(store.add_predictions, request.state.request_id, kept, service.engine.info.fingerprint)
+        await run_in_threadpool(store.add_predictions, request.state.request_id, kept, live.version)
     if isinstance(body, TextRequest):
         return outs[0]
     if isinstance(body, TextsRequest):
@@ -220,7 +230,7 @@ async def health() -> HealthOut:
 )
 async def ready(request: Request) -> ReadyOut:
     service = _ready_service(request)
-    return ReadyOut(engine=service.engine_name)
+    return ReadyOut(engine=service.engine_name, version=service.live.version, reload_error=service.reload_error)
 
 
 @router.get("/model", response_model=ModelOut, summary="The model being served", responses=responses("not_ready"))
@@ -230,7 +240,8 @@ async def model(request: Request) -> ModelOut:
     return ModelOut(
         name=info.directory.resolve().name,
         base_model=info.base_model,
-        version=info.fingerprint,
+        version=service.live.version,
+        data_fingerprint=info.fingerprint,
         service_version=__version__,
         labels=list(info.labels),
         threshold=info.threshold,

@@ -194,6 +194,10 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready"] = "ready"
     engine: str = Field(description="The graph being served, e.g. onnx-int8.")
+    version: str = Field(description="The model version serving (as in the X-Model-Version header).")
+    reload_error: str | None = Field(
+        description="Why the last reload failed (the version above still serves); null when it did not fail."
+    )
 
 
 class LimitsOut(BaseModel):
@@ -209,7 +213,11 @@ class ModelOut(BaseModel):
 
     name: str
     base_model: str
-    version: str = Field(description="Fingerprint (sha256) of the training data.")
+    version: str = Field(
+        description="The model version: its directory's name in the model store (`hatespeech models list`), "
+        "else the start of its manifest's sha256. Every response carries it in X-Model-Version."
+    )
+    data_fingerprint: str = Field(description="Fingerprint (sha256) of the training data.")
     service_version: str = Field(description="Version of the hatespeech package serving the model.")
     labels: list[str]
     threshold: float

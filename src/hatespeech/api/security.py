@@ -1,4 +1,7 @@
-"""Optional API keys: ``Authorization: Bearer <key>`` on every route except liveness, readiness and the page."""
+"""Optional API keys: ``Authorization: Bearer <key>`` on every route except liveness, readiness and the page.
+
+``/admin/*`` (reload, shadow summary) takes only admin keys; an admin key also works as an API key.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +13,27 @@ from hatespeech.api.errors import error_response
 
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
+ADMIN_PREFIX = "/admin/"
 
 
 class ApiKeyMiddleware:
-    """401 unless the request carries one of ``keys``; compared in constant time, never logged."""
+    """401 unless the request carries one of ``keys`` (``admin_keys`` for /admin/*); compared in constant time,
+    never logged."""
 
-    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
+    def __init__(self, app: ASGIApp, keys: list[str], admin_keys: list[str] | None = None) -> None:
         self.app = app
-        self.keys = [k.encode() for k in keys]
+        self.admin_keys = [k.encode() for k in admin_keys or []]
+        self.keys = [k.encode() for k in keys] + self.admin_keys
+        self.open = not keys  # only admin keys configured: the other routes need none
 
-    def _authorised(self, header: bytes) -> bool:
+    @staticmethod
+    def _authorised(header: bytes, keys: list[bytes]) -> bool:
         scheme, _, token = header.partition(b" ")
         if scheme.lower() != b"bearer" or not token:
             return False
         token = token.strip()
         # Check every key (no early exit) so timing does not reveal which, or whether any, matched.
-        matches = [hmac.compare_digest(token, key) for key in self.keys]
+        matches = [hmac.compare_digest(token, key) for key in keys]
         return any(matches)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -39,7 +47,21 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         header = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if not self._authorised(header):
+        if path.startswith(ADMIN_PREFIX):
+            if not self.admin_keys:
+                response = error_response("forbidden", "admin routes need an admin key: set HATESPEECH_ADMIN_KEYS")
+                await response(scope, receive, send)
+                return
+            if not self._authorised(header, self.admin_keys):
+                response = error_response(
+                    "unauthorized", "missing or invalid admin key: send 'Authorization: Bearer <admin key>'",
+                    {"WWW-Authenticate": "Bearer"},
+                )  # fmt: skip
+                await response(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if not self.open and not self._authorised(header, self.keys):
             response = error_response(
                 "unauthorized",
                 "missing or invalid API key: send 'Authorization: Bearer <key>'",

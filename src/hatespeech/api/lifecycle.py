@@ -1,0 +1,151 @@
+"""The model a server runs, and replacing it while it serves: load at start, hot reload, the link watch.
+
+A :class:`Live` model is an engine with its own micro-batcher. A request takes the live model once and
+uses it throughout (tokenizer, queue, version header), so a swap never mixes two models in one answer.
+A reload verifies, loads and warms the new model beside the old one, then swaps in one assignment on the
+event loop; the old batcher then finishes what was queued for it and stops, and the old model is freed
+once its last request has answered. At most two models are loaded at once (reloads take a lock). A model
+that fails to load leaves the old one serving: the error goes to ``/ready``, the log and a metric.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from hatespeech.batching import MicroBatcher
+from hatespeech.config import Settings
+from hatespeech.engine import BaseEngine
+
+logger = logging.getLogger("hatespeech.api")
+WARM_UP_TEXT = "warm-up forward pass"
+
+
+@dataclass(frozen=True)
+class Live:
+    """A loaded, warmed-up model and the batcher in front of it."""
+
+    engine: BaseEngine
+    engine_name: str
+    batcher: MicroBatcher
+    version: str
+    directory: Path
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    """What a reload did: ``reloaded``, ``unchanged`` (already serving that dir) or ``failed``."""
+
+    status: Literal["reloaded", "unchanged", "failed"]
+    version: str | None
+    previous: str | None
+    seconds: float
+    error: str | None = None
+
+
+def load_engine(settings: Settings, directory: Path | None = None) -> tuple[BaseEngine, str]:
+    """Verify a model dir (default: where ``model_dir`` points now) and open its ONNX graph; int8 per
+    ``settings.quantized`` and export.json."""
+    from hatespeech import artifact
+    from hatespeech.onnx_engine import OnnxEngine, use_int8
+
+    directory = directory or settings.model_dir.resolve()
+    artifact.verify(directory)
+    quantized = use_int8(directory, settings.quantized, settings.max_int8_accuracy_drop)
+    engine = OnnxEngine(directory, quantized=quantized, threads=settings.intra_op_threads())
+    return engine, "onnx-int8" if quantized else "onnx-fp32"
+
+
+def start_live(service: Any, engine: BaseEngine, name: str, directory: Path) -> Live:
+    """Put a batcher (with the service's limits and metrics) in front of a warmed-up engine."""
+    from hatespeech.versions import version_id
+
+    settings = service.settings
+    batcher = MicroBatcher(
+        engine,
+        max_batch_size=settings.max_batch_size,
+        max_batch_tokens=settings.max_batch_tokens,
+        max_wait_s=settings.max_wait_ms / 1000.0,
+        max_queue=settings.max_queue,
+        on_batch=service.metrics.observe_batch,
+        on_abandoned=service.metrics.abandoned.inc,
+    )
+    batcher.start()
+    return Live(engine, name, batcher, version_id(directory), directory)
+
+
+async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
+    """At start: load (or take ``engine``), warm up and start serving; a failure is kept for ``/ready``."""
+    directory = service.settings.model_dir.resolve()
+    try:
+        if engine is None:
+            engine, name = await asyncio.to_thread(load_engine, service.settings, directory)
+        else:
+            name, directory = type(engine).__name__, engine.info.directory.resolve()
+        assert engine is not None
+        await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
+    except Exception as exc:  # reported by /ready and the log; the process keeps answering
+        service.load_error, service.failed_target = str(exc), directory
+        logger.error(json.dumps({"event": "model_load_failed", "error": str(exc)}))
+        return
+    _go_live(service, start_live(service, engine, name, directory))
+    logger.info(json.dumps({"event": "ready", "engine": name, "version": service.live.version,
+                            "model_dir": str(service.settings.model_dir),
+                            "seconds": round(time.monotonic() - service.started, 3)}))  # fmt: skip
+
+
+async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcome:
+    """Load what ``settings.model_dir`` points to now and swap it in; the old model keeps serving until then."""
+    async with service.reload_lock:
+        started = time.perf_counter()
+        old: Live | None = service.live
+        previous = old.version if old else None
+        directory = service.settings.model_dir.resolve()
+        if old is not None and directory == old.directory and not force:
+            return ReloadOutcome("unchanged", previous, previous, 0.0)
+        try:
+            engine, name = await asyncio.to_thread(load_engine, service.settings, directory)
+            await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
+        except Exception as exc:  # the old model goes on serving
+            error = f"{directory.name}: {exc}"
+            service.reload_error, service.failed_target = error, directory
+            service.metrics.reloads.labels("failed").inc()
+            logger.error(json.dumps({"event": "model_reload_failed", "reason": reason, "error": error}))
+            return ReloadOutcome("failed", previous, previous, round(time.perf_counter() - started, 3), error)
+        new = start_live(service, engine, name, directory)
+        _go_live(service, new)
+        service.metrics.reloads.labels("reloaded").inc()
+        seconds = round(time.perf_counter() - started, 3)
+        logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "version": new.version,
+                                "previous": previous, "seconds": seconds}))  # fmt: skip
+        if old is not None:
+            service.metrics.model_info.remove(old.version)
+            await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes
+        return ReloadOutcome("reloaded", new.version, previous, seconds)
+
+
+def _go_live(service: Any, live: Live) -> None:
+    """The swap: one assignment on the event loop; requests that took the old model keep it."""
+    service.live = live
+    service.ready = True
+    service.load_error = service.reload_error = service.failed_target = None
+    service.metrics.model_info.labels(live.version).set(1)
+
+
+async def watch_link(service: Any, every_s: float) -> None:
+    """Reload whenever ``model_dir`` comes to point somewhere new (a target that failed is not retried)."""
+    while True:
+        await asyncio.sleep(every_s)
+        target = Path(os.path.realpath(service.settings.model_dir))
+        live = service.live
+        if (live is None or target != live.directory) and target != service.failed_target:
+            try:
+                await reload(service, "watch")
+            except Exception as exc:  # never end the watch
+                logger.error(json.dumps({"event": "model_watch_failed", "error": str(exc)}))
