@@ -25,29 +25,11 @@ from hatespeech import artifact, versions
 from hatespeech.api import create_app
 from hatespeech.config import Settings
 
+from model_versions import broken_version, new_version
+
 from api.live_server import RunningServer
 
 ADMIN = "admin-key-7d1f"
-
-
-def new_version(current: Path, threshold: float) -> str:
-    """Publish a copy of the current model with another threshold (same weights, hard-linked)."""
-
-    def change(staged: Path) -> None:
-        config = json.loads((staged / "config.json").read_text())
-        config["decision_threshold"] = threshold
-        (staged / "config.json.new").write_text(json.dumps(config))
-        (staged / "config.json.new").replace(staged / "config.json")
-
-    return versions.version_id(artifact.revise(current, change))
-
-
-def broken_version(current: Path) -> str:
-    """A version whose tokenizer does not match its manifest (written after publishing, as a bad copy would)."""
-    directory = artifact.revise(current, lambda staged: None)
-    (directory / "tokenizer.json.new").write_text("{}")
-    (directory / "tokenizer.json.new").replace(directory / "tokenizer.json")
-    return versions.version_id(directory)
 
 
 @dataclass
