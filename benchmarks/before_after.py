@@ -3,9 +3,12 @@
 The server at ``--before REV`` (a git worktree of that commit, its ``src/`` first on the path, the same
 virtualenv and model) and the server of the current tree take turns: each pair runs both, in alternating
 order, with the load of ``peers.py`` (wrk, one thread, distinct texts, single-text requests, only 200s
-counted). Usage::
+counted). Throughput drifts on a shared machine (20-30% between pairs here), so a last phase runs both servers
+at once and sends one request to each in turn from one client: the per-request latency at c=1 of the two
+trees under the same conditions, which drift cannot separate. Usage::
 
     .venv/bin/python benchmarks/before_after.py --before e647366 [--concurrency 1 32] [--pairs 3] [--seconds 10]
+        [--interleaved 3000]
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import record
@@ -27,6 +31,7 @@ from serve import start
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console(width=140)
+JSON = {"Content-Type": "application/json"}
 
 
 def start_at(src: Path, model: Path, port: int) -> subprocess.Popen[bytes]:
@@ -52,6 +57,54 @@ def measure(src: Path, model: Path, bodies: list[str], concurrency: list[int], s
         stop(process)
 
 
+def interleaved(
+    sides: dict[str, Path], model: Path, bodies: list[str], rounds: int, burst: int
+) -> dict[str, dict[str, float]]:
+    """Both servers up; one client sends ``burst`` concurrent requests to one, then to the other (order flipped
+    every round): per-request latency (burst 1) or per-burst throughput of the two trees under the same
+    conditions."""
+    import asyncio
+
+    import httpx
+
+    ports = {side: free_port() for side in sides}
+    processes = [start_at(src, model, ports[side]) for side, src in sides.items()]
+    seconds: dict[str, list[float]] = {side: [] for side in sides}
+    warm_up = max(10, 200 // burst)
+
+    async def run() -> None:
+        limits = httpx.Limits(max_connections=burst, max_keepalive_connections=burst)
+        clients = {side: httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits)
+                   for side, port in ports.items()}  # fmt: skip
+        sent = 0
+        for number in range(warm_up + rounds):
+            for side in list(sides) if number % 2 == 0 else list(reversed(list(sides))):
+                batch = [bodies[(sent + i) % len(bodies)] for i in range(burst)]
+                sent += burst
+                started = time.perf_counter()
+                posts = (clients[side].post("/predict", content=body, headers=JSON) for body in batch)
+                answers = await asyncio.gather(*posts)
+                elapsed = time.perf_counter() - started
+                if any(a.status_code != 200 for a in answers):
+                    raise RuntimeError(f"{side}: {[a.status_code for a in answers if a.status_code != 200][:5]}")
+                if number >= warm_up:
+                    seconds[side].append(elapsed)
+        for client in clients.values():
+            await client.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        for process in processes:
+            stop(process)
+    figures = {}
+    for side, values in seconds.items():
+        p50 = statistics.median(values)
+        figures[side] = {"burst": burst, "p50_ms": p50 * 1000, "p90_ms": statistics.quantiles(values, n=10)[-1] * 1000,
+                         "req_per_s": burst / p50}  # fmt: skip
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="the commit to compare against")
@@ -59,6 +112,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--interleaved", type=int, default=3000, help="rounds per side in the last phase (0: skip)")
+    parser.add_argument("--bursts", type=int, nargs="+", default=[1, 32], help="concurrent requests per round")
     args = parser.parse_args()
     model = args.model.resolve()
     worktree = Path(tempfile.mkdtemp(prefix="before-")) / "tree"
@@ -75,17 +130,26 @@ def main() -> None:
             console.print(f"pair {number + 1}: " + "; ".join(
                 f"c={c}: before {pair['before'][f'c{c}']:.0f}, after {pair['after'][f'c{c}']:.0f} req/s"
                 for c in args.concurrency))  # fmt: skip
+        alternating = {f"c{burst}": interleaved(sides, model, bodies, max(100, args.interleaved // burst), burst)
+                       for burst in (args.bursts if args.interleaved else [])}  # fmt: skip
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, capture_output=True)
         shutil.rmtree(worktree.parent, ignore_errors=True)
     summary = {
         f"c{c}": {side: statistics.median(p[side][f"c{c}"] for p in pairs) for side in ("before", "after")}
         for c in args.concurrency
+        if pairs
     }
     for cell, values in summary.items():
         console.print(f"{cell}: median before {values['before']:.0f}, after {values['after']:.0f} req/s "
                       f"(after/before {values['after'] / values['before']:.2f})")  # fmt: skip
-    figures = {"before": args.before, "seconds": args.seconds, "pairs": pairs, "median": summary}
+    for cell, by_side in alternating.items():
+        ratio = by_side["after"]["req_per_s"] / by_side["before"]["req_per_s"]
+        console.print(f"interleaved {cell}: " + "; ".join(
+            f"{side} p50 {v['p50_ms']:.2f} ms per round ({v['req_per_s']:.0f} req/s), p90 {v['p90_ms']:.2f}"
+            for side, v in by_side.items()) + f"; after/before {ratio:.2f}")  # fmt: skip
+    figures = {"before": args.before, "seconds": args.seconds, "pairs": pairs, "median": summary,
+               "interleaved": alternating}  # fmt: skip
     console.print(f"written: {record.write('before_after', figures)}")
 
 

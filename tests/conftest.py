@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from postgres import PostgresServer, wait_for
 
 from hatespeech import artifact
 from hatespeech.config import TrainConfig
 from hatespeech.data import load_split
 
 from layout import write_upstream_layout
+from postgres import PostgresServer, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("HATESPEECH_TEST_DATA", REPO.parent / "shared/data/hate-speech-dataset"))

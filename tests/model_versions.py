@@ -9,12 +9,13 @@ from pathlib import Path
 from hatespeech import artifact, versions
 
 
-def new_version(current: Path, threshold: float) -> str:
-    """Publish a copy of the current model with another threshold; it becomes current."""
+def new_version(current: Path, threshold: float, **config_changes: object) -> str:
+    """Publish a copy of the current model with another threshold (and other config.json values, e.g.
+    ``hate_prior``, which shifts its scores); it becomes current."""
 
     def change(staged: Path) -> None:
         config = json.loads((staged / "config.json").read_text())
-        config["decision_threshold"] = threshold
+        config.update(decision_threshold=threshold, **config_changes)
         (staged / "config.json.new").write_text(json.dumps(config))
         (staged / "config.json.new").replace(staged / "config.json")
 

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from postgres import PostgresServer
 from sqlalchemy import text, update
 
 from hatespeech.errors import StoreError
 from hatespeech.store import MIGRATIONS, Feedback, Store, StoredPrediction
+
+from postgres import PostgresServer
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

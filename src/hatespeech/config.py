@@ -222,6 +222,14 @@ class Settings(BaseSettings):
         description="Comma-separated admin keys, for /admin/* (reload, shadow summary). With any API or admin key "
         "set, /admin/* needs one of these; with none set, it is as open as every other route.",
     )
+    shadow_model_dir: Path | None = Field(
+        None,
+        description="A candidate model that scores every request too, off the response path, to compare with the "
+        "served one (GET /admin/shadow, hatespeech_shadow_* metrics); e.g. models/candidate. None = no shadow.",
+    )
+    shadow_max_queue: int = Field(
+        256, ge=1, description="Texts waiting for the shadow model; beyond it they are dropped (and counted)."
+    )
     model_watch_s: float = Field(
         0.0,
         ge=0.0,
@@ -243,6 +251,11 @@ class Settings(BaseSettings):
     )
     retention_days: float = Field(
         30.0, gt=0.0, description="Stored predictions and feedback older than this are deleted (hourly, and at start)."
+    )
+    reload_by_redeploy: bool = Field(
+        False,
+        description="Set in each Ray Serve replica by `serve --engine ray`: the model changes by a redeploy of the "
+        "application, so the replica's own reloads (POST /admin/reload) are refused.",
     )
     log_level: str = Field("info", description="Log level: debug, info (one line per request), warning, error.")
 

@@ -25,9 +25,8 @@ from hatespeech import artifact, versions
 from hatespeech.api import create_app
 from hatespeech.config import Settings
 
-from model_versions import broken_version, new_version
-
 from api.live_server import RunningServer
+from model_versions import broken_version, new_version
 
 ADMIN = "admin-key-7d1f"
 
@@ -206,3 +205,69 @@ def test_admin_routes_need_an_admin_key_once_keys_are_set(model_copy: Path) -> N
     with TestClient(create_app(Settings(model_dir=model_copy, admin_keys=ADMIN))) as client:
         assert client.post("/admin/reload").status_code == 401
         assert client.get("/health").status_code == 200 and client.get("/model").status_code in (200, 503)
+
+
+def wait_for_log(server: RunningServer, marker: str, count: int, timeout: float = 180) -> None:
+    """Until the serve process has logged ``marker`` ``count`` times (its redeploy reports)."""
+    deadline = time.monotonic() + timeout
+    while server.log_text().count(marker) < count:
+        assert time.monotonic() < deadline, f"no {count}x {marker!r} in the log: {server.log_text()[-2000:]}"
+        time.sleep(0.1)
+
+
+def settled_on(server: RunningServer, version: str) -> None:
+    """Until 20 readiness answers in a row come from ``version`` (Ray's proxies route to the new replicas)."""
+    streak, deadline = 0, time.monotonic() + 60
+    while streak < 20:
+        assert time.monotonic() < deadline, f"replicas of {version} never took over"
+        streak = streak + 1 if httpx.get(f"{server.url}/ready", timeout=10).json().get("version") == version else 0
+        time.sleep(0.02)
+
+
+@pytest.mark.ray
+def test_ray_serve_redeploys_under_load_with_no_failed_request(
+    model_copy: Path, tmp_path: Path, ray_cluster: object
+) -> None:
+    """Ray Serve's mechanism: SIGHUP makes `serve --engine ray` redeploy when the link moved; Serve rolls the
+    replicas over. Three swaps (the third to a broken dir, never deployed) and a rollback, under load."""
+    first = versions.version_id(model_copy)
+    second, third = new_version(model_copy, 0.3), new_version(model_copy, 0.7)
+    broken = broken_version(model_copy)
+    versions.use(model_copy, first)
+    args = ["--engine", "ray", "--address", ray_cluster.address, "--replicas", "2"]  # type: ignore[attr-defined]
+    server = RunningServer(model_copy, {}, tmp_path / "server.log", args, ray_logs=ray_cluster.temp)  # type: ignore[attr-defined]
+    server.wait_ready(timeout=180)
+    wait_for_log(server, "ready: http", 1)  # the serve process itself is done deploying
+    timeline = Timeline(first)
+    try:
+        with Load(server.url, clients=16) as load:
+            load.wait_for(100)
+            for number, version in enumerate((second, third), start=1):
+                versions.use(model_copy, version)
+                started = time.monotonic()
+                server.process.send_signal(signal.SIGHUP)
+                wait_for_log(server, "redeployed in", number)
+                settled_on(server, version)
+                timeline.swap(version, started, time.monotonic())
+                load.wait_for(100)
+            artifact.point(model_copy, artifact.versions_dir(model_copy) / broken)
+            server.process.send_signal(signal.SIGHUP)
+            wait_for_log(server, "not redeployed", 1)
+            load.wait_for(100)
+            versions.use(model_copy, second)  # the rollback
+            started = time.monotonic()
+            server.process.send_signal(signal.SIGHUP)
+            wait_for_log(server, "redeployed in", 3)
+            settled_on(server, second)
+            timeline.swap(second, started, time.monotonic())
+            load.wait_for(100)
+        refused = httpx.post(f"{server.url}/admin/reload")
+        assert refused.status_code == 409 and refused.json()["error_type"] == "not_enabled"
+    finally:
+        server.stop()
+    failed = [a for a in load.answers if a.status != 200]
+    assert not failed, f"{len(failed)} of {len(load.answers)} failed, e.g. {failed[:3]}"
+    misattributed = [a for a in load.answers if not timeline.allows(a)]
+    assert not misattributed, f"{len(misattributed)} answers from a version not current then: {misattributed[:3]}"
+    assert {a.version for a in load.answers} == {first, second, third}
+    print(f"Ray Serve redeploys: {len(load.answers)} requests from 16 clients, 0 failed")

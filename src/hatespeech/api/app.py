@@ -33,6 +33,7 @@ from hatespeech.api.metrics import Metrics
 from hatespeech.api.routes import ROUTE_PATHS, STATIC_DIR, router
 from hatespeech.api.schemas import TEXT_PATTERN
 from hatespeech.api.security import ApiKeyMiddleware
+from hatespeech.api.shadow import Shadow
 from hatespeech.batching import MicroBatcher
 from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine
@@ -54,6 +55,9 @@ class Service:
     stores: Stores = field(default_factory=lambda: Stores(""))
     started: float = field(default_factory=time.monotonic)
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shadow: Shadow | None = None
+    shadow_error: str | None = None  # the shadow model could not be loaded
+    shadow_failed_target: Path | None = None
 
     @property
     def engine(self) -> BaseEngine | None:
@@ -85,7 +89,7 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
         spawn(purge_forever(service.stores, settings.retention_days, settings.store_predictions))
         if settings.model_watch_s > 0:
             spawn(watch_link(service, settings.model_watch_s))
-        hangup = _on_sighup(lambda: spawn(reload(service, "SIGHUP")))
+        hangup = _on_sighup(lambda: spawn(reload(service, "SIGHUP")), enabled=not settings.reload_by_redeploy)
         try:
             yield
         finally:
@@ -98,6 +102,8 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
             async with service.reload_lock:  # a reload under way finishes first; none starts after
                 if service.batcher is not None:
                     await asyncio.to_thread(service.batcher.stop)
+                if service.shadow is not None:
+                    await asyncio.to_thread(service.shadow.stop)
             service.stores.close()
 
     app = FastAPI(
@@ -133,10 +139,12 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     return app
 
 
-def _on_sighup(handler: Callable[[], None]) -> Callable[[], None]:
+def _on_sighup(handler: Callable[[], None], enabled: bool = True) -> Callable[[], None]:
     """Reload on SIGHUP where this loop can take signals (the main thread); returns the undo."""
     loop = asyncio.get_running_loop()
     try:
+        if not enabled:
+            raise NotImplementedError
         loop.add_signal_handler(signal.SIGHUP, handler)
     except (NotImplementedError, RuntimeError, ValueError, AttributeError):  # a Ray replica, Windows
         return lambda: None

@@ -49,7 +49,9 @@ class ReloadOutcome:
     error: str | None = None
 
 
-def load_engine(settings: Settings, directory: Path | None = None) -> tuple[BaseEngine, str]:
+def load_engine(
+    settings: Settings, directory: Path | None = None, threads: int | None = None
+) -> tuple[BaseEngine, str]:
     """Verify a model dir (default: where ``model_dir`` points now) and open its ONNX graph; int8 per
     ``settings.quantized`` and export.json."""
     from hatespeech import artifact
@@ -58,7 +60,7 @@ def load_engine(settings: Settings, directory: Path | None = None) -> tuple[Base
     directory = directory or settings.model_dir.resolve()
     artifact.verify(directory)
     quantized = use_int8(directory, settings.quantized, settings.max_int8_accuracy_drop)
-    engine = OnnxEngine(directory, quantized=quantized, threads=settings.intra_op_threads())
+    engine = OnnxEngine(directory, quantized=quantized, threads=threads or settings.intra_op_threads())
     return engine, "onnx-int8" if quantized else "onnx-fp32"
 
 
@@ -98,6 +100,8 @@ async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
     logger.info(json.dumps({"event": "ready", "engine": name, "version": service.live.version,
                             "model_dir": str(service.settings.model_dir),
                             "seconds": round(time.monotonic() - service.started, 3)}))  # fmt: skip
+    async with service.reload_lock:
+        await refresh_shadow(service)
 
 
 async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcome:
@@ -108,6 +112,7 @@ async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcom
         previous = old.version if old else None
         directory = service.settings.model_dir.resolve()
         if old is not None and directory == old.directory and not force:
+            await refresh_shadow(service)  # the candidate may have changed on its own
             return ReloadOutcome("unchanged", previous, previous, 0.0)
         try:
             engine, name = await asyncio.to_thread(load_engine, service.settings, directory)
@@ -117,6 +122,7 @@ async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcom
             service.reload_error, service.failed_target = error, directory
             service.metrics.reloads.labels("failed").inc()
             logger.error(json.dumps({"event": "model_reload_failed", "reason": reason, "error": error}))
+            await refresh_shadow(service)
             return ReloadOutcome("failed", previous, previous, round(time.perf_counter() - started, 3), error)
         new = start_live(service, engine, name, directory)
         _go_live(service, new)
@@ -127,7 +133,44 @@ async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcom
         if old is not None:
             service.metrics.model_info.remove(old.version)
             await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes
+        await refresh_shadow(service)
         return ReloadOutcome("reloaded", new.version, previous, seconds)
+
+
+def shadow_target(settings: Settings) -> Path | None:
+    """Where the shadow model dir points now (None: no shadow configured, or the link is gone)."""
+    if settings.shadow_model_dir is None or not settings.shadow_model_dir.exists():
+        return None
+    return settings.shadow_model_dir.resolve()
+
+
+async def refresh_shadow(service: Any) -> None:
+    """Make the shadow match its dir and the primary serving now (called with the reload lock held).
+
+    A new shadow starts its comparison from zero; one that fails to load is reported in ``/admin/shadow``
+    and the log, and leaves no shadow (the primary is never affected).
+    """
+    from hatespeech.api.shadow import Shadow
+    from hatespeech.versions import version_id
+
+    old, live, wanted = service.shadow, service.live, shadow_target(service.settings)
+    if old is not None and live is not None and (old.directory, old.summary.primary) == (wanted, live.version):
+        return
+    service.shadow, service.shadow_error, service.shadow_failed_target = None, None, None
+    if old is not None:
+        await asyncio.to_thread(old.stop)
+    if wanted is None or live is None or wanted == live.directory:
+        return
+    try:
+        engine, _ = await asyncio.to_thread(load_engine, service.settings, wanted, 1)
+        await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
+    except Exception as exc:
+        service.shadow_error, service.shadow_failed_target = f"{wanted.name}: {exc}", wanted
+        logger.error(json.dumps({"event": "shadow_load_failed", "error": service.shadow_error}))
+        return
+    max_queue = service.settings.shadow_max_queue
+    service.shadow = Shadow(engine, version_id(wanted), wanted, live.version, service.metrics.shadow, max_queue)
+    logger.info(json.dumps({"event": "shadow_ready", "shadow": service.shadow.version, "primary": live.version}))
 
 
 def _go_live(service: Any, live: Live) -> None:
@@ -143,8 +186,12 @@ async def watch_link(service: Any, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         target = Path(os.path.realpath(service.settings.model_dir))
-        live = service.live
-        if (live is None or target != live.directory) and target != service.failed_target:
+        live, shadow = service.live, service.shadow
+        moved = live is None or target != live.directory
+        wanted = shadow_target(service.settings)
+        wanted = None if live is not None and wanted == live.directory else wanted
+        shadow_moved = wanted != (shadow.directory if shadow else None) and wanted != service.shadow_failed_target
+        if (moved and target != service.failed_target) or shadow_moved:
             try:
                 await reload(service, "watch")
             except Exception as exc:  # never end the watch

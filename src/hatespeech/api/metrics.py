@@ -8,6 +8,7 @@ from hatespeech.batching import BatchStats
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+DIFFERENCE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 
 
 class Metrics:
@@ -61,6 +62,7 @@ class Metrics:
         self.reloads = Counter("hatespeech_model_reloads", "Model reloads by outcome (reloaded, failed)", ["outcome"],
                                registry=r)  # fmt: skip
         self.model_info = Gauge("hatespeech_model_info", "1 for the model version serving", ["version"], registry=r)
+        self.shadow = ShadowMetrics(r)
         self.truncated = Counter("hatespeech_truncated_texts", "Texts cut at the model's max length", registry=r)
 
     def observe_batch(self, stats: BatchStats) -> None:
@@ -69,3 +71,20 @@ class Metrics:
         self.inference.observe(stats.inference_seconds)
         for seconds in stats.queue_seconds:
             self.queue.observe(seconds)
+
+
+class ShadowMetrics:
+    """Prometheus series of the comparison, labelled by the two versions compared."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        names = ["primary", "shadow"]
+        self.compared = Counter("hatespeech_shadow_compared_texts", "Texts scored by both models, by agreement",
+                                [*names, "agree"], registry=registry)  # fmt: skip
+        self.difference = Histogram("hatespeech_shadow_score_difference", "|P(hate) shadow - P(hate) primary|",
+                                    names, buckets=DIFFERENCE_BUCKETS, registry=registry)  # fmt: skip
+        self.labels = Counter("hatespeech_shadow_labels", "Labels each model gave the compared texts",
+                              [*names, "model", "label"], registry=registry)  # fmt: skip
+        self.dropped = Counter("hatespeech_shadow_dropped_texts", "Texts the shadow skipped: its queue was full",
+                               names, registry=registry)  # fmt: skip
+        self.failed = Counter("hatespeech_shadow_failed_texts", "Texts the shadow failed to score", names,
+                              registry=registry)  # fmt: skip

@@ -199,6 +199,9 @@ async def predict(body: PredictRequest, request: Request) -> Any:
             spans = contributions(text_plan, [p.score for p in scored[first : first + len(text_plan.rows)]])
             out.explanation = [SpanOut(**vars(span), text=text[span.start : span.end]) for span in spans]
         outs.append(out)
+    shadow = service.shadow
+    if shadow is not None and shadow.summary.primary == live.version:  # off the response path, never blocks
+        shadow.offer(texts, predictions)
     for prediction in predictions:
         service.metrics.predictions.labels(prediction.label).inc()
         if prediction.truncated:

@@ -55,11 +55,21 @@ class HateSpeechIngress:
 
 
 def replica_env(settings: Settings, threads: int) -> dict[str, str]:
-    """The ``HATESPEECH_*`` variables each replica builds its app from (model dir made absolute)."""
+    """The ``HATESPEECH_*`` variables each replica builds its app from.
+
+    The model dirs are resolved to the versions they point to now: a new version is a new runtime
+    environment, which Ray Serve rolls out as a new deployment version (see :func:`run`). The replicas
+    never reload by themselves (``HATESPEECH_RELOAD_BY_REDEPLOY``).
+    """
     env = {k: v for k, v in os.environ.items() if k.startswith("HATESPEECH_")}
     env["HATESPEECH_MODEL_DIR"] = str(Path(settings.model_dir).resolve())
+    if settings.shadow_model_dir is not None:
+        shadow = Path(settings.shadow_model_dir)
+        env["HATESPEECH_SHADOW_MODEL_DIR"] = str(shadow.resolve()) if shadow.exists() else ""
     env["HATESPEECH_THREADS"] = str(threads)
     env["HATESPEECH_WORKERS"] = "1"
+    env["HATESPEECH_MODEL_WATCH_S"] = "0"
+    env["HATESPEECH_RELOAD_BY_REDEPLOY"] = "true"
     return env
 
 
@@ -118,20 +128,36 @@ def run(
     """Deploy on Ray (``address`` of a running cluster, or a local one) and block until SIGTERM/SIGINT."""
     import ray
 
+    hangups: list[int] = []  # SIGHUP redeploys (installed first: its default action would end this process)
+    signal.signal(signal.SIGHUP, lambda signum, frame: hangups.append(signum))
     ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
     console = Console(stderr=True)
     started_serve = not _serve_running()
     if not started_serve:
         console.print("Ray Serve already runs on this cluster: its HTTP host and port stay as they are")
     serve.start(http_options={"host": settings.host, "port": settings.port, "location": "EveryNode"})
-    serve.run(application(settings, replicas, autoscale, cpus_per_replica), name=APP_NAME, route_prefix="/")
+
+    def deploy() -> dict[str, str]:
+        env = replica_env(settings, cpus_per_replica)
+        serve.run(application(settings, replicas, autoscale, cpus_per_replica), name=APP_NAME, route_prefix="/")
+        return env
+
+    deployed = deploy()
     console.print(
         f"ready: http://{settings.host}:{settings.port} (Ray Serve, application {APP_NAME!r})", highlight=False
     )
     signal.signal(signal.SIGTERM, _interrupt)
+    last_check = time.monotonic()
     try:
         while True:
-            time.sleep(1)
+            time.sleep(0.2)
+            watching = settings.model_watch_s > 0 and time.monotonic() - last_check >= settings.model_watch_s
+            if not hangups and not watching:
+                continue
+            last_check = time.monotonic()
+            reason = "SIGHUP" if hangups else "watch"
+            hangups.clear()
+            deployed = _redeploy(deploy, deployed, settings, cpus_per_replica, reason, console)
     except KeyboardInterrupt:
         pass
     finally:
@@ -141,6 +167,31 @@ def run(
         else:
             serve.delete(APP_NAME)  # only this application; the Serve others use stays
         ray.shutdown()
+
+
+def _redeploy(
+    deploy: Any, deployed: dict[str, str], settings: Settings, cpus: int, reason: str, console: Console
+) -> dict[str, str]:
+    """Ray Serve's own update: when the model links point elsewhere, deploy again. Serve starts replicas of
+    the new version, routes to them once their health check (the model loaded and warm) passes, and drains the
+    old ones. A model dir that does not verify is never deployed: the old version goes on serving."""
+    from hatespeech import artifact
+
+    wanted = replica_env(settings, cpus)
+    if wanted == deployed:
+        return deployed
+    try:
+        artifact.verify(Path(wanted["HATESPEECH_MODEL_DIR"]))
+        if wanted.get("HATESPEECH_SHADOW_MODEL_DIR"):
+            artifact.verify(Path(wanted["HATESPEECH_SHADOW_MODEL_DIR"]))
+    except Exception as exc:
+        console.print(f"not redeployed ({reason}): {exc}", highlight=False)
+        return deployed
+    started = time.monotonic()
+    console.print(f"redeploying ({reason}): {Path(wanted['HATESPEECH_MODEL_DIR']).name}", highlight=False)
+    deploy()  # returns once the new replicas are healthy and the old ones are draining
+    console.print(f"redeployed in {time.monotonic() - started:.1f} s", highlight=False)
+    return wanted
 
 
 def _serve_running() -> bool:
