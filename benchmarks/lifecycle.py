@@ -9,7 +9,7 @@ Shadow: p50 latency at c=1 of the same server with and without a shadow model (t
 so the shadow does as much work as the primary), in alternating phases of ``--requests`` requests, each
 server alone on the machine during its phase.
 
-    .venv/bin/python benchmarks/lifecycle.py [--model models/current] [--swaps 3] [--phases 3 --requests 500]
+    .venv/bin/python benchmarks/lifecycle.py [--model models/current] [--swaps 3] [--phases 5 --requests 500]
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/current"))
     parser.add_argument("--swaps", type=int, default=3)
-    parser.add_argument("--phases", type=int, default=3)
+    parser.add_argument("--phases", type=int, default=5)
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="lifecycle-"))

@@ -203,6 +203,30 @@ def explain_cost() -> str:
     )
 
 
+def lifecycle() -> str:
+    """docs/models.md: hot-reload swap time and memory under load, and the shadow model's cost at c=1."""
+    record = load("lifecycle")
+    swap, shadow = record["figures"]["swap"], record["figures"]["shadow"]
+    rows = [[str(number), f"{s['first_answer_s']:.2f} s", f"{s['reload_s']:.2f} s",
+             f"{s['rss_before_mb']:.0f} / {s['rss_peak_mb']:.0f} / {s['rss_after_mb']:.0f} MB"]
+            for number, s in enumerate(swap["swaps"], start=1)]  # fmt: skip
+    medians = shadow["p50_ms"]
+    phases = len(medians["plain"])
+    header = ["swap", "reload request to first answer of the new version", "verify + load + warm + swap",
+              "RSS before / peak / 4 s after"]  # fmt: skip
+    return block(
+        table(header, rows),
+        f"Under {swap['clients']} clients sending distinct texts: {swap['requests']:,} requests during the swaps, "
+        f"{swap['failed']} failed.",
+        f"Shadow model (the same model again, so as much work as the primary): p50 at c=1 "
+        f"{_spread(medians['plain'], 2)} ms without it, {_spread(medians['shadow'], 2)} ms with it ({phases} "
+        f"alternating phases of {shadow['requests_per_phase']} requests); ratio of the medians "
+        f"{shadow['ratio']:.2f}. The shadow compared {shadow['shadow_compared']:,} texts and dropped "
+        f"{shadow['shadow_dropped']:,} (its queue was full).",
+        f"{provenance(record)}.",
+    )
+
+
 # --- accuracy: benchmarks/accuracy.py and benchmarks/behaviour.py ---------------------------------
 
 
@@ -310,6 +334,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "ort-shapes": ort_shapes,
     "docker": docker_image,
     "explain": explain_cost,
+    "lifecycle": lifecycle,
 }
 
 

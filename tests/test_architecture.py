@@ -10,7 +10,17 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "hatespeech"
 PARTS = {
-    "foundation": ["errors", "config", "data", "records", "artifact", "base_models", "calibration", "store"],
+    "foundation": [
+        "errors",
+        "config",
+        "data",
+        "records",
+        "artifact",
+        "versions",
+        "base_models",
+        "calibration",
+        "store",
+    ],
     "engine": ["engine", "onnx_engine", "batching", "explain"],
     "api": ["api"],
     "training": ["modeling", "training", "evaluation", "report", "export"],

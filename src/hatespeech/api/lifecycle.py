@@ -11,10 +11,13 @@ that fails to load leaves the old one serving: the error goes to ``/ready``, the
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import json
 import logging
 import os
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +28,7 @@ from hatespeech.engine import BaseEngine
 
 logger = logging.getLogger("hatespeech.api")
 WARM_UP_TEXT = "warm-up forward pass"
+RELEASE_AFTER_S = 2.0  # by then the requests that held the old model have answered
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,8 @@ async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcom
         if old is not None:
             service.metrics.model_info.remove(old.version)
             await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes
+            del old
+            asyncio.get_running_loop().call_later(RELEASE_AFTER_S, release_memory)
         await refresh_shadow(service)
         return ReloadOutcome("reloaded", new.version, previous, seconds)
 
@@ -159,6 +165,8 @@ async def refresh_shadow(service: Any) -> None:
     service.shadow, service.shadow_error, service.shadow_failed_target = None, None, None
     if old is not None:
         await asyncio.to_thread(old.stop)
+        del old
+        asyncio.get_running_loop().call_later(RELEASE_AFTER_S, release_memory)
     if wanted is None or live is None or wanted == live.directory:
         return
     try:
@@ -171,6 +179,14 @@ async def refresh_shadow(service: Any) -> None:
     max_queue = service.settings.shadow_max_queue
     service.shadow = Shadow(engine, version_id(wanted), wanted, live.version, service.metrics.shadow, max_queue)
     logger.info(json.dumps({"event": "shadow_ready", "shadow": service.shadow.version, "primary": live.version}))
+
+
+def release_memory() -> None:
+    """Free the old model's memory for real: collect it, then hand glibc's free pages back to the system
+    (without ``malloc_trim`` the server's RSS keeps the old model's size after every swap)."""
+    gc.collect()
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _go_live(service: Any, live: Live) -> None:
