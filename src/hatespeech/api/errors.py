@@ -103,7 +103,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         content_type = request.headers.get("content-type", "")
-        if request.method == "POST" and "json" not in content_type.lower():
+        about_body = any(error.get("loc", ("",))[0] == "body" for error in exc.errors())
+        if request.method == "POST" and about_body and "json" not in content_type.lower():
             return error_response(
                 "unsupported_media_type",
                 f"send JSON with 'Content-Type: application/json' (got {content_type or 'none'!r})",
