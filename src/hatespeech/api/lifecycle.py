@@ -163,6 +163,7 @@ async def refresh_shadow(service: Any) -> None:
     if old is not None and live is not None and (old.directory, old.summary.primary) == (wanted, live.version):
         return
     service.shadow, service.shadow_error, service.shadow_failed_target = None, None, None
+    engine: BaseEngine | None = old.engine if old is not None and old.directory == wanted else None  # kept
     if old is not None:
         await asyncio.to_thread(old.stop)
         del old
@@ -170,12 +171,15 @@ async def refresh_shadow(service: Any) -> None:
     if wanted is None or live is None or wanted == live.directory:
         return
     try:
-        engine, _ = await asyncio.to_thread(load_engine, service.settings, wanted, 1)
-        await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
+        if engine is None:
+            loaded, _ = await asyncio.to_thread(load_engine, service.settings, wanted, 1)
+            await asyncio.to_thread(loaded.predict, [WARM_UP_TEXT])
+            engine = loaded
     except Exception as exc:
         service.shadow_error, service.shadow_failed_target = f"{wanted.name}: {exc}", wanted
         logger.error(json.dumps({"event": "shadow_load_failed", "error": service.shadow_error}))
         return
+    assert engine is not None
     max_queue = service.settings.shadow_max_queue
     service.shadow = Shadow(engine, version_id(wanted), wanted, live.version, service.metrics.shadow, max_queue)
     logger.info(json.dumps({"event": "shadow_ready", "shadow": service.shadow.version, "primary": live.version}))
