@@ -5,11 +5,12 @@ with 16 clients sending distinct texts, the server is told to reload ``--swaps``
 swap's time runs from the reload request to the first answer tagged with the new version; the server's RSS
 is sampled every 20 ms. Every answer must be a 200.
 
-Shadow: p50 latency at c=1 of the same server with and without a shadow model (the same model dir again,
-so the shadow does as much work as the primary), in alternating phases of ``--requests`` requests, each
-server alone on the machine during its phase.
+Shadow: p50 latency at c=1 of the same server with and without a shadow model (the same model again, so the
+shadow does as much work as the primary), in alternating phases of ``--requests`` requests, each server
+alone on the machine during its phase. This machine's speed drifts by tens of percent within a minute, so
+the phases are many and short, and the ratio is also given phase pair by phase pair (quartiles).
 
-    .venv/bin/python benchmarks/lifecycle.py [--model models/current] [--swaps 3] [--phases 5 --requests 500]
+    .venv/bin/python benchmarks/lifecycle.py [--model models/current] [--swaps 3] [--phases 24 --requests 250]
 """
 
 from __future__ import annotations
@@ -154,19 +155,23 @@ def shadow_cost(link: Path, texts: list[str], phases: int, requests: int) -> dic
         stop(plain)  # type: ignore[arg-type]
         stop(shadowed)  # type: ignore[arg-type]
     ratio = statistics.median(medians["shadow"]) / statistics.median(medians["plain"])
-    console.print(f"p50 at c=1: without a shadow {medians['plain']} ms, with {medians['shadow']} ms; "
-                  f"ratio of medians {ratio:.3f}; the shadow compared {summary['compared']}, dropped "
-                  f"{summary['dropped']}")  # fmt: skip
-    return {"p50_ms": medians, "ratio": ratio, "shadow_compared": summary["compared"],
-            "shadow_dropped": summary["dropped"], "requests_per_phase": requests}  # fmt: skip
+    pairs = [s / p for s, p in zip(medians["shadow"], medians["plain"], strict=True)]
+    quartiles = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else pairs * 3
+    console.print(f"p50 at c=1 over {phases} phases each: without a shadow {statistics.median(medians['plain']):.2f} "
+                  f"ms, with {statistics.median(medians['shadow']):.2f} ms; ratio of medians {ratio:.3f}; phase "
+                  f"pairs' ratio quartiles {', '.join(f'{q:.2f}' for q in quartiles)}; the shadow compared "
+                  f"{summary['compared']}, dropped {summary['dropped']}")  # fmt: skip
+    return {"p50_ms": medians, "ratio": ratio, "pair_ratio_quartiles": quartiles,
+            "shadow_compared": summary["compared"], "shadow_dropped": summary["dropped"],
+            "requests_per_phase": requests}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/current"))
     parser.add_argument("--swaps", type=int, default=3)
-    parser.add_argument("--phases", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--phases", type=int, default=24)
+    parser.add_argument("--requests", type=int, default=250)
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="lifecycle-"))
     try:

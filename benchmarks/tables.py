@@ -212,6 +212,7 @@ def lifecycle() -> str:
             for number, s in enumerate(swap["swaps"], start=1)]  # fmt: skip
     medians = shadow["p50_ms"]
     phases = len(medians["plain"])
+    quartiles = shadow["pair_ratio_quartiles"]
     header = ["swap", "reload request to first answer of the new version", "verify + load + warm + swap",
               "RSS before / peak / 4 s after"]  # fmt: skip
     return block(
@@ -219,10 +220,11 @@ def lifecycle() -> str:
         f"Under {swap['clients']} clients sending distinct texts: {swap['requests']:,} requests during the swaps, "
         f"{swap['failed']} failed.",
         f"Shadow model (the same model again, so as much work as the primary): p50 at c=1 "
-        f"{_spread(medians['plain'], 2)} ms without it, {_spread(medians['shadow'], 2)} ms with it ({phases} "
-        f"alternating phases of {shadow['requests_per_phase']} requests); ratio of the medians "
-        f"{shadow['ratio']:.2f}. The shadow compared {shadow['shadow_compared']:,} texts and dropped "
-        f"{shadow['shadow_dropped']:,} (its queue was full).",
+        f"{statistics.median(medians['plain']):.2f} ms without it, {statistics.median(medians['shadow']):.2f} ms "
+        f"with it (medians of {phases} alternating phases of {shadow['requests_per_phase']} requests each); ratio "
+        f"{shadow['ratio']:.2f}, and phase pair by phase pair {DASH.join(f'{q:.2f}' for q in quartiles[::2])} "
+        f"(quartiles, median {quartiles[1]:.2f}). The shadow compared {shadow['shadow_compared']:,} texts and "
+        f"dropped {shadow['shadow_dropped']:,} (its queue was full).",
         f"{provenance(record)}.",
     )
 
