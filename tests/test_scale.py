@@ -208,3 +208,20 @@ def test_a_one_thread_scorer_tokenizes_on_one_thread(tiny_model: Path, mode: str
         assert extra_threads == 0
     else:  # the control: without the limit the pool appears (a thread per core)
         assert extra_threads >= 1
+
+
+def test_replicas_get_the_versions_the_links_point_to(model_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redeploy is a new runtime environment only when a link moved; a missing candidate means no shadow."""
+    from hatespeech import artifact
+    from hatespeech.config import Settings
+    from hatespeech.scale.serve import replica_env
+
+    candidate = model_copy.parent / "candidate"
+    monkeypatch.setenv("HATESPEECH_SHADOW_MODEL_DIR", str(candidate))
+    settings = Settings(model_dir=model_copy, shadow_model_dir=candidate)
+    env = replica_env(settings, threads=1)
+    assert env["HATESPEECH_MODEL_DIR"] == str(model_copy.resolve()) and "HATESPEECH_SHADOW_MODEL_DIR" not in env
+    assert env["HATESPEECH_RELOAD_BY_REDEPLOY"] == "true" and env["HATESPEECH_MODEL_WATCH_S"] == "0"
+    artifact.point(candidate, model_copy.resolve())
+    assert replica_env(settings, threads=1)["HATESPEECH_SHADOW_MODEL_DIR"] == str(model_copy.resolve())
+    assert replica_env(settings, threads=1) != env  # the moved link is what makes Serve roll the replicas

@@ -63,9 +63,9 @@ def replica_env(settings: Settings, threads: int) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if k.startswith("HATESPEECH_")}
     env["HATESPEECH_MODEL_DIR"] = str(Path(settings.model_dir).resolve())
-    if settings.shadow_model_dir is not None:
-        shadow = Path(settings.shadow_model_dir)
-        env["HATESPEECH_SHADOW_MODEL_DIR"] = str(shadow.resolve()) if shadow.exists() else ""
+    env.pop("HATESPEECH_SHADOW_MODEL_DIR", None)
+    if settings.shadow_model_dir is not None and settings.shadow_model_dir.exists():
+        env["HATESPEECH_SHADOW_MODEL_DIR"] = str(settings.shadow_model_dir.resolve())
     env["HATESPEECH_THREADS"] = str(threads)
     env["HATESPEECH_WORKERS"] = "1"
     env["HATESPEECH_MODEL_WATCH_S"] = "0"
