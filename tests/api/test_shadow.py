@@ -120,3 +120,23 @@ def test_promote_makes_the_shadow_answer(with_candidate: tuple[Path, str, str], 
         assert primary != candidate
     finally:
         server.stop()
+
+
+def test_a_new_primary_restarts_the_comparison_with_the_same_shadow(
+    with_candidate: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    current, primary, candidate = with_candidate
+    server = start_with_shadow(current, tmp_path)
+    try:
+        for text in TEXTS[:5]:
+            httpx.post(f"{server.url}/predict", json={"text": text})
+        assert shadow_summary(server, 5)["compared"] == 5
+        newer = new_version(current, 0.4)  # a new primary; the candidate link stays
+        assert httpx.post(f"{server.url}/admin/reload").json()["version"] == newer
+        for text in TEXTS[5:8]:
+            httpx.post(f"{server.url}/predict", json={"text": text})
+        summary = shadow_summary(server, 3)
+        assert (summary["primary_version"], summary["shadow_version"]) == (newer, candidate)
+        assert summary["compared"] == 3 and primary != newer
+    finally:
+        server.stop()
