@@ -124,6 +124,9 @@ def test_the_old_model_is_released_after_a_swap(model_copy: Path) -> None:
         assert (reloaded["status"], reloaded["previous"], reloaded["version"]) == ("reloaded", first, second)
         again = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN}"}).json()
         assert again["status"] == "unchanged"
+        forced = client.post("/admin/reload?force=true", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+        assert (forced["status"], forced["version"]) == ("reloaded", second)
+        assert f'hatespeech_model_info{{version="{second}"}} 1.0' in client.get("/metrics", headers=user).text
         gc.collect()
         assert old() is None, "the previous engine is still referenced after the swap"
         assert client.get("/health").headers["x-model-version"] == second

@@ -135,7 +135,6 @@ async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcom
         logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "version": new.version,
                                 "previous": previous, "seconds": seconds}))  # fmt: skip
         if old is not None:
-            service.metrics.model_info.remove(old.version)
             await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes
             del old
             asyncio.get_running_loop().call_later(RELEASE_AFTER_S, release_memory)
@@ -195,6 +194,8 @@ def release_memory() -> None:
 
 def _go_live(service: Any, live: Live) -> None:
     """The swap: one assignment on the event loop; requests that took the old model keep it."""
+    if service.live is not None:  # before the new label: a forced reload keeps the same version
+        service.metrics.model_info.remove(service.live.version)
     service.live = live
     service.ready = True
     service.load_error = service.reload_error = service.failed_target = None
