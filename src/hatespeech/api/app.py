@@ -34,7 +34,6 @@ from hatespeech.api.routes import ROUTE_PATHS, STATIC_DIR, router
 from hatespeech.api.schemas import TEXT_PATTERN
 from hatespeech.api.security import ApiKeyMiddleware
 from hatespeech.api.shadow import Shadow
-from hatespeech.batching import MicroBatcher
 from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine
 
@@ -58,18 +57,6 @@ class Service:
     shadow: Shadow | None = None
     shadow_error: str | None = None  # the shadow model could not be loaded
     shadow_failed_target: Path | None = None
-
-    @property
-    def engine(self) -> BaseEngine | None:
-        return self.live.engine if self.live else None
-
-    @property
-    def batcher(self) -> MicroBatcher | None:
-        return self.live.batcher if self.live else None
-
-    @property
-    def engine_name(self) -> str:
-        return self.live.engine_name if self.live else ""
 
 
 def create_app(settings: Settings | None = None, engine: BaseEngine | None = None) -> FastAPI:
@@ -100,8 +87,8 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
                 with suppress(asyncio.CancelledError):
                     await task
             async with service.reload_lock:  # a reload under way finishes first; none starts after
-                if service.batcher is not None:
-                    await asyncio.to_thread(service.batcher.stop)
+                if service.live is not None:
+                    await asyncio.to_thread(service.live.batcher.stop)
                 if service.shadow is not None:
                     await asyncio.to_thread(service.shadow.stop)
             service.stores.close()
@@ -141,10 +128,10 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
 
 def _on_sighup(handler: Callable[[], None], enabled: bool = True) -> Callable[[], None]:
     """Reload on SIGHUP where this loop can take signals (the main thread); returns the undo."""
+    if not enabled:
+        return lambda: None
     loop = asyncio.get_running_loop()
     try:
-        if not enabled:
-            raise NotImplementedError
         loop.add_signal_handler(signal.SIGHUP, handler)
     except (NotImplementedError, RuntimeError, ValueError, AttributeError):  # a Ray replica, Windows
         return lambda: None

@@ -223,7 +223,7 @@ async def get_review(request: Request, limit: Annotated[int, Query(ge=1, le=200)
     _needs_storing(request)
     service = _service(request)
     store = await service.stores.store()
-    threshold = service.engine.info.threshold if service.engine is not None else 0.5
+    threshold = service.live.engine.info.threshold if service.live is not None else 0.5
     items = await run_in_threadpool(store.review_queue, limit, threshold)
     return ReviewQueue(items=[_review_item(p) for p in items])
 

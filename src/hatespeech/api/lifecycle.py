@@ -68,6 +68,13 @@ def load_engine(
     return engine, "onnx-int8" if quantized else "onnx-fp32"
 
 
+async def load_warm(settings: Settings, directory: Path, threads: int | None = None) -> tuple[BaseEngine, str]:
+    """:func:`load_engine` off the event loop, then one warm-up forward pass."""
+    engine, name = await asyncio.to_thread(load_engine, settings, directory, threads)
+    await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
+    return engine, name
+
+
 def start_live(service: Any, engine: BaseEngine, name: str, directory: Path) -> Live:
     """Put a batcher (with the service's limits and metrics) in front of a warmed-up engine."""
     from hatespeech.versions import version_id
@@ -91,11 +98,10 @@ async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
     directory = service.settings.model_dir.resolve()
     try:
         if engine is None:
-            engine, name = await asyncio.to_thread(load_engine, service.settings, directory)
+            engine, name = await load_warm(service.settings, directory)
         else:
             name, directory = type(engine).__name__, engine.info.directory.resolve()
-        assert engine is not None
-        await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
+            await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
     except Exception as exc:  # reported by /ready and the log; the process keeps answering
         service.load_error, service.failed_target = str(exc), directory
         logger.error(json.dumps({"event": "model_load_failed", "error": str(exc)}))
@@ -109,37 +115,40 @@ async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
 
 
 async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcome:
-    """Load what ``settings.model_dir`` points to now and swap it in; the old model keeps serving until then."""
+    """Load what ``settings.model_dir`` points to now and swap it in; the old model keeps serving until then.
+    Whatever the outcome, the shadow is then brought in line (its link may have moved on its own)."""
     async with service.reload_lock:
-        started = time.perf_counter()
-        old: Live | None = service.live
-        previous = old.version if old else None
-        directory = service.settings.model_dir.resolve()
-        if old is not None and directory == old.directory and not force:
-            await refresh_shadow(service)  # the candidate may have changed on its own
-            return ReloadOutcome("unchanged", previous, previous, 0.0)
-        try:
-            engine, name = await asyncio.to_thread(load_engine, service.settings, directory)
-            await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
-        except Exception as exc:  # the old model goes on serving
-            error = f"{directory.name}: {exc}"
-            service.reload_error, service.failed_target = error, directory
-            service.metrics.reloads.labels("failed").inc()
-            logger.error(json.dumps({"event": "model_reload_failed", "reason": reason, "error": error}))
-            await refresh_shadow(service)
-            return ReloadOutcome("failed", previous, previous, round(time.perf_counter() - started, 3), error)
-        new = start_live(service, engine, name, directory)
-        _go_live(service, new)
-        service.metrics.reloads.labels("reloaded").inc()
-        seconds = round(time.perf_counter() - started, 3)
-        logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "version": new.version,
-                                "previous": previous, "seconds": seconds}))  # fmt: skip
-        if old is not None:
-            await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes
-            del old
-            asyncio.get_running_loop().call_later(RELEASE_AFTER_S, release_memory)
+        outcome = await _swap(service, reason, force)
         await refresh_shadow(service)
-        return ReloadOutcome("reloaded", new.version, previous, seconds)
+        return outcome
+
+
+async def _swap(service: Any, reason: str, force: bool) -> ReloadOutcome:
+    started = time.perf_counter()
+    old: Live | None = service.live
+    previous = old.version if old else None
+    directory = service.settings.model_dir.resolve()
+    if old is not None and directory == old.directory and not force:
+        return ReloadOutcome("unchanged", previous, previous, 0.0)
+    try:
+        engine, name = await load_warm(service.settings, directory)
+    except Exception as exc:  # the old model goes on serving
+        error = f"{directory.name}: {exc}"
+        service.reload_error, service.failed_target = error, directory
+        service.metrics.reloads.labels("failed").inc()
+        logger.error(json.dumps({"event": "model_reload_failed", "reason": reason, "error": error}))
+        return ReloadOutcome("failed", previous, previous, round(time.perf_counter() - started, 3), error)
+    new = start_live(service, engine, name, directory)
+    _go_live(service, new)
+    service.metrics.reloads.labels("reloaded").inc()
+    seconds = round(time.perf_counter() - started, 3)
+    logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "version": new.version,
+                            "previous": previous, "seconds": seconds}))  # fmt: skip
+    if old is not None:
+        await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes
+        del old
+        asyncio.get_running_loop().call_later(RELEASE_AFTER_S, release_memory)
+    return ReloadOutcome("reloaded", new.version, previous, seconds)
 
 
 def shadow_target(settings: Settings) -> Path | None:
@@ -170,15 +179,11 @@ async def refresh_shadow(service: Any) -> None:
     if wanted is None or live is None or wanted == live.directory:
         return
     try:
-        if engine is None:
-            loaded, _ = await asyncio.to_thread(load_engine, service.settings, wanted, 1)
-            await asyncio.to_thread(loaded.predict, [WARM_UP_TEXT])
-            engine = loaded
+        engine = engine or (await load_warm(service.settings, wanted, threads=1))[0]
     except Exception as exc:
         service.shadow_error, service.shadow_failed_target = f"{wanted.name}: {exc}", wanted
         logger.error(json.dumps({"event": "shadow_load_failed", "error": service.shadow_error}))
         return
-    assert engine is not None
     max_queue = service.settings.shadow_max_queue
     service.shadow = Shadow(engine, version_id(wanted), wanted, live.version, service.metrics.shadow, max_queue)
     logger.info(json.dumps({"event": "shadow_ready", "shadow": service.shadow.version, "primary": live.version}))

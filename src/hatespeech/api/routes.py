@@ -233,23 +233,25 @@ async def health() -> HealthOut:
 )
 async def ready(request: Request) -> ReadyOut:
     service = _ready_service(request)
-    return ReadyOut(engine=service.engine_name, version=service.live.version, reload_error=service.reload_error)
+    live = service.live
+    return ReadyOut(engine=live.engine_name, version=live.version, reload_error=service.reload_error)
 
 
 @router.get("/model", response_model=ModelOut, summary="The model being served", responses=responses("not_ready"))
 async def model(request: Request) -> ModelOut:
     service = _ready_service(request)
-    info = service.engine.info
+    live = service.live
+    info = live.engine.info
     return ModelOut(
         name=info.directory.resolve().name,
         base_model=info.base_model,
-        version=service.live.version,
+        version=live.version,
         data_fingerprint=info.fingerprint,
         service_version=__version__,
         labels=list(info.labels),
         threshold=info.threshold,
         max_length=info.max_length,
-        engine=service.engine_name,
+        engine=live.engine_name,
         metrics=info.metrics,
         limits=LimitsOut(
             max_texts=service.settings.max_texts,
@@ -273,6 +275,6 @@ async def favicon() -> Response:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     service = _service(request)
-    if service.batcher is not None:
-        service.metrics.queue_depth.set(service.batcher.depth)
+    if service.live is not None:
+        service.metrics.queue_depth.set(service.live.batcher.depth)
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

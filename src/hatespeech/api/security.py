@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hatespeech.api.errors import error_response
@@ -47,26 +48,22 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         header = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if path.startswith(ADMIN_PREFIX):
-            if not self.admin_keys:
-                response = error_response("forbidden", "admin routes need an admin key: set HATESPEECH_ADMIN_KEYS")
-                await response(scope, receive, send)
-                return
-            if not self._authorised(header, self.admin_keys):
-                response = error_response(
-                    "unauthorized", "missing or invalid admin key: send 'Authorization: Bearer <admin key>'",
-                    {"WWW-Authenticate": "Bearer"},
-                )  # fmt: skip
-                await response(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        if not self.open and not self._authorised(header, self.keys):
-            response = error_response(
-                "unauthorized",
-                "missing or invalid API key: send 'Authorization: Bearer <key>'",
-                {"WWW-Authenticate": "Bearer"},
-            )
-            await response(scope, receive, send)
+        refusal = self._refusal(path, header)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _refusal(self, path: str, header: bytes) -> JSONResponse | None:
+        """The error for a request without the key its path needs; None when it may pass."""
+        if path.startswith(ADMIN_PREFIX):
+            if not self.admin_keys:
+                return error_response("forbidden", "admin routes need an admin key: set HATESPEECH_ADMIN_KEYS")
+            if not self._authorised(header, self.admin_keys):
+                return error_response("unauthorized", "missing or invalid admin key: send 'Authorization: Bearer "
+                                      "<admin key>'", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+            return None
+        if not self.open and not self._authorised(header, self.keys):
+            return error_response("unauthorized", "missing or invalid API key: send 'Authorization: Bearer <key>'",
+                                  {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        return None

@@ -92,10 +92,6 @@ class Shadow:
         except Exception as exc:  # the shadow must never fail a response
             logger.error(json.dumps({"event": "shadow_offer_failed", "error": str(exc)}))
 
-    def idle(self) -> bool:
-        """Nothing waiting (for tests and benchmarks)."""
-        return self._queued == 0
-
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread; what is still queued is not scored."""
         self._queue.put(_STOP)

@@ -69,12 +69,9 @@ def use(
 ) -> None:
     """Make VERSION current (atomic; every file's hash is checked first). Rolling back is the same command."""
     from hatespeech.versions import use as use_version
-    from hatespeech.versions import version_id
 
     current = model or default_model_dir()
-    directory = use_version(current, version)
-    console.print(f"{current} -> {version_id(directory)}", highlight=False)
-    _reload(reload)
+    _switched("", current, use_version(current, version), reload)
 
 
 @models_app.command("promote")
@@ -85,12 +82,9 @@ def promote(
 ) -> None:
     """Make the candidate (the shadow model) current, and remove the candidate link."""
     from hatespeech.versions import promote as promote_version
-    from hatespeech.versions import version_id
 
     current = model or default_model_dir()
-    directory = promote_version(current, candidate)
-    console.print(f"promoted: {current} -> {version_id(directory)}", highlight=False)
-    _reload(reload)
+    _switched("promoted: ", current, promote_version(current, candidate), reload)
 
 
 @models_app.command("remove")
@@ -107,6 +101,14 @@ def remove(
 
 def _figure(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, int | float) else ""
+
+
+def _switched(prefix: str, current: Path, directory: Path, reload: str | None) -> None:
+    """Say where the link points now; then ask the server to reload, if asked to."""
+    from hatespeech.versions import version_id
+
+    console.print(f"{prefix}{current} -> {version_id(directory)}", highlight=False)
+    _reload(reload)
 
 
 def _reload(url: str | None) -> None:

@@ -176,6 +176,7 @@ def _redeploy(
     the new version, routes to them once their health check (the model loaded and warm) passes, and drains the
     old ones. A model dir that does not verify is never deployed: the old version goes on serving."""
     from hatespeech import artifact
+    from hatespeech.errors import ModelError
 
     wanted = replica_env(settings, cpus)
     if wanted == deployed:
@@ -184,7 +185,7 @@ def _redeploy(
         artifact.verify(Path(wanted["HATESPEECH_MODEL_DIR"]))
         if wanted.get("HATESPEECH_SHADOW_MODEL_DIR"):
             artifact.verify(Path(wanted["HATESPEECH_SHADOW_MODEL_DIR"]))
-    except Exception as exc:
+    except ModelError as exc:
         console.print(f"not redeployed ({reason}): {exc}", highlight=False)
         return deployed
     started = time.monotonic()
