@@ -21,6 +21,8 @@ def test_serve_replicas_run_on_both_nodes(server: RunningServer) -> None:
     if server.engine != "ray":
         pytest.skip("single-process server")
     assert len(nodes_running("ServeReplica", "HateSpeechIngress")) == 2
+    # One host: one HTTP proxy, on the head (a second one on the same port would answer 404 while it starts).
+    assert len(nodes_running("ProxyActor")) == 1
 
 
 def test_ray_serve_redeploys_under_load_with_no_failed_request(server: RunningServer, tiny_model: Path) -> None:

@@ -135,7 +135,8 @@ def run(
     started_serve = not _serve_running()
     if not started_serve:
         console.print("Ray Serve already runs on this cluster: its HTTP host and port stay as they are")
-    serve.start(http_options={"host": settings.host, "port": settings.port, "location": "EveryNode"})
+    location = proxy_location({node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]})  # type: ignore[no-untyped-call]
+    serve.start(http_options={"host": settings.host, "port": settings.port, "location": location})
 
     def deploy() -> dict[str, str]:
         env = replica_env(settings, cpus_per_replica)
@@ -167,6 +168,14 @@ def run(
         else:
             serve.delete(APP_NAME)  # only this application; the Serve others use stays
         ray.shutdown()
+
+
+def proxy_location(node_addresses: set[str]) -> str:
+    """Where Serve runs its HTTP proxies: on every node with a replica (for a load balancer in front), unless
+    every node has the same address. Proxies on one host share the port (SO_REUSEPORT), so the kernel hands
+    connections to any of them, and one that has just started answers 404 until it has the routes; one proxy,
+    on the head node, serves such a cluster without that gap."""
+    return "HeadOnly" if len(node_addresses) <= 1 else "EveryNode"
 
 
 def _redeploy(
