@@ -2,13 +2,13 @@
 
 The server at ``--before REV`` (a git worktree of that commit, its ``src/`` first on the path, the same
 virtualenv and model) and the server of the current tree take turns: each pair runs both, in alternating
-order, with the load of ``peers.py`` (wrk, one thread, distinct texts, single-text requests, only 200s
-counted). Throughput drifts on a shared machine (20-30% between pairs here), so a last phase runs both servers
+order, with the load of ``peers.py`` (wrk, one thread, distinct texts, single-text requests or
+``--texts-per-request N``, only 200s counted). Throughput drifts on a shared machine (20-30% between pairs here), so a last phase runs both servers
 at once and sends one request to each in turn from one client: the per-request latency at c=1 of the two
 trees under the same conditions, which drift cannot separate. Usage::
 
     .venv/bin/python benchmarks/before_after.py --before e647366 [--concurrency 1 32] [--pairs 3] [--seconds 10]
-        [--interleaved 3000]
+        [--interleaved 3000] [--texts-per-request 32] [--json PATH]
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ def start_at(src: Path, model: Path, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
-def measure(src: Path, model: Path, bodies: list[str], concurrency: list[int], seconds: int) -> dict[str, float]:
+def measure(
+    src: Path, model: Path, bodies: list[str], concurrency: list[int], seconds: int, per_request: int = 1
+) -> dict[str, float]:
+    """Answered requests per second (texts per second when a request carries several texts)."""
     peer, port = PEERS["ours"], free_port()
     process = start_at(src, model, port)
     try:
@@ -51,7 +54,7 @@ def measure(src: Path, model: Path, bodies: list[str], concurrency: list[int], s
         for c in concurrency:
             figures = run_wrk(wrk_script(peer, port, bodies), port, c, seconds)
             drain(peer, port, bodies[0])
-            rates[f"c{c}"] = figures["ok"] / figures["seconds"]
+            rates[f"c{c}"] = figures["ok"] * per_request / figures["seconds"]
         return rates
     finally:
         stop(process)
@@ -114,21 +117,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--interleaved", type=int, default=3000, help="rounds per side in the last phase (0: skip)")
     parser.add_argument("--bursts", type=int, nargs="+", default=[1, 32], help="concurrent requests per round")
+    parser.add_argument("--texts-per-request", type=int, default=1,
+                        help="texts per request in the pairs ({'texts': [...]}); figures are then texts/s")  # fmt: skip
+    parser.add_argument("--json", type=Path, default=None, help="default benchmarks/results/before_after.json")
     args = parser.parse_args()
     model = args.model.resolve()
     worktree = Path(tempfile.mkdtemp(prefix="before-")) / "tree"
     subprocess.run(["git", "worktree", "add", "--detach", str(worktree), args.before], cwd=REPO, check=True,
                    capture_output=True)  # fmt: skip
-    bodies = [json.dumps(PEERS["ours"].single(t)) for t in distinct_texts(model, 6000)]
+    texts, size = distinct_texts(model, 6000), args.texts_per_request
+    bodies = [json.dumps(PEERS["ours"].single(t)) for t in texts]
+    if size > 1:
+        batch = PEERS["ours"].batch
+        assert batch is not None
+        grouped = [json.dumps(batch(texts[i : i + size])) for i in range(0, len(texts) - size + 1, size)]
     sides = {"before": worktree / "src", "after": REPO / "src"}
+    unit = "texts/s" if size > 1 else "req/s"
     pairs: list[dict[str, dict[str, float]]] = []
     try:
         for number in range(args.pairs):
             order = ["before", "after"] if number % 2 == 0 else ["after", "before"]
-            pair = {side: measure(sides[side], model, bodies, args.concurrency, args.seconds) for side in order}
+            pair = {side: measure(sides[side], model, grouped if size > 1 else bodies, args.concurrency, args.seconds,
+                                  size) for side in order}  # fmt: skip
             pairs.append(pair)
             console.print(f"pair {number + 1}: " + "; ".join(
-                f"c={c}: before {pair['before'][f'c{c}']:.0f}, after {pair['after'][f'c{c}']:.0f} req/s"
+                f"c={c}: before {pair['before'][f'c{c}']:.0f}, after {pair['after'][f'c{c}']:.0f} {unit}"
                 for c in args.concurrency))  # fmt: skip
         alternating = {f"c{burst}": interleaved(sides, model, bodies, max(100, args.interleaved // burst), burst)
                        for burst in (args.bursts if args.interleaved else [])}  # fmt: skip
@@ -141,16 +154,16 @@ def main() -> None:
         if pairs
     }
     for cell, values in summary.items():
-        console.print(f"{cell}: median before {values['before']:.0f}, after {values['after']:.0f} req/s "
+        console.print(f"{cell}: median before {values['before']:.0f}, after {values['after']:.0f} {unit} "
                       f"(after/before {values['after'] / values['before']:.2f})")  # fmt: skip
     for cell, by_side in alternating.items():
         ratio = by_side["after"]["req_per_s"] / by_side["before"]["req_per_s"]
         console.print(f"interleaved {cell}: " + "; ".join(
             f"{side} p50 {v['p50_ms']:.2f} ms per round ({v['req_per_s']:.0f} req/s), p90 {v['p90_ms']:.2f}"
             for side, v in by_side.items()) + f"; after/before {ratio:.2f}")  # fmt: skip
-    figures = {"before": args.before, "seconds": args.seconds, "pairs": pairs, "median": summary,
-               "interleaved": alternating}  # fmt: skip
-    console.print(f"written: {record.write('before_after', figures)}")
+    figures = {"before": args.before, "seconds": args.seconds, "texts_per_request": size, "unit": unit,
+               "pairs": pairs, "median": summary, "interleaved": alternating}  # fmt: skip
+    console.print(f"written: {record.write('before_after', figures, args.json)}")
 
 
 if __name__ == "__main__":

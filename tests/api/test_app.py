@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import uvicorn
 
 from hatespeech.api import create_app
 from hatespeech.api.lifecycle import load_engine
 from hatespeech.config import Settings
-from hatespeech.engine import BaseEngine, Prediction
+from hatespeech.engine import BaseEngine, Encoded, Prediction
 
 from api.live_server import RunningServer, free_port
 
@@ -69,6 +72,46 @@ def test_ready_is_503_until_the_model_has_warmed_up(tiny_model: Path) -> None:
         while httpx.get(f"{url}/ready").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert httpx.get(f"{url}/ready").status_code == 200
+
+
+class StuckEngine(BaseEngine):
+    """Warms up at once; then every forward pass waits for the gate: a queue that does not drain."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.gate = threading.Event()
+        self.warm = False
+
+    def forward(self, batch: Encoded) -> np.ndarray:
+        if self.warm:
+            self.gate.wait(20)
+        self.warm = True
+        return np.zeros((len(batch.input_ids), 2), dtype=np.float32)
+
+
+def test_a_full_queue_refuses_before_the_body_is_read_and_keeps_the_connection(tiny_model: Path) -> None:
+    engine = StuckEngine(tiny_model)
+    settings = Settings(model_dir=tiny_model, max_queue=4, max_batch_size=1, max_wait_ms=0)
+    with serve_in_thread(create_app(settings, engine=engine)) as url, ThreadPoolExecutor(5) as pool:
+        while httpx.get(f"{url}/ready").status_code != 200:
+            time.sleep(0.01)
+        # One text in the stuck forward pass, four waiting: the queue (4) is full.
+        queued = [pool.submit(httpx.post, f"{url}/predict", json={"text": f"t{i}"}, timeout=30) for i in range(5)]
+        while 'hatespeech_queue_depth 4.0' not in httpx.get(f"{url}/metrics").text:
+            time.sleep(0.01)
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            body = b'{"text": "never sent before the answer"}'
+            raw.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n" % len(body))  # fmt: skip
+            answer = raw.recv(65536).decode()  # before any byte of the body: the server did not wait for it
+            assert answer.startswith("HTTP/1.1 503") and "retry-after: 1" in answer.lower()
+            assert '"error_type":"overloaded"' in answer.replace(" ", "")
+            raw.sendall(body + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")  # the same connection goes on
+            assert raw.recv(65536).decode().startswith("HTTP/1.1 200")
+        assert 'hatespeech_errors_total{error_type="overloaded"} 1.0' in httpx.get(f"{url}/metrics").text
+        engine.gate.set()
+        assert [f.result().status_code for f in queued] == [200] * 5
 
 
 def test_a_model_that_fails_to_load_keeps_ready_at_503_with_the_reason(tmp_path: Path) -> None:

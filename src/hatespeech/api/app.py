@@ -36,6 +36,7 @@ from hatespeech.api.security import ApiKeyMiddleware
 from hatespeech.api.shadow import Shadow
 from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine
+from hatespeech.errors import Overloaded
 
 logger = logging.getLogger("hatespeech.api")
 
@@ -110,8 +111,10 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     app.include_router(feedback_router)
     app.include_router(admin_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> body limit.
+    # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> full queue ->
+    # body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(FullQueueMiddleware, service=service)
     keys, admin_keys = settings.keys(), settings.admin()
     if keys or admin_keys:
         app.add_middleware(ApiKeyMiddleware, keys=keys, admin_keys=admin_keys)
@@ -225,6 +228,27 @@ class BodyLimitMiddleware:
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response("payload_too_large", f"request body over the {self.max_bytes}-byte limit")
         await response(scope, receive, send)
+
+
+class FullQueueMiddleware:
+    """503 ``overloaded`` for ``POST /predict`` while the queue has no room for one more text, before the body
+    is read: under overload, a refusal costs no JSON parsing or validation. (The route checks again, for the
+    request's own count of texts, before tokenizing.) The server discards the unread body and keeps the
+    connection."""
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        live = self.service.live
+        if live is not None and scope["type"] == "http" and scope["path"] == "/predict" and scope["method"] == "POST":
+            try:
+                live.batcher.check_room(1)
+            except Overloaded as exc:
+                await error_response("overloaded", str(exc))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _error_type_of(body: bytes) -> str | None:
