@@ -3,9 +3,9 @@
 The server at ``--before REV`` (a git worktree of that commit, its ``src/`` first on the path, the same
 virtualenv and model) and the server of the current tree take turns: each pair runs both, in alternating
 order, with the load of ``peers.py`` (wrk, one thread, distinct texts, single-text requests or
-``--texts-per-request N``, only 200s counted). Throughput drifts on a shared machine (20-30% between pairs here), so a last phase runs both servers
-at once and sends one request to each in turn from one client: the per-request latency at c=1 of the two
-trees under the same conditions, which drift cannot separate. Usage::
+``--texts-per-request N``, only 200s counted). Throughput drifts on a shared machine (20-30% between pairs
+here), so a last phase runs both servers at once and sends one request to each in turn from one client: the
+per-request latency at c=1 of the two trees under the same conditions, which drift cannot separate. Usage::
 
     .venv/bin/python benchmarks/before_after.py --before e647366 [--concurrency 1 32] [--pairs 3] [--seconds 10]
         [--interleaved 3000] [--texts-per-request 32] [--json PATH]

@@ -97,7 +97,7 @@ def test_a_full_queue_refuses_before_the_body_is_read_and_keeps_the_connection(t
             time.sleep(0.01)
         # One text in the stuck forward pass, four waiting: the queue (4) is full.
         queued = [pool.submit(httpx.post, f"{url}/predict", json={"text": f"t{i}"}, timeout=30) for i in range(5)]
-        while 'hatespeech_queue_depth 4.0' not in httpx.get(f"{url}/metrics").text:
+        while "hatespeech_queue_depth 4.0" not in httpx.get(f"{url}/metrics").text:
             time.sleep(0.01)
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=5) as raw:
