@@ -230,5 +230,6 @@ def test_replicas_get_the_versions_the_links_point_to(model_copy: Path, monkeypa
 def test_one_host_gets_one_proxy_a_real_cluster_one_per_node() -> None:
     from hatespeech.scale.serve import proxy_location
 
-    assert proxy_location({"127.0.0.1"}) == "HeadOnly"  # the test clusters: two nodes on loopback
-    assert proxy_location({"10.0.0.4", "10.0.0.5"}) == "EveryNode"
+    assert proxy_location(["127.0.0.1", "127.0.0.1"]) == "HeadOnly"  # the test clusters: two nodes on loopback
+    assert proxy_location(["10.0.0.4", "10.0.0.5"]) == "EveryNode"
+    assert proxy_location(["10.0.0.4"]) == "EveryNode"  # one node so far: nodes that join later get a proxy

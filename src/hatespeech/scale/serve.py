@@ -135,7 +135,7 @@ def run(
     started_serve = not _serve_running()
     if not started_serve:
         console.print("Ray Serve already runs on this cluster: its HTTP host and port stay as they are")
-    location = proxy_location({node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]})  # type: ignore[no-untyped-call]
+    location = proxy_location([node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]])  # type: ignore[no-untyped-call]
     serve.start(http_options={"host": settings.host, "port": settings.port, "location": location})
 
     def deploy() -> dict[str, str]:
@@ -170,12 +170,12 @@ def run(
         ray.shutdown()
 
 
-def proxy_location(node_addresses: set[str]) -> str:
+def proxy_location(node_addresses: list[str]) -> str:
     """Where Serve runs its HTTP proxies: on every node with a replica (for a load balancer in front), unless
-    every node has the same address. Proxies on one host share the port (SO_REUSEPORT), so the kernel hands
-    connections to any of them, and one that has just started answers 404 until it has the routes; one proxy,
-    on the head node, serves such a cluster without that gap."""
-    return "HeadOnly" if len(node_addresses) <= 1 else "EveryNode"
+    several nodes share one address (one host). Their proxies would share the port (SO_REUSEPORT), so the
+    kernel hands connections to any of them, and one that has just started answers 404 until it has the
+    routes; one proxy, on the head node, serves such a cluster without that gap."""
+    return "HeadOnly" if len(node_addresses) > 1 and len(set(node_addresses)) == 1 else "EveryNode"
 
 
 def _redeploy(
