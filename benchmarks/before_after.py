@@ -126,24 +126,23 @@ def main() -> None:
     subprocess.run(["git", "worktree", "add", "--detach", str(worktree), args.before], cwd=REPO, check=True,
                    capture_output=True)  # fmt: skip
     texts, size = distinct_texts(model, 6000), args.texts_per_request
-    bodies = [json.dumps(PEERS["ours"].single(t)) for t in texts]
-    if size > 1:
-        batch = PEERS["ours"].batch
-        assert batch is not None
-        grouped = [json.dumps(batch(texts[i : i + size])) for i in range(0, len(texts) - size + 1, size)]
+    singles = [json.dumps(PEERS["ours"].single(t)) for t in texts]  # the interleaved phase sends one text
+    batch = PEERS["ours"].batch
+    assert batch is not None
+    groups = range(0, len(texts) - size + 1, size)
+    bodies = singles if size == 1 else [json.dumps(batch(texts[i : i + size])) for i in groups]
     sides = {"before": worktree / "src", "after": REPO / "src"}
     unit = "texts/s" if size > 1 else "req/s"
     pairs: list[dict[str, dict[str, float]]] = []
     try:
         for number in range(args.pairs):
             order = ["before", "after"] if number % 2 == 0 else ["after", "before"]
-            pair = {side: measure(sides[side], model, grouped if size > 1 else bodies, args.concurrency, args.seconds,
-                                  size) for side in order}  # fmt: skip
+            pair = {side: measure(sides[side], model, bodies, args.concurrency, args.seconds, size) for side in order}
             pairs.append(pair)
             console.print(f"pair {number + 1}: " + "; ".join(
                 f"c={c}: before {pair['before'][f'c{c}']:.0f}, after {pair['after'][f'c{c}']:.0f} {unit}"
                 for c in args.concurrency))  # fmt: skip
-        alternating = {f"c{burst}": interleaved(sides, model, bodies, max(100, args.interleaved // burst), burst)
+        alternating = {f"c{burst}": interleaved(sides, model, singles, max(100, args.interleaved // burst), burst)
                        for burst in (args.bursts if args.interleaved else [])}  # fmt: skip
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, capture_output=True)
