@@ -1,20 +1,25 @@
-"""Accuracy benchmark: the defaults against the previous defaults and a TF-IDF baseline, 3 seeds each.
+"""Accuracy benchmark: the defaults and their variants against a TF-IDF baseline, one row per setup and seed.
 
-Every setup is reported on ``sampled_test`` only (accuracy, macro-F1), on ordinary forum text (the
-false-positive rate on the natural noHate sentences of ``all_files``: out of fold for a model that trained on
-them, on all of them for one that did not) and on the behaviour suite (mean of its categories), with its CPU
-training wall time. Setups:
+A model is judged by its **ranking** first, since a change that only moves the threshold trades one error for
+another. Every row has:
 
-- ``tfidf``: word + char n-gram TF-IDF and logistic regression on ``sampled_train`` (deterministic, one run);
-- ``previous``: the recipe before natural text was added, on ``sampled_train`` alone (comparable with
-  published results on this split);
-- ``defaults``: ``hatespeech train`` as shipped (``sampled_train`` + natural noHate text + contrast set);
-- ``NAME={"field": value}``: the defaults with TrainConfig overrides (e.g. ``mpnet={"base_model":
-  "all-mpnet-base-v2"}``); ``"contrast": false`` leaves the contrast set out.
+- ranking, threshold-free: ROC-AUC, average precision and the false alarms at hate recall 0.8 of the labelled
+  sample's hate against the ordinary forum sentences (natural noHate of ``all_files``), on out-of-fold scores
+  (``oof_*``); the same on the held-out fifth of Davidson et al. 2017's tweets, another platform (``ood_*``);
+- the behaviour suite: every category, the mean of the hate categories and of the noHate ones, and their mean;
+- at the threshold: ``sampled_test`` accuracy and macro-F1 (reported, never chosen on), and the share of
+  ordinary forum sentences flagged (out of fold);
+- the CPU training wall time.
+
+Setups: ``tfidf`` (word + char n-gram TF-IDF and logistic regression on ``sampled_train``, deterministic);
+``defaults`` (``hatespeech train`` as shipped); ``NAME={...}``: the defaults with TrainConfig overrides and data
+switches (``"contrast": false``, ``"counterfactual": false``, ``"natural": false``, ``"extra": [PATH]``).
+``--rescore DIR ...`` measures kept model dirs again (e.g. one trained by an earlier release).
 
 Usage::
 
-    .venv/bin/python benchmarks/accuracy.py [--data DIR] [--seeds 1 2 3] [--setups previous defaults] [--json F]
+    .venv/bin/python benchmarks/accuracy.py [--data DIR] [--seeds 1 2 3] [--setups tfidf defaults] [--keep DIR]
+    .venv/bin/python benchmarks/accuracy.py --rescore runs/defaults-seed1 [--json F]
 
 The rows go to ``benchmarks/results/accuracy.json`` (README tables: ``make results``).
 """
@@ -26,6 +31,7 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +39,12 @@ import record
 from rich.console import Console
 from rich.table import Table
 
+from hatespeech.calibration import VALIDATION_SCORES_FILE
 from hatespeech.config import TrainConfig
+from hatespeech.corpora import SHARED_DAVIDSON, load_davidson
 from hatespeech.data import Dataset, load_split, resolve_data_dir
 from hatespeech.engine import TorchEngine, predict_in_batches
-from hatespeech.evaluation import compute_metrics, natural_false_alarms
+from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking
 from hatespeech.training import train
 from hatespeech.training.data_mix import load_natural, load_training_data
 
@@ -44,8 +52,7 @@ from baselines import tfidf_baseline
 from behaviour import load_cases, per_category
 
 console = Console(width=160)
-PREVIOUS_DEFAULTS: dict[str, Any] = {"adversarial": 1.0}
-"""The recipe fields whose defaults changed with natural text (the lexical blend of 0.1 is gone altogether)."""
+DATA_SWITCHES = ("natural", "contrast", "counterfactual")
 
 
 def mean_sd(values: list[float], digits: int = 4) -> str:
@@ -54,11 +61,19 @@ def mean_sd(values: list[float], digits: int = 4) -> str:
 
 
 def behaviour_figures(scores: list[float]) -> dict[str, Any]:
-    """Behaviour-suite accuracy per category, its mean and lowest, from P(hate) of every case in file order."""
-    categories = per_category(load_cases(), scores)
+    """Behaviour-suite accuracy per category; the mean of all categories, of the hate ones and of the noHate
+    ones (and the mean of those two halves: a model that flags everything scores 0.5 on it), and the lowest."""
+    cases = load_cases()
+    categories = per_category(cases, scores)
+    gold = {c.category: c.label for c in cases}
+    hate = statistics.mean(v for k, v in categories.items() if gold[k] == 1)
+    nohate = statistics.mean(v for k, v in categories.items() if gold[k] == 0)
     return {
         "behaviour": categories,
         "behaviour_mean": statistics.mean(categories.values()),
+        "behaviour_hate": hate,
+        "behaviour_nohate": nohate,
+        "behaviour_halves": (hate + nohate) / 2,
         "behaviour_min": min(categories.values()),
     }
 
@@ -69,41 +84,128 @@ def natural_fpr(natural: Dataset, scores: list[float]) -> float:
     return float(fpr["false_positive_rate"])
 
 
-def run_model(
-    name: str, overrides: dict[str, Any], seed: int, data: Dataset, test: Dataset, natural: Dataset, keep: Path | None
-) -> dict[str, Any]:
-    """Train one setup for one seed; its test, natural-text and behaviour figures (model kept under ``keep``)."""
-    config = TrainConfig(**{"seed": seed, "device": "cpu", **overrides})
-    with tempfile.TemporaryDirectory() as tmp:
-        out = keep / f"{name}-seed{seed}" if keep else Path(tmp) / "model"
-        result = train(config, data, out, test_data=test)
-        engine = TorchEngine(result.model_dir)
-        figures = behaviour_figures([p.score for p in predict_in_batches(engine, [c.text for c in load_cases()])])
-        if "natural" in result.metrics:  # trained on them: the fold models' out-of-fold scores
-            figures["natural_fpr"] = result.metrics["natural"]["false_positive_rate"]
-        else:  # never saw them: the final model on all of them
-            figures["natural_fpr"] = natural_fpr(natural, [p.score for p in predict_in_batches(engine, natural.texts)])
-    metrics = result.metrics
+def ranking_figures(prefix: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """The ranking figures of :func:`hatespeech.evaluation.ranking` under a row's column names."""
     return {
-        "setup": name,
-        "seed": seed,
+        f"{prefix}_roc_auc": figures["roc_auc"],
+        f"{prefix}_average_precision": figures["average_precision"],
+        f"{prefix}_false_alarms_at_recall": figures["false_alarms_at_recall"],
+    }
+
+
+def out_of_fold_ranking(model_dir: Path, data_dir: Path, test: Dataset) -> dict[str, Any]:
+    """Hate of the labelled sample against the natural noHate sentences, on the fold models' out-of-fold scores
+    (``validation_scores.json``). A model dir of 0.5.0 records no text kinds: its mix (sample, natural, then
+    the 200 contrast sentences at the end) is rebuilt and checked label by label."""
+    record = json.loads((model_dir / VALIDATION_SCORES_FILE).read_text())
+    labels, scores = record["labels"], record["scores"]
+    kinds = record.get("texts")
+    if kinds is None:
+        plain = load_training_data(data_dir, contrast=False, counterfactual=False, test_texts=test.texts)
+        kinds = ["natural" if e.natural else "sample" for e in plain.examples]
+        kinds += ["contrast"] * (len(labels) - len(kinds))
+        if plain.labels != labels[: len(plain)]:
+            raise SystemExit(f"{model_dir}: cannot rebuild the kinds of its validation texts")
+    hate = [s for s, y, k in zip(scores, labels, kinds, strict=True) if k == "sample" and y == 1]
+    ordinary = [s for s, y, k in zip(scores, labels, kinds, strict=True) if k == "natural" and y == 0]
+    return ranking(hate, ordinary)
+
+
+def out_of_domain(dev: Dataset | None, scores: list[float]) -> dict[str, Any]:
+    """Ranking on the held-out fifth of Davidson et al. 2017 (tweets: hate speech against neither)."""
+    if dev is None:
+        return {}
+    hate = [s for s, e in zip(scores, dev.examples, strict=True) if e.label == 1]
+    ordinary = [s for s, e in zip(scores, dev.examples, strict=True) if e.label == 0]
+    return ranking_figures("ood", ranking(hate, ordinary))
+
+
+def model_figures(model_dir: Path, data_dir: Path, test: Dataset, dev: Dataset | None) -> dict[str, Any]:
+    """Every figure of a trained (kept) model dir: test, out-of-fold ranking and false alarms, behaviour suite,
+    out-of-domain ranking."""
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    engine = TorchEngine(model_dir)
+    cases = [c.text for c in load_cases()]
+    texts = cases + (dev.texts if dev else [])
+    scores = [p.score for p in predict_in_batches(engine, texts)]
+    figures = behaviour_figures(scores[: len(cases)]) | out_of_domain(dev, scores[len(cases) :])
+    figures["natural_fpr"] = metrics["natural"]["false_positive_rate"]
+    figures |= ranking_figures("oof", out_of_fold_ranking(model_dir, data_dir, test))
+    return {
         "accuracy": metrics["test"]["accuracy"],
         "macro_f1": metrics["test"]["macro_f1"],
+        "test_roc_auc": metrics["test"]["roc_auc"],
         **figures,
         "validation_accuracy": metrics["validation"]["accuracy"],
         "selected": metrics["selected"],
-        "train_texts": len(data),
-        "seconds": round(result.seconds, 1),
+        "train_texts": json.loads((model_dir / "data.json").read_text())["examples"],
+        "seconds": metrics["train_seconds"],
     }
+
+
+def run_model(
+    name: str, overrides: dict[str, Any], seed: int, data: Dataset, context: Context, keep: Path | None
+) -> dict[str, Any]:
+    """Train one setup for one seed and measure it (the model kept under ``keep``)."""
+    config = TrainConfig(**{"seed": seed, "device": "cpu", **overrides})
+    with tempfile.TemporaryDirectory() as tmp:
+        out = keep / f"{name}-seed{seed}" if keep else Path(tmp) / "model"
+        result = train(config, data, out, test_data=context.test)
+        figures = model_figures(result.model_dir, context.data_dir, context.test, context.dev)
+    return {"setup": name, "seed": seed, **figures}
+
+
+def tfidf_row(context: Context, sample: Dataset) -> dict[str, Any]:
+    """The TF-IDF baseline on ``sampled_train``; its hate texts scored out of fold (4 folds grouped by author)
+    for the ranking against natural text, which it never trained on."""
+    from sklearn.model_selection import GroupKFold
+
+    started = time.perf_counter()
+    natural, test, dev = context.natural, context.test, context.dev
+    texts = test.texts + natural.texts + [c.text for c in load_cases()] + (dev.texts if dev else [])
+    scores = tfidf_baseline(sample.texts, sample.labels, texts)
+    seconds = time.perf_counter() - started
+    oof = [0.0] * len(sample)
+    groups = [e.group for e in sample.examples]
+    for train_idx, val_idx in GroupKFold(n_splits=4).split(sample.texts, sample.labels, groups):
+        fold = tfidf_baseline([sample.texts[i] for i in train_idx], [sample.labels[i] for i in train_idx],
+                              [sample.texts[i] for i in val_idx])  # fmt: skip
+        for i, score in zip(val_idx, fold, strict=True):
+            oof[i] = score
+    n_test, n_natural, n_cases = len(test), len(natural), len(load_cases())
+    natural_scores = scores[n_test : n_test + n_natural]
+    hate = [s for s, y in zip(oof, sample.labels, strict=True) if y == 1]
+    figures = behaviour_figures(scores[n_test + n_natural : n_test + n_natural + n_cases])
+    figures |= out_of_domain(dev, scores[n_test + n_natural + n_cases :])
+    figures |= ranking_figures("oof", ranking(hate, natural_scores))
+    figures["natural_fpr"] = natural_fpr(natural, natural_scores)
+    test_metrics = compute_metrics(test.labels, scores[:n_test])
+    figures |= {"accuracy": test_metrics["accuracy"], "macro_f1": test_metrics["macro_f1"]}
+    figures["test_roc_auc"] = test_metrics["roc_auc"]
+    return {"setup": "tfidf", "seed": None, **figures, "train_texts": len(sample), "seconds": round(seconds, 1)}
+
+
+@dataclass
+class Context:
+    """What every setup is measured on."""
+
+    data_dir: Path
+    test: Dataset
+    natural: Dataset
+    dev: Dataset | None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--davidson", type=Path, default=SHARED_DAVIDSON, help="labeled_data.csv (its dev fifth)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--setups", nargs="+", default=["tfidf", "previous", "defaults"])
+    parser.add_argument("--setups", nargs="+", default=["tfidf", "defaults"])
     parser.add_argument("--json", type=Path, default=None, help="default: results/accuracy.json")
     parser.add_argument("--keep", type=Path, default=None, help="keep each model as KEEP/SETUP-seedN")
+    parser.add_argument(
+        "--rescore", type=Path, nargs="+", default=None, help="measure kept model dirs (KEEP/SETUP-seedN) again"
+    )
     parser.add_argument("--from-json", type=Path, nargs="+", default=None, help="only print the table of saved rows")
     args = parser.parse_args()
     if args.from_json:
@@ -116,65 +218,57 @@ def main() -> None:
     natural = load_natural(data_dir)
     if natural is None:
         raise SystemExit(f"{data_dir} has no all_files/: the natural-text figures need it")
-    mix = load_training_data(data_dir, test_texts=test.texts)
-    without_contrast = Dataset([e for e in mix.examples if not e.contrast], mix.report)
+    dev = load_davidson(args.davidson, "dev") if args.davidson.is_file() else None
+    context = Context(data_dir, test, natural, dev)
 
     rows: list[dict[str, Any]] = []
-    for setup in args.setups:
+    for model_dir in args.rescore or []:
+        name, _, seed = model_dir.name.rpartition("-seed")
+        rows.append({"setup": name or model_dir.name, "seed": int(seed) if seed.isdigit() else None,
+                     **model_figures(model_dir, data_dir, test, dev)})  # fmt: skip
+        console.print(json.dumps(rows[-1]))
+    for setup in [] if args.rescore else args.setups:
         if setup == "tfidf":
-            started = time.perf_counter()
-            texts = test.texts + natural.texts + [c.text for c in load_cases()]
-            scores = tfidf_baseline(sample.texts, sample.labels, texts)
-            seconds = time.perf_counter() - started
-            test_metrics = compute_metrics(test.labels, scores[: len(test)])
-            figures = behaviour_figures(scores[len(test) + len(natural) :])
-            figures["natural_fpr"] = natural_fpr(natural, scores[len(test) : len(test) + len(natural)])
-            figures |= {"accuracy": test_metrics["accuracy"], "macro_f1": test_metrics["macro_f1"]}
-            rows.append(
-                {"setup": "tfidf", "seed": None, **figures, "train_texts": len(sample), "seconds": round(seconds, 1)}
-            )
+            rows.append(tfidf_row(context, sample))
             console.print(json.dumps(rows[-1]))
             continue
         name, _, spec = setup.partition("=")
-        overrides = dict(PREVIOUS_DEFAULTS) if name == "previous" else json.loads(spec or "{}")
-        with_contrast = overrides.pop("contrast", True)  # a data switch, not a TrainConfig field
+        overrides = json.loads(spec or "{}")
+        switches = {key: overrides.pop(key, True) for key in DATA_SWITCHES}  # data switches, not TrainConfig fields
+        extra = [Path(path) for path in overrides.pop("extra", [])]
+        data = load_training_data(data_dir, test_texts=test.texts, **switches, extra=extra)
         for seed in args.seeds:
-            data = sample if name == "previous" else mix if with_contrast else without_contrast
-            rows.append(run_model(name, overrides, seed, data, test, natural, args.keep))
+            rows.append(run_model(name, overrides, seed, data, context, args.keep))
             console.print(json.dumps(rows[-1]))
 
     print_table(rows)
     console.print(f"written: {record.write('accuracy', {'rows': rows}, args.json)}")
 
 
+COLUMNS = (  # (header, row key, digits)
+    ("OOF ROC-AUC", "oof_roc_auc", 3),
+    ("OOF AP", "oof_average_precision", 3),
+    ("OOF false alarms @ recall 0.8", "oof_false_alarms_at_recall", 3),
+    ("OOD ROC-AUC", "ood_roc_auc", 3),
+    ("behaviour hate", "behaviour_hate", 3),
+    ("behaviour noHate", "behaviour_nohate", 3),
+    ("behaviour halves' mean", "behaviour_halves", 3),
+    ("test accuracy", "accuracy", 4),
+    ("natural flagged", "natural_fpr", 3),
+    ("train s", "seconds", 0),
+)
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
-    """Mean ± sd over seeds per setup."""
-    table = Table(title="sampled_test (n=478), natural noHate (out of fold or unseen), behaviour suite (160 cases)")
-    for column in (
-        "setup",
-        "train texts",
-        "test accuracy",
-        "macro-F1",
-        "natural FPR",
-        "behaviour mean",
-        "lowest category",
-        "train s",
-        "runs",
-    ):
+    """Mean ± sd over seeds per setup; ranking first."""
+    table = Table(title="Ranking (out of fold, out of domain), behaviour suite, then threshold figures")
+    for column in ("setup", *(header for header, _, _ in COLUMNS), "lowest category", "runs"):
         table.add_column(column)
     for name in dict.fromkeys(r["setup"] for r in rows):
         mine = [r for r in rows if r["setup"] == name]
-        table.add_row(
-            name,
-            str(mine[0]["train_texts"]),
-            mean_sd([r["accuracy"] for r in mine]),
-            mean_sd([r["macro_f1"] for r in mine]),
-            mean_sd([r["natural_fpr"] for r in mine], 3),
-            mean_sd([r["behaviour_mean"] for r in mine], 3),
-            f"{min(r['behaviour_min'] for r in mine):.2f}",
-            mean_sd([r["seconds"] for r in mine], 0),
-            "1 (deterministic)" if mine[0]["seed"] is None else f"{len(mine)} seeds",
-        )
+        cells = [mean_sd([r[key] for r in mine], digits) if key in mine[0] else "-" for _, key, digits in COLUMNS]
+        runs = "1 (deterministic)" if mine[0]["seed"] is None else f"{len(mine)} seeds"
+        table.add_row(name, *cells, f"{min(r['behaviour_min'] for r in mine):.2f}", runs)
     console.print(table)
 
 

@@ -31,9 +31,9 @@ def test_shared_mix_adds_the_natural_nohate_sentences_and_counts_what_it_skips(s
     assert sum(mix.labels) > 950  # every hate text of sampled_train but the few repeated in sampled_test
     test_posts = {e.id.split("_")[0] for e in test.examples}
     assert not any(e.id.split("_")[0] in test_posts for e in natural)  # (sampled_train itself shares posts)
-    assert all(e.group.startswith("contrast:" if e.contrast else "user:") for e in mix.examples)
+    assert all(e.group.startswith("user:") or (e.group.startswith("frame:") and e.contrast) for e in mix.examples)
     assert "skipped labels" in mix.report.summary() and "in test split" in mix.report.summary()
-    only_sample = load_training_data(shared_data, natural=False, contrast=False)
+    only_sample = load_training_data(shared_data, natural=False, contrast=False, counterfactual=False)
     assert not any(e.natural for e in only_sample.examples) and len(only_sample) < 1914 + 1
 
 
@@ -104,7 +104,7 @@ def test_balanced_epochs_use_every_rare_text_and_cycle_through_the_common_ones()
 
 def _mix_layout(tmp_path: Path, shared_data: Path) -> Path:
     """24 hate + 24 noHate sampled sentences and 40 natural noHate ones, users kept."""
-    mix = load_training_data(shared_data, contrast=False)  # de-duplicated
+    mix = load_training_data(shared_data, contrast=False, counterfactual=False)  # de-duplicated
     sample = [e for e in mix.examples if not e.natural]
     rows = [(e.id, e.text, "hate") for e in sample if e.label == 1][:24]
     rows += [(e.id, e.text, "noHate") for e in sample if e.label == 0][:24]
@@ -116,7 +116,7 @@ def test_training_on_a_mix_reports_natural_false_alarms_and_stays_on_the_balance
     tmp_path: Path, tiny_config: TrainConfig, shared_data: Path
 ) -> None:
     root = _mix_layout(tmp_path, shared_data)
-    data = load_training_data(root, contrast=False)
+    data = load_training_data(root, contrast=False, counterfactual=False)
     assert (len(data), sum(e.natural for e in data.examples)) == (88, 40)
     config = tiny_config.model_copy(update={"epochs": 1, "folds": 2})
     result = train(config, data, tmp_path / "m")
@@ -169,10 +169,11 @@ def test_train_cli_takes_extra_data_and_the_natural_switch(tiny_base: Path, smal
     assert record["examples"] == len(base) + 6
     assert record["per_label"]["noHate"] == len(base) - sum(base.labels) + 6
     assert str(extra) in record["source"] and "contrast set" in record["source"]
-    result = runner.invoke(app, [*args, "--no-contrast"])
+    result = runner.invoke(app, [*args, "--no-contrast", "--no-counterfactual"])
     assert result.exit_code == 0, result.output
     record = json.loads((out / "data.json").read_text())
-    assert record["examples"] == len(base) - 200 + 6 and "contrast set" not in record["source"]
+    plain = load_training_data(small_data, contrast=False, counterfactual=False)
+    assert record["examples"] == len(plain) + 6 and "contrast set" not in record["source"]
     result = runner.invoke(app, [*args[:-2], "--extra-data", str(tmp_path / "nope.csv")])
     assert isinstance(result.exception, DataError) and "does not exist" in str(result.exception)  # run() prints it
     result = runner.invoke(app, [*args[:7], "--wise-alpha", "1.5"])

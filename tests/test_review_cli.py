@@ -48,9 +48,9 @@ def test_reviewed_labels_win_and_come_from_a_file_or_the_database(tmp_path: Path
     url = database(tmp_path, [(train_text.text, flipped), ("a brand new reviewed text", "hate")])
     output = tmp_path / "feedback.jsonl"
     runner.invoke(app, ["feedback", "export", "--output", str(output), "--database", url])
-    before = load_training_data(small_data, natural=False, contrast=False).report.duplicates
+    before = load_training_data(small_data, natural=False, contrast=False, counterfactual=False).report.duplicates
     for source in (url, str(output)):
-        mix = load_training_data(small_data, natural=False, contrast=False, feedback=[source])
+        mix = load_training_data(small_data, natural=False, contrast=False, counterfactual=False, feedback=[source])
         labels = {e.text: e.label for e in mix.examples}
         assert labels[train_text.text] == (0 if flipped == "noHate" else 1)  # the reviewer's label won
         assert labels["a brand new reviewed text"] == 1

@@ -10,11 +10,13 @@ import numpy.typing as npt
 from rich.table import Table
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
     balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
     roc_auc_score,
+    roc_curve,
 )
 
 from hatespeech.data import LABELS, Example
@@ -74,9 +76,35 @@ def natural_false_alarms(examples: Sequence[Example], hate_scores: Scores, thres
     return {"n": int(mask.sum()), "flagged": flagged, "false_positive_rate": flagged / int(mask.sum())}
 
 
+RANKING_RECALL = 0.8
+"""The hate recall at which false alarms are compared: a threshold-free figure of the ranking."""
+
+
+def ranking(hate_scores: Scores, ordinary_scores: Scores, recall: float = RANKING_RECALL) -> dict[str, Any]:
+    """How well P(hate) ranks hateful texts above ordinary ones, whatever the threshold: ROC-AUC, average
+    precision, and the share of ordinary texts flagged at the lowest threshold that finds ``recall`` of the hate.
+    A change that only moves the threshold leaves all three where they were."""
+    hate = np.asarray(hate_scores, dtype=float)
+    ordinary = np.asarray(ordinary_scores, dtype=float)
+    y = np.r_[np.ones(len(hate)), np.zeros(len(ordinary))]
+    scores = np.r_[hate, ordinary]
+    fpr, tpr, thresholds = roc_curve(y, scores)
+    reached = int(np.argmax(tpr >= recall))
+    return {
+        "hate": len(hate),
+        "ordinary": len(ordinary),
+        "roc_auc": float(roc_auc_score(y, scores)),
+        "average_precision": float(average_precision_score(y, scores)),
+        "recall": recall,
+        "false_alarms_at_recall": float(fpr[reached]),
+        "threshold_at_recall": float(min(thresholds[reached], 1.0)),
+    }
+
+
 def validation_report(examples: Sequence[Example], hate_scores: Scores, threshold: float) -> dict[str, Any]:
     """Validation metrics of a mix: ``validation`` on the balanced-sample texts (comparable with published
-    figures), and with natural texts present ``validation_all`` on every text and ``natural`` false alarms;
+    figures), and with natural texts present ``validation_all`` on every text, ``natural`` false alarms and
+    ``ranking`` of the sample's hate against the natural noHate texts;
     with contrast-set texts present, ``contrast``: their accuracy (out of fold: on frames not trained on)."""
     scores = np.asarray(hate_scores, dtype=float)
     labels = np.array([e.label for e in examples], dtype=int)
@@ -90,6 +118,10 @@ def validation_report(examples: Sequence[Example], hate_scores: Scores, threshol
         report["validation_all"] = compute_metrics(labels, scores, threshold)
     if natural is not None:
         report["natural"] = natural
+        hateful = sample & (labels == 1)
+        ordinary = np.array([e.natural and e.label == 0 for e in examples], dtype=bool)
+        if hateful.any():
+            report["ranking"] = ranking(scores[hateful], scores[ordinary])
     if contrast.any():
         correct = (scores[contrast] >= threshold).astype(int) == labels[contrast]
         report["contrast"] = {"n": int(contrast.sum()), "accuracy": float(correct.mean())}

@@ -81,8 +81,15 @@ def train(
     contrast: Annotated[
         bool,
         typer.Option(
-            help="Also train on the project's contrast set: negated hate, counter-speech and positive mentions of "
-            "groups (noHate), and hate sentences of the same words (docs/training.md)."
+            help="Also train on the project's contrast set: hateful and non-hateful frames (explicit dislike, "
+            "threats, ...; negation, counter-speech, neutral mentions, ...) over every group (docs/training.md)."
+        ),
+    ] = True,
+    counterfactual: Annotated[
+        bool,
+        typer.Option(
+            help="Also train on group-swapped copies of the sentences that name a group, as many hateful as "
+            "ordinary, so that no group's name is a cue by itself (docs/training.md)."
         ),
     ] = True,
     extra_data: Annotated[
@@ -149,12 +156,13 @@ def train(
         split,
         natural=natural,
         contrast=contrast,
+        counterfactual=counterfactual,
         extra=extra_data or [],
         feedback=feedback or [],
         test_texts=test_data.texts if test_data else [],
     )
     console.print(f"train: {train_data.report.summary()}", highlight=False)
-    # The data given must train a classifier by itself: the contrast set does not count towards it.
+    # The data given must train a classifier by itself: the contrast set and the group swaps do not count.
     check_trainable(Dataset([e for e in train_data.examples if not e.contrast], LoadReport(source=str(data_path))))
     target = out or default_model_dir()
     after_save = None
@@ -335,10 +343,11 @@ def _rebuild_training_data(data_path: Path, split: str, expected: str) -> Datase
     candidates: list[Callable[[], Dataset]] = [functools.partial(load_dataset, data_path, split)]
     if data_path.is_dir():
         candidates += [
-            functools.partial(load_training_data, data_path, split, natural=natural, contrast=contrast, test_texts=test)
+            functools.partial(load_training_data, data_path, split, natural=natural, contrast=contrast,
+                              counterfactual=contrast, test_texts=test)
             for natural in (True, False)
             for contrast in (True, False)
-        ]
+        ]  # fmt: skip
     for build in candidates:
         dataset = build()
         if not expected or fingerprint(dataset.examples) == expected:

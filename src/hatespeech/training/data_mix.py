@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +54,12 @@ def load_natural(data_dir: Path) -> Dataset | None:
 
 
 def load_extra(path: Path) -> Dataset:
-    """A user's extra rows: a CSV/JSONL file, a folder of them, or a dataset folder (its ``all_files``)."""
+    """A user's extra rows: a CSV/JSONL file, a folder of them, or a dataset folder (its ``all_files``); a public
+    corpus in its upstream format (Davidson et al.'s ``labeled_data.csv``: its train part) is recognised."""
+    from hatespeech.corpora import is_davidson, load_davidson
+
+    if is_davidson(path):
+        return load_davidson(path, "train")
     if path.is_file():
         return load_table(path)
     if not path.is_dir():
@@ -68,17 +73,12 @@ def load_extra(path: Path) -> Dataset:
     return merge([load_table(p) for p in files])
 
 
-CONTRAST_SET = Path(__file__).with_name("contrast_set.jsonl")
+def load_contrast_set() -> Dataset:
+    """The contrast set generated for this project (:mod:`hatespeech.training.frames`): hateful and non-hateful
+    frames over every group, one fold group per frame; the examples are marked ``contrast``."""
+    from hatespeech.training.frames import load_frames
 
-
-def load_contrast_set(path: Path = CONTRAST_SET) -> Dataset:
-    """The contrast set written for this project (``benchmarks/make_contrast_set.py``): noHate negations,
-    counter-speech and positive mentions of groups, and hate sentences of the same words; one fold group
-    per frame. The examples are marked ``contrast``."""
-    dataset = load_table(path)
-    examples = [replace(e, contrast=True) for e in dataset.examples]
-    dataset.report.source = "contrast set"
-    return Dataset(examples, dataset.report)
+    return load_frames()
 
 
 def merge(datasets: Sequence[Dataset]) -> Dataset:
@@ -124,13 +124,16 @@ def load_training_data(
     *,
     natural: bool = True,
     contrast: bool = True,
+    counterfactual: bool = True,
     extra: Sequence[Path] = (),
     feedback: Sequence[str] = (),
     test_texts: Sequence[str] = (),
 ) -> Dataset:
     """The training mix: ``split`` of a dataset folder (or a CSV/JSONL file), its natural noHate sentences
-    when ``natural`` and the folder has ``all_files``, the contrast set when ``contrast``, and every ``extra``
-    path; duplicates and texts of the test split are dropped and counted. Reviewed texts (``feedback``: export
+    when ``natural`` and the folder has ``all_files``, the contrast set when ``contrast``, every ``extra``
+    path, and when ``counterfactual`` group-swapped variants of the split's and the natural sentences that name a
+    group (:func:`hatespeech.training.groups.counterfactuals`); duplicates and texts of the test split are
+    dropped and counted. Reviewed texts (``feedback``: export
     files or database URLs) go first, so their labels win, and one in the test split is an error."""
     from hatespeech.training.feedback import load_feedback, refuse_test_texts
 
@@ -144,10 +147,21 @@ def load_training_data(
             parts.append(natural_data)
     else:
         parts = [load_table(data_path)]
+    if counterfactual:
+        parts.append(_counterfactual_set(merge(parts), test_texts))
     if contrast:
         parts.append(load_contrast_set())
     parts += [load_extra(path) for path in extra]
     return deduplicate(merge(reviewed + parts), test_texts)
+
+
+def _counterfactual_set(data: Dataset, test_texts: Sequence[str]) -> Dataset:
+    """Group-swapped variants of ``data``'s sentences (its test-split texts left out first)."""
+    from hatespeech.training.groups import counterfactuals
+
+    test_keys = {_key(t) for t in test_texts}
+    variants = counterfactuals([e for e in data.examples if _key(e.text) not in test_keys])
+    return Dataset(variants, LoadReport(source="group-swapped variants", loaded=len(variants)))
 
 
 @dataclass

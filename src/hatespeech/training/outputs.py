@@ -12,20 +12,31 @@ import numpy as np
 from hatespeech import artifact
 from hatespeech.calibration import VALIDATION_SCORES_FILE
 from hatespeech.config import TrainConfig
-from hatespeech.data import LABELS, Dataset, fingerprint
+from hatespeech.data import LABELS, Dataset, Example, fingerprint
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
-def save_validation_scores(directory: Path, kind: str, labels: Sequence[int], scores: np.ndarray) -> None:
-    """The validation texts' labels and P(hate) as the engines compute it (before any prior shift).
+def save_validation_scores(directory: Path, kind: str, examples: Sequence[Example], scores: np.ndarray) -> None:
+    """The validation texts' labels, P(hate) as the engines compute it (before any prior shift) and what each
+    text is (``sample``, ``natural`` or ``contrast``: ``benchmarks/accuracy.py`` measures the ranking from them).
 
     ``hatespeech calibrate`` chooses thresholds on these when the validation is out-of-fold: the final model
     has trained on every text, so only the fold models' scores are honest about unseen data.
     """
-    record = {"kind": kind, "labels": [int(y) for y in labels], "scores": [round(float(p), 6) for p in scores]}
+    record = {
+        "kind": kind,
+        "labels": [int(e.label) for e in examples],
+        "scores": [round(float(p), 6) for p in scores],
+        "texts": [text_kind(e) for e in examples],
+    }
     (directory / VALIDATION_SCORES_FILE).write_text(json.dumps(record) + "\n")
+
+
+def text_kind(example: Example) -> str:
+    """``contrast`` (generated), ``natural`` (ordinary traffic) or ``sample`` (the labelled sample, extra rows)."""
+    return "contrast" if example.contrast else "natural" if example.natural else "sample"
 
 
 def save_model_dir(

@@ -266,7 +266,6 @@ def train(
             best_name += f", WiSE-FT alpha {config.wise_alpha:g}"
         model.load_state_dict(best_state)
 
-    labels = [e.label for e in validation]
     # Hold-out; or cross-fit without stage 2: the head alone, in-sample (stage 1 saw every text).
     scores = _in_data_order(runs, oof_scores, len(validation)) if oof_scores else loop.score(validation)
     metrics: dict[str, Any] = {
@@ -286,7 +285,7 @@ def train(
     try:
         prior = score_prior(train_data.examples, config.balanced_epochs)
         save_model_dir(staged, model, tokenizer, config, loop.max_length, train_data, metrics, prior)
-        save_validation_scores(staged, metrics["validation_kind"], labels, scores)
+        save_validation_scores(staged, metrics["validation_kind"], validation, scores)
         if after_save is not None:
             after_save(staged)
         final = artifact.publish(staged, out)
