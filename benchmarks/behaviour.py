@@ -26,6 +26,16 @@ from hatespeech.data import load_split, normalise_label, resolve_data_dir
 from hatespeech.engine import Engine, predict_in_batches
 
 CASES = Path(__file__).with_name("behaviour_cases.jsonl")
+# The sentences a new user tried on the 0.5 model (issue 27): the shipped model must answer them, and no training
+# text may be one of them or a near copy.
+FIRST_TRY_SENTENCES = {
+    "I hate Muslims.": 1,
+    "I really can't stand black people.": 1,
+    "Black people are not human.": 1,
+    "Gay people make me sick.": 1,
+    "I don't trust Mexicans.": 1,
+    "Saying that Jews are vermin is disgusting and wrong.": 0,
+}
 console = Console(width=160)
 
 

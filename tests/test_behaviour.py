@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from hatespeech.data import load_split
+from hatespeech.data import LABELS, load_split
 from hatespeech.training.data_mix import load_training_data
 
-from behaviour import CASES, load_cases, load_engine, score_model
+from behaviour import CASES, FIRST_TRY_SENTENCES, load_cases, load_engine, score_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = Path(os.environ.get("HATESPEECH_SHIPPED_MODEL") or REPO / "models" / "current")
 CATEGORIES = {
     "identity_neutral": 0, "identity_positive": 0, "negated_hate": 0, "counter_speech": 0, "reclaimed_slurs": 0,
     "profanity_untargeted": 0, "spelling_variants": 1, "threats": 1, "dehumanising": 1, "question_opinion": 1,
+    "explicit_dislike": 1, "negative_generalisation": 1,
 }  # fmt: skip
 # Accuracy the shipped model must reach, with margin: over seeds 1, 2 and 42 (docs/experiments.md) neutral
 # mentions scored 1.00, negated hate 0.75-0.88, counter-speech 0.50-0.69 (0.08 before the contrast set),
@@ -49,6 +50,17 @@ def shipped_accuracy() -> dict[str, float]:
             pytest.fail(message)
         pytest.skip(message)
     return score_model(load_engine(SHIPPED, "onnx-int8"), load_cases(CASES))
+
+
+@pytest.mark.shipped
+def test_shipped_model_answers_the_sentences_a_new_user_tried() -> None:
+    """Issue 27's six sentences (none of them, nor a near copy, is in any training data: tests/test_frames.py)."""
+    if not (SHIPPED / "manifest.json").is_file():
+        pytest.skip(f"no trained model at {SHIPPED} (make test-model trains one)")
+    engine = load_engine(SHIPPED, "onnx-int8")
+    texts = list(FIRST_TRY_SENTENCES)
+    answers = {t: p.label for t, p in zip(texts, engine.predict(texts), strict=True)}
+    assert answers == {t: LABELS[label] for t, label in FIRST_TRY_SENTENCES.items()}
 
 
 @pytest.mark.shipped

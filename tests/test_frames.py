@@ -14,18 +14,7 @@ from hatespeech.training.data_mix import BalancedEpochs, load_contrast_set, load
 from hatespeech.training.frames import HATE_FRAMES, OTHER_FRAMES, generate, misspell
 from hatespeech.training.groups import BY_KEY, GROUPS, counterfactuals, mentions, named_groups, swap
 
-from behaviour import CASES, load_cases
-
-# The sentences a new user tried on the 0.5 model (issue 27): the shipped model must answer them, and no training
-# text may be one of them or a near copy.
-ISSUE_SENTENCES = {
-    "I hate Muslims.": 1,
-    "I really can't stand black people.": 1,
-    "Black people are not human.": 1,
-    "Gay people make me sick.": 1,
-    "I don't trust Mexicans.": 1,
-    "Saying that Jews are vermin is disgusting and wrong.": 0,
-}
+from behaviour import CASES, FIRST_TRY_SENTENCES, load_cases
 
 
 def _words(text: str) -> list[str]:
@@ -121,10 +110,10 @@ def test_no_training_text_is_close_to_a_behaviour_case_or_an_issue_sentence(shar
     """The behaviour suite measures what the frames teach only if no frame is a near copy of a case; and no
     training text at all (forum, variants, frames) is a near copy of the sentences of issue 27."""
     cases = [c.text for c in load_cases(CASES)]
-    assert set(ISSUE_SENTENCES) <= set(cases)
+    assert set(FIRST_TRY_SENTENCES) <= set(cases)
     assert not near_copies(load_contrast_set().texts, cases)
     mix = load_training_data(shared_data, test_texts=load_split(shared_data, "sampled_test").texts)
-    assert not near_copies(mix.texts, list(ISSUE_SENTENCES))
+    assert not near_copies(mix.texts, list(FIRST_TRY_SENTENCES))
     known = {" ".join(t.lower().split()) for t in mix.texts}
     assert not [c for c in cases if " ".join(c.lower().split()) in known]
 

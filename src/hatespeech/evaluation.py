@@ -88,7 +88,7 @@ def ranking(hate_scores: Scores, ordinary_scores: Scores, recall: float = RANKIN
     ordinary = np.asarray(ordinary_scores, dtype=float)
     y = np.r_[np.ones(len(hate)), np.zeros(len(ordinary))]
     scores = np.r_[hate, ordinary]
-    fpr, tpr, thresholds = roc_curve(y, scores)
+    fpr, tpr, thresholds = roc_curve(y, scores, drop_intermediate=False)
     reached = int(np.argmax(tpr >= recall))
     return {
         "hate": len(hate),
