@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--davidson", type=Path, default=SHARED_DAVIDSON, help="labeled_data.csv (its dev fifth)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--setups", nargs="+", default=["tfidf", "defaults"])
+    parser.add_argument("--setups", nargs="+", default=None, help="default: tfidf defaults (none with --rescore)")
     parser.add_argument("--json", type=Path, default=None, help="default: results/accuracy.json")
     parser.add_argument("--keep", type=Path, default=None, help="keep each model as KEEP/SETUP-seedN")
     parser.add_argument(
@@ -227,7 +227,7 @@ def main() -> None:
         rows.append({"setup": name or model_dir.name, "seed": int(seed) if seed.isdigit() else None,
                      **model_figures(model_dir, data_dir, test, dev)})  # fmt: skip
         console.print(json.dumps(rows[-1]))
-    for setup in [] if args.rescore else args.setups:
+    for setup in args.setups or ([] if args.rescore else ["tfidf", "defaults"]):
         if setup == "tfidf":
             rows.append(tfidf_row(context, sample))
             console.print(json.dumps(rows[-1]))

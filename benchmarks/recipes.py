@@ -101,7 +101,7 @@ def main() -> None:
     recipes = dict(parse_recipe(spec) for spec in args.recipe or ['sampled-only={"natural": false}', "mix={}"])
 
     # The dev split is drawn from the forum data alone (the contrast set is never dev), as in 0.2.0.
-    mix = load_training_data(resolve_data_dir(args.data), contrast=False)
+    mix = load_training_data(resolve_data_dir(args.data), contrast=False, counterfactual=False)
     contrast_set = load_contrast_set().examples
     cases = load_cases()
     captured = Captured()

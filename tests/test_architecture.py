@@ -14,6 +14,7 @@ PARTS = {
         "errors",
         "config",
         "data",
+        "corpora",
         "records",
         "artifact",
         "versions",

@@ -76,7 +76,8 @@ class Example:
 
     ``group`` names the author (``user:ID``) or post (``post:ID``): texts of one group are never split across
     validation folds. ``natural`` marks ordinary traffic from outside the balanced sample (``all_files``);
-    ``contrast`` a sentence of the project's contrast set (negations, counter-speech; trained on every epoch).
+    ``contrast`` a sentence the project generated (the contrast set's frames, group-swapped variants): trained on
+    in every epoch, and left out of the figures about the forum's own text.
     """
 
     id: str
