@@ -11,9 +11,6 @@ from hatespeech.corpora import clean_tweet, in_dev_part, is_davidson, load_david
 from hatespeech.errors import DataError
 from hatespeech.training.data_mix import load_extra
 
-from conftest import SHARED_DATA
-
-SHARED_DAVIDSON = SHARED_DATA.parent / "davidson-2017" / "labeled_data.csv"
 HEADER = ["", "count", "hate_speech", "offensive_language", "neither", "class", "tweet"]
 
 
@@ -55,11 +52,12 @@ def test_retweet_markers_entities_and_links_are_cleaned() -> None:
     assert clean_tweet("  plain   text ") == "plain text"
 
 
-def test_the_shared_copy_has_the_documented_classes_and_a_stable_dev_fifth() -> None:
-    if not SHARED_DAVIDSON.is_file():
-        pytest.fail(f"the shared Davidson et al. copy is missing at {SHARED_DAVIDSON}")
-    everything = load_davidson(SHARED_DAVIDSON, "all")
+def test_the_shared_copy_has_the_documented_classes_and_a_stable_dev_fifth(shared_data: Path) -> None:
+    shared = shared_data.parent / "davidson-2017" / "labeled_data.csv"
+    if not shared.is_file():
+        pytest.fail(f"the shared Davidson et al. copy is missing at {shared}")
+    everything = load_davidson(shared, "all")
     assert sum(everything.labels) == 1430 and len(everything) - sum(everything.labels) == 4163
     assert everything.report.skipped_labels == {"offensive (class 1)": 19190}
-    dev = load_davidson(SHARED_DAVIDSON, "dev")
+    dev = load_davidson(shared, "dev")
     assert 0.17 < len(dev) / len(everything) < 0.23 and 200 < sum(dev.labels) < 360

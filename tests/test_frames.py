@@ -43,10 +43,14 @@ def test_frames_cover_every_kind_and_name_every_group_in_both_classes() -> None:
     assert examples == generate()  # the same sentences every time
     kinds = Counter(e.group.split(":")[1].rsplit("-", 1)[0] for e in examples)
     assert set(kinds) == set(HATE_FRAMES) | set(OTHER_FRAMES)
-    assert all(e.label == (e.group.split(":")[1].rsplit("-", 1)[0] in HATE_FRAMES) for e in examples)
+    for example in examples:  # hateful frames hold hate, and their sentences quoted to condemn them (noHate)
+        in_hate_frame = example.group.split(":")[1].rsplit("-", 1)[0] in HATE_FRAMES
+        hateful = [e.text.rstrip(".!?") for e in examples if e.group == example.group and e.label == 1]
+        quoted = not example.label and any(f"'{h}'" in example.text for h in hateful)
+        assert (example.label == 1 and in_hate_frame) or (not in_hate_frame and example.label == 0) or quoted
     assert all(e.contrast and not e.natural for e in examples) and len({e.text for e in examples}) == len(examples)
     hate, other = Counter(e.label for e in examples)[1], Counter(e.label for e in examples)[0]
-    assert 0.8 < hate / other < 1.25
+    assert 0.7 < hate / other < 1.25
     for group in GROUPS:  # every group is named in both classes, about as often (its share of each class)
         named = [e for e in examples if group.plural.lower() in e.text.lower() or group.singular in e.text]
         per_class = Counter(e.label for e in named)

@@ -2,6 +2,6 @@
 
 from hatespeech.engine import Prediction
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = ["Prediction", "__version__"]

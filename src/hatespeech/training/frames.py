@@ -6,10 +6,12 @@ without being hate. These frames fill both gaps over the groups of :data:`hatesp
 - hate: explicit dislike, dehumanisation, threats, hate as a question or an opinion, negative generalisations,
   and the same with the group's name misspelt (``Mus1ims``);
 - noHate: negation, counter-speech that quotes or reports hate, neutral and positive mentions, people speaking
-  of their own group, reclaimed words, and profanity aimed at nobody.
+  of their own group, reclaimed words, and profanity aimed at nobody; and the hateful sentences themselves,
+  quoted in order to report or condemn them (the same words on both sides of the label).
 
 Each class deals the groups from its own shuffled cycle, so every group is named about as often in hateful as
-in ordinary frames and no group's name is a cue by itself. Each frame is one fold group (``frame:KIND-N``):
+in ordinary frames and no group's name is a cue by itself. Each frame is one fold group (``frame:KIND-N``; a
+quoted hateful sentence joins its frame's group):
 out-of-fold figures are measured on frames a fold model never saw. The set is made in code, with a fixed
 seed (the same sentences every time); ``tests/test_frames.py`` checks that no sentence is close to a case of
 the behaviour suite, which is written separately (``benchmarks/behaviour_cases.jsonl``).
@@ -42,6 +44,11 @@ HATE_FRAMES: dict[str, tuple[str, ...]] = {
         "I loathe {G} more than anything else on earth.",
         "I'd rather die than live next door to {G}.",
         "Keep your {A} friends away from me, I can't tolerate them.",
+        "I hate {G}, their food, their music, everything.",
+        "To be frank, I just hate {G}, that's all.",
+        "I hate {G}. There, I finally said it.",
+        "{G}? I have always hated them.",
+        "I detest {G} with every fibre of my being.",
     ),
     "dehumanising": (
         "Let's be honest, {G} are {N}.",
@@ -163,7 +170,17 @@ OTHER_FRAMES: dict[str, tuple[str, ...]] = {
         "What a bloody awful {O}.",
     ),
 }
-PER_FRAME = {"hate": 5, "noHate": 3}
+QUOTING = (  # noHate: a hateful sentence of the frames above, quoted in order to report or condemn it
+    "Someone wrote '{h}' under my post, and I reported it.",
+    "My neighbour said '{h}' and I told him that is bigotry.",
+    "'{h}' is exactly the kind of hate this forum should ban.",
+    "The troll's comment, '{h}', was removed by the moderators.",
+    "We studied posts like '{h}' to understand online radicalisation.",
+    "I was shocked when a stranger shouted '{h}' at my friend.",
+    "Nobody should have to read '{h}' on their timeline.",
+    "A banner reading '{h}' appeared overnight and the council took it down.",
+)
+PER_FRAME = {"hate": 5, "noHate": 3, "quoted": 2}
 SEED = 2026
 _A_BEFORE_VOWEL = re.compile(r"\b([Aa]) (?=[AEIOUaeiou])")
 _LEETSPEAK = {"a": "@", "e": "3", "i": "1", "o": "0", "s": "$"}
@@ -204,7 +221,9 @@ def _fits(frame: str, group: Group) -> bool:
 
 def generate(seed: int = SEED) -> list[Example]:
     """Every frame filled ``PER_FRAME`` times: frames about a group with the next groups of its class's cycle,
-    the others (profanity, reclaimed words) with other random words."""
+    the others (profanity, reclaimed words) with other random words; then, for each hateful frame, some of its
+    sentences quoted in a reporting or condemning frame (noHate, in the hateful frame's fold group: the same
+    words on both sides of the label, so the frame around them decides)."""
     rng = random.Random(seed)
     examples: list[Example] = []
     for label, frames in ((1, HATE_FRAMES), (0, OTHER_FRAMES)):
@@ -212,27 +231,36 @@ def generate(seed: int = SEED) -> list[Example]:
         wanted = PER_FRAME["hate" if label else "noHate"]
         for kind, texts in frames.items():
             for number, frame in enumerate(texts, start=1):
-                about_a_group = re.search(r"\{[GSAg]\}", frame) is not None
-                filled: set[str] = set()
-                for _ in range(4 * len(GROUPS)):
-                    if len(filled) >= wanted:
-                        break
-                    if not about_a_group:
-                        filled.add(fill(frame, GROUPS[0], rng))
-                        continue
-                    if not cycle:
-                        cycle.extend(GROUPS)
-                        rng.shuffle(cycle)
-                    group = cycle.pop(0)
-                    if _fits(frame, group):
-                        filled.add(fill(frame, group, rng))
-                    else:
-                        cycle.append(group)
-                for text in sorted(filled):
-                    examples.append(
-                        Example(f"frame-{len(examples) + 1}", text, label, f"frame:{kind}-{number}", contrast=True)
-                    )
+                group = f"frame:{kind}-{number}"
+                for text in sorted(_fill_frame(frame, wanted, cycle, rng)):
+                    examples.append(Example(f"frame-{len(examples) + 1}", text, label, group, contrast=True))
+    for frame_group in dict.fromkeys(e.group for e in examples if e.label == 1):
+        hateful = [e.text for e in examples if e.group == frame_group]
+        for text in rng.sample(hateful, min(PER_FRAME["quoted"], len(hateful))):
+            quoted = rng.choice(QUOTING).format(h=text.rstrip(".!?"))
+            examples.append(Example(f"frame-{len(examples) + 1}", quoted, 0, frame_group, contrast=True))
     return examples
+
+
+def _fill_frame(frame: str, wanted: int, cycle: list[Group], rng: random.Random) -> set[str]:
+    """``wanted`` distinct fillings of ``frame``, its groups dealt from ``cycle`` (refilled, shuffled, when empty)."""
+    about_a_group = re.search(r"\{[GSAg]\}", frame) is not None
+    filled: set[str] = set()
+    for _ in range(4 * len(GROUPS)):
+        if len(filled) >= wanted:
+            break
+        if not about_a_group:
+            filled.add(fill(frame, GROUPS[0], rng))
+            continue
+        if not cycle:
+            cycle.extend(GROUPS)
+            rng.shuffle(cycle)
+        group = cycle.pop(0)
+        if _fits(frame, group):
+            filled.add(fill(frame, group, rng))
+        else:
+            cycle.append(group)
+    return filled
 
 
 def load_frames(seed: int = SEED) -> Dataset:
