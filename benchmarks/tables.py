@@ -40,7 +40,8 @@ PEER_LABELS = {
 SETUP_LABELS = {
     "tfidf": "TF-IDF word + char n-grams + logistic regression, `sampled_train` (baseline)",
     "0.5.0": "0.5.0 defaults: `sampled_train` + natural noHate text + 200 contrast sentences",
-    "defaults": "**defaults**: the same + group-swapped variants + contrast set over 22 groups",
+    "no-quoting": "0.6.0 draft: + group-swapped variants + contrast set over 22 groups, no quoted hate",
+    "defaults": "**defaults (0.6.0)**: + group-swapped variants + contrast set over 22 groups with quoted hate",
 }
 CATEGORY_LABELS = {
     "identity_neutral": "identity groups named neutrally",
@@ -296,7 +297,8 @@ def train_minutes() -> str:
     """Inline: the training time of one default run: the fastest run of the accuracy benchmark, the one
     least disturbed by anything else on the machine."""
     minutes = [r["seconds"] / 60 for r in load("accuracy")["figures"]["rows"] if r["setup"] == "defaults"]
-    return f"about {min(minutes):.0f} min (the fastest of {len(minutes)} runs of `benchmarks/accuracy.py`)"
+    runs = "one run" if len(minutes) == 1 else f"the fastest of {len(minutes)} runs"
+    return f"about {min(minutes):.0f} min ({runs} of `benchmarks/accuracy.py`)"
 
 
 def load_test() -> str:
