@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 
 from hatespeech.cli import app
 
+from waiting import wait_until
+
 runner = CliRunner()
 
 
@@ -77,8 +79,7 @@ def test_predict_explain_gives_the_api_spans_for_texts_and_files(tiny_model: Pat
     (line,) = [json.loads(x) for x in result.stdout.strip().splitlines()]
     assert [s["text"] for s in line["explanation"]] == ["some", "words", "here,", "ok"]
     with TestClient(create_app(Settings(model_dir=tiny_model, quantized="no"))) as client:
-        while client.get("/ready").status_code != 200:
-            pass
+        wait_until(lambda: client.get("/ready").status_code == 200, what="ready")
         served = client.post("/predict", json={"text": "some words here, ok", "explain": True}).json()
     assert [(s["start"], s["end"]) for s in served["explanation"]] == [
         (s["start"], s["end"]) for s in line["explanation"]

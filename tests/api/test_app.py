@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,7 @@ from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine, Encoded, Prediction
 
 from api.live_server import RunningServer, free_port
+from waiting import wait_until
 
 
 @contextmanager
@@ -80,11 +82,13 @@ class StuckEngine(BaseEngine):
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
         self.gate = threading.Event()
+        self.entered = threading.Event()  # set once a request's forward pass has started (and is stuck)
         self.warm = False
 
     def forward(self, batch: Encoded) -> np.ndarray:
         if self.warm:
-            self.gate.wait(20)
+            self.entered.set()
+            self.gate.wait(60)
         self.warm = True
         return np.zeros((len(batch.input_ids), 2), dtype=np.float32)
 
@@ -93,12 +97,13 @@ def test_a_full_queue_refuses_before_the_body_is_read_and_keeps_the_connection(t
     engine = StuckEngine(tiny_model)
     settings = Settings(model_dir=tiny_model, max_queue=4, max_batch_size=1, max_wait_ms=0)
     with serve_in_thread(create_app(settings, engine=engine)) as url, ThreadPoolExecutor(5) as pool:
-        while httpx.get(f"{url}/ready").status_code != 200:
-            time.sleep(0.01)
-        # One text in the stuck forward pass, four waiting: the queue (4) is full.
-        queued = [pool.submit(httpx.post, f"{url}/predict", json={"text": f"t{i}"}, timeout=30) for i in range(5)]
-        while "hatespeech_queue_depth 4.0" not in httpx.get(f"{url}/metrics").text:
-            time.sleep(0.01)
+        wait_until(lambda: httpx.get(f"{url}/ready").status_code == 200, what="ready")
+        # One text in the stuck forward pass (sent first, so that it has left the queue), four waiting: full.
+        post = partial(httpx.post, f"{url}/predict", timeout=90)
+        queued = [pool.submit(post, json={"text": "t0"})]
+        wait_until(engine.entered.is_set, what="the first text in the forward pass")
+        queued += [pool.submit(post, json={"text": f"t{i}"}) for i in range(1, 5)]
+        wait_until(lambda: "hatespeech_queue_depth 4.0" in httpx.get(f"{url}/metrics").text, what="a full queue")
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=5) as raw:
             body = b'{"text": "never sent before the answer"}'

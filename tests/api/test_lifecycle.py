@@ -26,6 +26,7 @@ from hatespeech.config import Settings
 from api.live_server import RunningServer
 from api.swaps import Load, Timeline, wait_for_version
 from model_versions import broken_version, new_version
+from waiting import wait_until
 
 ADMIN = "admin-key-7d1f"
 
@@ -113,8 +114,7 @@ def test_the_old_model_is_released_after_a_swap(model_copy: Path) -> None:
     first = versions.version_id(model_copy)
     with TestClient(create_app(settings)) as client:
         service = client.app.state.service  # type: ignore[attr-defined]
-        while not service.ready:
-            time.sleep(0.01)
+        wait_until(lambda: service.ready, what="ready")
         old = weakref.ref(service.live.engine)
         user = {"Authorization": "Bearer user-key"}
         assert client.post("/predict", json={"text": "x"}, headers=user).status_code == 200
