@@ -13,7 +13,8 @@ another. Every row has:
 
 Setups: ``tfidf`` (word + char n-gram TF-IDF and logistic regression on ``sampled_train``, deterministic);
 ``defaults`` (``hatespeech train`` as shipped); ``NAME={...}``: the defaults with TrainConfig overrides and data
-switches (``"contrast": false``, ``"counterfactual": false``, ``"natural": false``, ``"extra": [PATH]``).
+switches (``"contrast": false``, ``"counterfactual": false``, ``"natural": false``, ``"extra": [PATH]``,
+``"extra_labels": ["hate"]``).
 ``--rescore DIR ...`` measures kept model dirs again (e.g. one trained by an earlier release).
 
 Usage::
@@ -42,7 +43,7 @@ from rich.table import Table
 from hatespeech.calibration import VALIDATION_SCORES_FILE
 from hatespeech.config import TrainConfig
 from hatespeech.corpora import SHARED_DAVIDSON, load_davidson
-from hatespeech.data import Dataset, load_split, resolve_data_dir
+from hatespeech.data import LABELS, Dataset, load_split, resolve_data_dir
 from hatespeech.engine import TorchEngine, predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking
 from hatespeech.training import train
@@ -236,7 +237,8 @@ def main() -> None:
         overrides = json.loads(spec or "{}")
         switches = {key: overrides.pop(key, True) for key in DATA_SWITCHES}  # data switches, not TrainConfig fields
         extra = [Path(path) for path in overrides.pop("extra", [])]
-        data = load_training_data(data_dir, test_texts=test.texts, **switches, extra=extra)
+        extra_labels = overrides.pop("extra_labels", LABELS)
+        data = load_training_data(data_dir, test_texts=test.texts, **switches, extra=extra, extra_labels=extra_labels)
         for seed in args.seeds:
             rows.append(run_model(name, overrides, seed, data, context, args.keep))
             console.print(json.dumps(rows[-1]))

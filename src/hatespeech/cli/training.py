@@ -24,7 +24,7 @@ from hatespeech.cli.app import (
     predict_with_progress,
 )
 from hatespeech.config import TrainConfig, default_model_dir
-from hatespeech.data import Dataset
+from hatespeech.data import LABELS, Dataset
 
 
 @app.command()
@@ -100,6 +100,14 @@ def train(
             "folder. Repeatable; texts of the test split are dropped and counted.",
         ),
     ] = None,
+    extra_labels: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extra-labels",
+            help="Keep only the extra data's rows with this label (hate or noHate; repeatable; default both): "
+            "e.g. another platform's hate without its ordinary posts (docs/training.md).",
+        ),
+    ] = None,
     feedback: Annotated[
         list[str] | None,
         typer.Option(
@@ -158,6 +166,7 @@ def train(
         contrast=contrast,
         counterfactual=counterfactual,
         extra=extra_data or [],
+        extra_labels=extra_labels or LABELS,
         feedback=feedback or [],
         test_texts=test_data.texts if test_data else [],
     )

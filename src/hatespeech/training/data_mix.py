@@ -19,6 +19,7 @@ import numpy as np
 from hatespeech.config import TrainConfig
 from hatespeech.data import (
     ANNOTATIONS_FILE,
+    LABELS,
     Dataset,
     Example,
     LoadReport,
@@ -126,15 +127,16 @@ def load_training_data(
     contrast: bool = True,
     counterfactual: bool = True,
     extra: Sequence[Path] = (),
+    extra_labels: Sequence[str] = LABELS,
     feedback: Sequence[str] = (),
     test_texts: Sequence[str] = (),
 ) -> Dataset:
     """The training mix: ``split`` of a dataset folder (or a CSV/JSONL file), its natural noHate sentences
     when ``natural`` and the folder has ``all_files``, the contrast set when ``contrast``, every ``extra``
-    path, and when ``counterfactual`` group-swapped variants of the split's and the natural sentences that name a
-    group (:func:`hatespeech.training.groups.counterfactuals`); duplicates and texts of the test split are
-    dropped and counted. Reviewed texts (``feedback``: export
-    files or database URLs) go first, so their labels win, and one in the test split is an error."""
+    path (only its rows labelled one of ``extra_labels``), and when ``counterfactual`` group-swapped variants
+    of the split's and the natural sentences that name a group (:func:`hatespeech.training.groups.counterfactuals`);
+    duplicates and texts of the test split are dropped and counted. Reviewed texts (``feedback``: export files or
+    database URLs) go first, so their labels win, and one in the test split is an error."""
     from hatespeech.training.feedback import load_feedback, refuse_test_texts
 
     reviewed = [load_feedback(source) for source in feedback]
@@ -151,8 +153,21 @@ def load_training_data(
         parts.append(_counterfactual_set(merge(parts), test_texts))
     if contrast:
         parts.append(load_contrast_set())
-    parts += [load_extra(path) for path in extra]
+    parts += [_only_labels(load_extra(path), extra_labels) for path in extra]
     return deduplicate(merge(reviewed + parts), test_texts)
+
+
+def _only_labels(data: Dataset, labels: Sequence[str]) -> Dataset:
+    """``data``'s rows labelled one of ``labels`` (names in :data:`LABELS`); the others are counted as skipped."""
+    unknown = sorted(set(labels) - set(LABELS))
+    if unknown or not labels:
+        raise DataError(f"extra labels must be among {', '.join(LABELS)}, got {', '.join(unknown) or 'none'}")
+    kept = [e for e in data.examples if LABELS[e.label] in labels]
+    for example in data.examples:
+        if LABELS[example.label] not in labels:
+            data.report.skipped_labels[f"{LABELS[example.label]} (not in --extra-labels)"] += 1
+    data.report.loaded = len(kept)
+    return Dataset(kept, data.report)
 
 
 def _counterfactual_set(data: Dataset, test_texts: Sequence[str]) -> Dataset:
