@@ -18,6 +18,7 @@ import torch
 
 from hatespeech.config import DEFAULT_BASE_MODEL
 from hatespeech.modeling import load_base
+from hatespeech.training.batches import TrainBatch
 from hatespeech.training.recipe import use_bf16
 from hatespeech.training.step import Stage
 
@@ -32,6 +33,7 @@ def main() -> None:
     torch.manual_seed(0)
     batch = {"input_ids": torch.randint(1000, 20000, (32, 48)), "attention_mask": torch.ones(32, 48, dtype=torch.long)}
     labels = torch.randint(0, 2, (32,))
+    train_batch = TrainBatch(batch, labels)
     print(
         f"{args.base_model}: threads {torch.get_num_threads()}, bf16 hardware: {use_bf16('auto', torch.device('cpu'))}"
     )
@@ -49,7 +51,7 @@ def main() -> None:
             times = []
             for _ in range(args.steps):
                 started = time.perf_counter()
-                stage.train_step(batch, labels)
+                stage.train_step(train_batch)
                 times.append(time.perf_counter() - started)
             print(f"{precision} {name}: {statistics.median(times):.3f} s/step")
             figures[f"{precision} {name}"] = statistics.median(times)

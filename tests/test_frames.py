@@ -8,11 +8,21 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from hatespeech.data import Example, load_split
 from hatespeech.evaluation import validation_report
 from hatespeech.training.data_mix import BalancedEpochs, load_contrast_set, load_training_data
 from hatespeech.training.frames import HATE_FRAMES, OTHER_FRAMES, generate, misspell
-from hatespeech.training.groups import BY_KEY, GROUPS, counterfactuals, mentions, named_groups, swap
+from hatespeech.training.groups import (
+    BY_KEY,
+    GROUPS,
+    counterfactuals,
+    mask_identity_terms,
+    mentions,
+    named_groups,
+    swap,
+)
 
 from behaviour import CASES, FIRST_TRY_SENTENCES, load_cases
 
@@ -93,6 +103,32 @@ def test_counterfactuals_are_balanced_by_class_and_group_and_keep_the_fold_group
         assert variant.text != source.text and not named_groups(variant.text) & named_groups(source.text)
     hate_groups = Counter(v.id.split("~")[1] for v in variants if v.label == 1)
     assert max(hate_groups.values()) - min(hate_groups.values()) <= 1 and len(hate_groups) == len(GROUPS) - 1
+
+
+def test_identity_masks_cover_every_group_and_form_and_nothing_else() -> None:
+    for group in GROUPS:
+        for form in (group.plural, group.singular, group.adjective):
+            if form:
+                assert mask_identity_terms(f"Some {form} things.", "[MASK]") == "Some [MASK] things.", form
+    assert mask_identity_terms("Black people and blacks, a black person.", "[M]") == "[M] and [M], a [M]."
+    assert mask_identity_terms("Jewish neighbours hate JEWS", "[M]") == "[M] neighbours hate [M]"
+    assert mask_identity_terms("White people and the weather.", "[M]") is None  # "white" names the in-group
+    assert mask_identity_terms("Jewellery and Germany.", "[M]") is None  # whole words only
+
+
+def test_extra_labels_keep_only_those_rows_and_count_the_rest(shared_data: Path, tmp_path: Path) -> None:
+    from hatespeech.errors import DataError
+
+    extra = tmp_path / "extra.csv"
+    extra.write_text("text,label\nan extra hateful row,hate\nan extra ordinary row,noHate\n")
+    both = load_training_data(shared_data, contrast=False, counterfactual=False, extra=[extra])
+    hate_only = load_training_data(shared_data, contrast=False, counterfactual=False, extra=[extra],
+                                   extra_labels=["hate"])  # fmt: skip
+    assert len(both) == len(hate_only) + 1
+    assert "an extra hateful row" in hate_only.texts and "an extra ordinary row" not in hate_only.texts
+    assert hate_only.report.skipped_labels["noHate (not in --extra-labels)"] == 1
+    with pytest.raises(DataError, match="extra labels"):
+        load_training_data(shared_data, extra=[extra], extra_labels=["offensive"])
 
 
 def test_the_mix_has_frames_and_variants_unless_switched_off(shared_data: Path) -> None:

@@ -13,7 +13,7 @@ from hatespeech.config import TrainConfig
 from hatespeech.data import load_split
 from hatespeech.training import train
 from hatespeech.training.averaging import average_states
-from hatespeech.training.batches import bucketed_batches, choose_max_length
+from hatespeech.training.batches import TrainBatch, bucketed_batches, choose_max_length
 from hatespeech.training.data_mix import plan_runs
 
 
@@ -274,8 +274,8 @@ def test_adversarial_step_adds_the_perturbed_loss_gradient_and_restores_the_embe
     from hatespeech.training.step import Stage
 
     tokenizer, model = load_base(str(tiny_base))
-    batch = dict(tokenizer(["they are vermin", "a nice day out"], padding=True, return_tensors="pt"))
-    labels = torch.tensor([1, 0])
+    inputs = dict(tokenizer(["they are vermin", "a nice day out"], padding=True, return_tensors="pt"))
+    batch = TrainBatch(inputs, torch.tensor([1, 0]))
     embeddings = model.get_input_embeddings().weight
     before = embeddings.detach().clone()
     grads = []
@@ -285,10 +285,48 @@ def test_adversarial_step_adds_the_perturbed_loss_gradient_and_restores_the_embe
         stage = Stage(model, optimizer, 1, 0.0, 0.0, adversarial=epsilon)
         stage.optimizer.zero_grad = lambda set_to_none=True: None  # type: ignore[method-assign]  # keep the grads
         model.zero_grad()
-        stage.train_step(batch, labels)
+        stage.train_step(batch)
         grads.append(next(p for n, p in model.named_parameters() if "classifier.weight" in n).grad.clone())
     assert torch.equal(embeddings.detach(), before)  # the perturbation is taken back
     assert not torch.allclose(grads[0], grads[1])  # the adversarial pass added its gradient
+
+
+def test_identity_penalty_keeps_a_group_name_from_deciding_the_score(tiny_base: Path) -> None:
+    import torch
+
+    from hatespeech.data import Example
+    from hatespeech.modeling import load_base
+    from hatespeech.training.batches import tensor_batches
+    from hatespeech.training.step import Stage
+
+    torch.manual_seed(0)
+    tokenizer, model = load_base(str(tiny_base))
+    for module in model.modules():  # no dropout: both passes see the same network
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    # Two sentences that differ only in the group's name, labelled apart: only the name can separate them.
+    examples = [Example("a", "Muslims live here.", 1), Example("b", "A nice day out.", 0),
+                Example("c", "Hindus live here.", 0)]  # fmt: skip
+    (batch,) = tensor_batches(tokenizer, examples, [[0, 1, 2]], 32, torch.device("cpu"), mask_identity=True)
+    assert batch.masked_rows is not None and batch.masked_rows.tolist() == [0, 2]  # only the texts naming a group
+    assert batch.masked is not None and tokenizer.mask_token_id in batch.masked["input_ids"][0].tolist()
+
+    def name_effect() -> float:
+        model.eval()
+        with torch.no_grad():
+            plain, masked = model(**batch.inputs).logits[[0, 2]], model(**batch.masked).logits
+        return float(((plain[:, 1] - plain[:, 0]) - (masked[:, 1] - masked[:, 0])).abs().mean())
+
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    effects = []
+    for weight in (0.0, 1.0):
+        model.load_state_dict(start)
+        stage = Stage(model, torch.optim.AdamW(model.parameters(), lr=3e-3), 40, 0.0, 0.0, identity_weight=weight)
+        for _ in range(40):
+            stage.train_step(batch)
+        effects.append(name_effect())
+    assert effects[0] > 0.5  # without the penalty the name decides
+    assert effects[1] < effects[0] / 5, effects
 
 
 def test_epochs_before_the_averaging_window_are_not_validated(

@@ -134,6 +134,15 @@ class TrainConfig(BaseModel):
     teacher_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Share of the loss on the teacher's soft targets (the rest on the labels)."
     )
+    identity_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description=(
+            "Stage 2 identity-term regulariser (Kennedy et al. 2020, occlusion): texts that name a group are run "
+            "again with the names masked and the squared change of the hate logit margin is added with this weight "
+            "(0 = off; one extra forward and backward pass for those texts)."
+        ),
+    )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
         description="Training arithmetic: 'auto' = bfloat16 mixed precision where the hardware has it, else fp32.",

@@ -59,6 +59,13 @@ def train(
         float,
         typer.Option(help="Stage 2 adversarial training (FGM): L2 size of the word-embedding perturbation; 0 = off."),
     ] = TRAIN_DEFAULTS.adversarial,
+    identity_weight: Annotated[
+        float,
+        typer.Option(
+            help="Stage 2 identity-term regulariser: weight of the squared score change when a text's group names "
+            "are masked (Kennedy et al. 2020); 0 = off (docs/training.md)."
+        ),
+    ] = TRAIN_DEFAULTS.identity_weight,
     precision: Annotated[
         str, typer.Option(help="auto (bfloat16 mixed precision where the CPU/GPU has it), bf16 or fp32.")
     ] = TRAIN_DEFAULTS.precision,
@@ -149,6 +156,7 @@ def train(
         config = TrainConfig(
             base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
             soup_runs=soup_runs, folds=folds, rdrop=rdrop, adversarial=adversarial, precision=precision,
+            identity_weight=identity_weight,
             batch_size=batch_size, seed=seed, max_length=max_length, device=device, wise_alpha=wise_alpha,
             epoch_ratio=epoch_ratio, teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight,
         )  # fmt: skip

@@ -1,15 +1,17 @@
-"""Token batches for training and scoring: length limit, length-bucketed epochs, dynamic padding."""
+"""Token batches for training and scoring: length limit, length-bucketed epochs, dynamic padding, identity masks."""
 
 from __future__ import annotations
 
 import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hatespeech.data import LABELS, Example
+from hatespeech.training.groups import mask_identity_terms
 
 if TYPE_CHECKING:
     import torch
@@ -24,6 +26,18 @@ def choose_max_length(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], 
     return max(16, min(wanted, limit, 512))
 
 
+@dataclass
+class TrainBatch:
+    """One padded batch: its inputs, labels and (with a teacher) soft targets; with the identity-term regulariser,
+    the inputs again for the ``masked_rows`` that name a group, with every group's name masked."""
+
+    inputs: dict[str, torch.Tensor]
+    labels: torch.Tensor
+    soft: torch.Tensor | None = None
+    masked: dict[str, torch.Tensor] | None = None
+    masked_rows: torch.Tensor | None = None
+
+
 def tensor_batches(
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[Example],
@@ -31,24 +45,30 @@ def tensor_batches(
     max_length: int,
     device: torch.device,
     targets: Mapping[Example, float] | None = None,
-) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None]]:
+    mask_identity: bool = False,
+) -> Iterator[TrainBatch]:
     """Tokenized batches (lists of example indices) with dynamic padding: each padded to its longest text.
 
-    Each comes with its labels and, given ``targets`` (a teacher's P(hate) per example), the soft targets."""
+    Each comes with its labels and, given ``targets`` (a teacher's P(hate) per example), the soft targets; with
+    ``mask_identity``, the texts that name a group once more with the names masked (the tokenizer's mask token)."""
     import torch
+
+    def encode(texts: list[str]) -> dict[str, torch.Tensor]:
+        encoded = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        return {k: v.to(device) for k, v in encoded.items()}
 
     for indices in batches:
         chunk = [examples[i] for i in indices]
-        encoded = tokenizer(
-            [e.text for e in chunk],
-            truncation=True,
-            max_length=max_length,
-            padding=True,
-            return_tensors="pt",
-        )
-        labels = torch.tensor([e.label for e in chunk], dtype=torch.long)
+        labels = torch.tensor([e.label for e in chunk], dtype=torch.long).to(device)
         soft = None if targets is None else torch.tensor([targets[e] for e in chunk], dtype=torch.float32).to(device)
-        yield {k: v.to(device) for k, v in encoded.items()}, labels.to(device), soft
+        batch = TrainBatch(encode([e.text for e in chunk]), labels, soft)
+        if mask_identity:
+            masked = [(row, mask_identity_terms(e.text, str(tokenizer.mask_token))) for row, e in enumerate(chunk)]
+            named = [(row, text) for row, text in masked if text is not None]
+            if named:
+                batch.masked = encode([text for _, text in named])
+                batch.masked_rows = torch.tensor([row for row, _ in named], dtype=torch.long, device=device)
+        yield batch
 
 
 def bucketed_batches(
@@ -87,9 +107,9 @@ def score_examples(
     hate_id = LABELS.index("hate")
     model.eval()  # type: ignore[no-untyped-call]
     with torch.inference_mode():
-        for indices, (batch, _, _) in zip(
+        for indices, batch in zip(
             batches, tensor_batches(tokenizer, examples, batches, max_length, device), strict=True
         ):
-            probs = torch.softmax(model(**batch).logits.float(), dim=-1)[:, hate_id]
+            probs = torch.softmax(model(**batch.inputs).logits.float(), dim=-1)[:, hate_id]
             scores[indices] = probs.cpu().numpy()
     return scores

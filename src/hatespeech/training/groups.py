@@ -144,6 +144,24 @@ def mentions(text: str) -> list[Mention]:
     return found
 
 
+def _identity_pattern() -> re.Pattern[str]:
+    """Every referring term of :data:`GROUPS` and of the forum's source terms, longest first (one regex)."""
+    terms = {re.escape(form) for group in GROUPS for form in (group.plural, group.singular, group.adjective) if form}
+    terms |= {form for forms in _SOURCE_TERMS.values() for form in forms if form}  # regexes already
+    alternatives = sorted(terms, key=len, reverse=True)  # "black people" before "black"
+    return re.compile(r"\b(?:" + "|".join(f"(?:{t})" for t in alternatives) + r")\b", re.IGNORECASE)
+
+
+_IDENTITY = _identity_pattern()
+
+
+def mask_identity_terms(text: str, mask: str) -> str | None:
+    """``text`` with every identity term (any group of :data:`GROUPS`, any form) replaced by ``mask``; None when
+    it has none. For the identity-term regulariser (the score should not move when the group's name goes)."""
+    masked, count = _IDENTITY.subn(mask, text)
+    return masked if count else None
+
+
 def named_groups(text: str) -> set[str]:
     """Keys of the groups ``text`` names (source terms only)."""
     return {m.group for m in mentions(text)}

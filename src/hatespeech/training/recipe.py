@@ -138,9 +138,11 @@ class _Loop:
         batches = bucketed_batches([self.token_length[e] for e in examples], self.config.batch_size, rng)
         task = self.progress.add_task(description, total=len(batches), loss=0.0, val="-")
         losses: list[float] = []
-        encoded = tensor_batches(self.tokenizer, examples, batches, self.max_length, self.device, self.targets)
-        for batch, labels, soft in encoded:
-            losses.append(stage.train_step(batch, labels, soft))
+        encoded = tensor_batches(
+            self.tokenizer, examples, batches, self.max_length, self.device, self.targets, stage.identity_weight > 0
+        )
+        for batch in encoded:
+            losses.append(stage.train_step(batch))
             self.progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
         record: dict[str, Any] = {"stage": description, "train_loss": float(np.mean(losses))}
         record["train_seconds"] = round(time.perf_counter() - started, 2)
@@ -193,7 +195,7 @@ class _Loop:
         stage = Stage(
             self.model, optimizer, total_steps, config.warmup_ratio, config.label_smoothing,
             bf16=self.bf16, rdrop=config.rdrop, adversarial=config.adversarial, class_weights=epochs.class_weights(),
-            teacher_weight=self.teacher_weight,
+            teacher_weight=self.teacher_weight, identity_weight=config.identity_weight,
         )  # fmt: skip
         best: tuple[str, State, float] = ("", {}, -1.0)
         average: State | None = None

@@ -1,5 +1,5 @@
-"""The optimisation step: AdamW with linear warm-up and decay, the stage-2 regularisers (FGM, R-Drop) and the
-distillation loss (a teacher's soft targets beside the labels)."""
+"""The optimisation step: AdamW with linear warm-up and decay, the stage-2 regularisers (FGM, R-Drop, identity
+terms) and the distillation loss (a teacher's soft targets beside the labels)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from hatespeech.data import LABELS
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
+
+    from hatespeech.training.batches import TrainBatch
 
 
 class Stage:
@@ -29,6 +31,7 @@ class Stage:
         adversarial: float = 0.0,
         class_weights: Sequence[float] | None = None,
         teacher_weight: float = 0.0,
+        identity_weight: float = 0.0,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -40,6 +43,7 @@ class Stage:
         self.adversarial = adversarial
         self.class_weights = None if class_weights is None else list(class_weights)
         self.teacher_weight = teacher_weight
+        self.identity_weight = identity_weight
         self.step = 0
         for group in optimizer.param_groups:
             group["initial_lr"] = group["lr"]
@@ -50,39 +54,59 @@ class Stage:
         remaining = self.total_steps - self.step
         return max(0.0, remaining / max(1, self.total_steps - self.warmup_steps))
 
-    def train_step(
-        self, batch: dict[str, torch.Tensor], labels: torch.Tensor, soft: torch.Tensor | None = None
-    ) -> float:
-        """One step on ``batch``; ``soft`` (a teacher's P(hate) per text) enters with ``teacher_weight``."""
+    def train_step(self, batch: TrainBatch) -> float:
+        """One step on ``batch``; its soft targets (a teacher's P(hate) per text) enter with ``teacher_weight``,
+        its masked copies (texts that name a group) with ``identity_weight``."""
         import torch
 
         self.model.train()
         factor = self._lr_factor()
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"] * factor
+        inputs = batch.inputs
         if self.rdrop > 0:  # the batch twice in one pass: two dropout masks
-            batch = {k: torch.cat([v, v]) for k, v in batch.items()}
-        loss = self._loss(batch, labels, soft)
+            inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
+        loss = self._loss(inputs, batch)
         loss.backward()  # type: ignore[no-untyped-call]
         if self.adversarial > 0:
-            self._adversarial_backward(batch, labels, soft)
+            self._adversarial_backward(inputs, batch)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         return float(loss.item())
 
-    def _loss(self, batch: dict[str, torch.Tensor], labels: torch.Tensor, soft: torch.Tensor | None) -> torch.Tensor:
-        """The batch's loss; with R-Drop (batch doubled) the mean of both halves' plus their KL."""
+    def _logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         import torch
 
-        with torch.autocast(labels.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits = self.model(**batch).logits.float()
+        with torch.autocast(next(iter(inputs.values())).device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits: torch.Tensor = self.model(**inputs).logits.float()
+        return logits
+
+    def _loss(self, inputs: dict[str, torch.Tensor], batch: TrainBatch) -> torch.Tensor:
+        """The batch's loss; with R-Drop (inputs doubled) the mean of both halves' plus their KL; plus the
+        identity-term penalty."""
+        logits = self._logits(inputs)
+        labels, soft = batch.labels, batch.soft
         if self.rdrop > 0:
             first, second = logits.chunk(2)
             loss = (self._supervised(first, labels, soft) + self._supervised(second, labels, soft)) / 2
-            return loss + self.rdrop * _symmetric_kl(first, second)
-        return self._supervised(logits, labels, soft)
+            loss = loss + self.rdrop * _symmetric_kl(first, second)
+            logits = first
+        else:
+            loss = self._supervised(logits, labels, soft)
+        if self.identity_weight > 0 and batch.masked is not None and batch.masked_rows is not None:
+            loss = loss + self.identity_weight * self._identity_penalty(logits[batch.masked_rows], batch.masked)
+        return loss
+
+    def _identity_penalty(self, logits: torch.Tensor, masked: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Occlusion regulariser (Kennedy et al. 2020): the mean squared change of the hate logit margin when the
+        group names are masked, so that a name alone does not move the score (both passes get gradients)."""
+        hate, no_hate = LABELS.index("hate"), LABELS.index("noHate")
+        margin = logits[:, hate] - logits[:, no_hate]
+        masked_logits = self._logits(masked)
+        masked_margin = masked_logits[:, hate] - masked_logits[:, no_hate]
+        return ((margin - masked_margin) ** 2).mean()
 
     def _supervised(self, logits: torch.Tensor, labels: torch.Tensor, soft: torch.Tensor | None) -> torch.Tensor:
         """Cross-entropy with the labels, mixed with the teacher's soft targets when there are any."""
@@ -105,9 +129,7 @@ class Stage:
         weights = torch.tensor(self.class_weights, device=logits.device)[labels]
         return (weights * per_text).sum() / weights.sum()
 
-    def _adversarial_backward(
-        self, batch: dict[str, torch.Tensor], labels: torch.Tensor, soft: torch.Tensor | None
-    ) -> None:
+    def _adversarial_backward(self, inputs: dict[str, torch.Tensor], batch: TrainBatch) -> None:
         """FGM: add the gradient of the loss with the word embeddings moved ``adversarial`` along their gradient."""
         import torch
 
@@ -122,7 +144,7 @@ class Stage:
         with torch.no_grad():
             embeddings.add_(grad * (self.adversarial / norm))
         try:
-            self._loss(batch, labels, soft).backward()  # type: ignore[no-untyped-call]
+            self._loss(inputs, batch).backward()  # type: ignore[no-untyped-call]
         finally:
             with torch.no_grad():
                 embeddings.copy_(original)
