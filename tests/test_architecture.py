@@ -21,6 +21,7 @@ PARTS = {
         "base_models",
         "calibration",
         "store",
+        "keys",
     ],
     "engine": ["engine", "onnx_engine", "batching", "explain"],
     "api": ["api"],

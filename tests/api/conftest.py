@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.live_server import RunningServer
+from api.live_server import SHARED_ADMIN_KEY, RunningServer
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -23,7 +23,7 @@ def server(
     log = tmp_path_factory.mktemp("server") / "server.log"
     # fp32, so batched and single results can be compared tightly (int8 activations are quantized per batch).
     settings = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", "HATESPEECH_QUANTIZED": "no",
-                "HATESPEECH_MAX_EXPLAIN_TEXTS": "4"}  # fmt: skip
+                "HATESPEECH_MAX_EXPLAIN_TEXTS": "4", "HATESPEECH_ADMIN_KEYS": SHARED_ADMIN_KEY}  # fmt: skip
     if request.param == "ray":
         cluster = request.getfixturevalue("ray_cluster")
         args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]

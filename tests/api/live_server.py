@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+SHARED_ADMIN_KEY = "shared-admin-key-7e2b"  # the admin key of the `server` fixture (tests/api/conftest.py)
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -11,7 +11,7 @@ import pytest
 
 from hatespeech import artifact, versions
 
-from api.live_server import RunningServer
+from api.live_server import SHARED_ADMIN_KEY, RunningServer
 from api.swaps import Load, Timeline, settled_on, wait_for_log
 from model_versions import broken_version, new_version
 from ray_cluster import nodes_running
@@ -65,7 +65,7 @@ def test_ray_serve_redeploys_under_load_with_no_failed_request(server: RunningSe
             versions.use(tiny_model, first)
             server.process.send_signal(signal.SIGHUP)
             settled_on(server, first)
-    refused = httpx.post(f"{server.url}/admin/reload")
+    refused = httpx.post(f"{server.url}/admin/reload", headers={"Authorization": f"Bearer {SHARED_ADMIN_KEY}"})
     assert refused.status_code == 409 and refused.json()["error_type"] == "not_enabled"
     failed = [a for a in load.answers if a.status != 200]
     assert not failed, f"{len(failed)} of {len(load.answers)} failed, e.g. {failed[:3]}"

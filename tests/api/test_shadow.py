@@ -20,6 +20,8 @@ from hatespeech.onnx_engine import OnnxEngine
 from api.live_server import RunningServer
 from model_versions import new_version
 
+ADMIN = "admin-key-5had0w"
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
 TEXTS = [f"text number {i} about {topic}" for i in range(20) for topic in ("the weather", "my neighbours")]
 
 
@@ -27,7 +29,7 @@ def shadow_summary(server: RunningServer, expected: int) -> dict[str, object]:
     """/admin/shadow once the shadow has compared (or dropped) ``expected`` texts."""
     deadline = time.monotonic() + 60
     while True:
-        summary: dict[str, object] = httpx.get(f"{server.url}/admin/shadow", timeout=5).json()
+        summary: dict[str, object] = httpx.get(f"{server.url}/admin/shadow", headers=ADMIN_AUTH, timeout=5).json()
         done = int(summary["compared"]) + int(summary["dropped"]) + int(summary["failed"])  # type: ignore[call-overload]
         if done >= expected or time.monotonic() > deadline:
             return summary
@@ -36,12 +38,12 @@ def shadow_summary(server: RunningServer, expected: int) -> dict[str, object]:
 
 def start_with_shadow(current: Path, tmp_path: Path, **settings: str) -> RunningServer:
     """A server with the candidate as its shadow, once the shadow has loaded (it loads after the primary)."""
-    env = {"HATESPEECH_SHADOW_MODEL_DIR": str(current.parent / "candidate"),
+    env = {"HATESPEECH_SHADOW_MODEL_DIR": str(current.parent / "candidate"), "HATESPEECH_ADMIN_KEYS": ADMIN,
            **{f"HATESPEECH_{k.upper()}": v for k, v in settings.items()}}  # fmt: skip
     server = RunningServer(current, env, tmp_path / "server.log")
     server.wait_ready()
     deadline = time.monotonic() + 60
-    while httpx.get(f"{server.url}/admin/shadow").status_code != 200:
+    while httpx.get(f"{server.url}/admin/shadow", headers=ADMIN_AUTH).status_code != 200:
         assert time.monotonic() < deadline, "the shadow never loaded"
         time.sleep(0.05)
     return server
@@ -109,13 +111,20 @@ def test_promote_makes_the_shadow_answer(with_candidate: tuple[Path, str, str], 
     current, primary, candidate = with_candidate
     server = start_with_shadow(current, tmp_path)
     try:
-        assert httpx.get(f"{server.url}/admin/shadow").json()["shadow_version"] == candidate
+        assert httpx.get(f"{server.url}/admin/shadow", headers=ADMIN_AUTH).json()["shadow_version"] == candidate
         command = [sys.executable, "-m", "hatespeech", "models", "promote", "--model", str(current)]
-        done = subprocess.run([*command, "--reload", server.url], capture_output=True, text=True, env=dict(os.environ))
+        done = subprocess.run(
+            [*command, "--reload", server.url],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HATESPEECH_ADMIN_KEY": ADMIN},
+        )
         assert done.returncode == 0, done.stderr
         answer = httpx.post(f"{server.url}/predict", json={"text": "after the promotion"})
         assert answer.headers["x-model-version"] == candidate
-        gone = httpx.get(f"{server.url}/admin/shadow")  # the candidate link is gone: no shadow any more
+        gone = httpx.get(
+            f"{server.url}/admin/shadow", headers=ADMIN_AUTH
+        )  # the candidate link is gone: no shadow any more
         assert gone.status_code == 409 and gone.json()["error_type"] == "not_enabled"
         assert primary != candidate
     finally:
@@ -132,7 +141,7 @@ def test_a_new_primary_restarts_the_comparison_with_the_same_shadow(
             httpx.post(f"{server.url}/predict", json={"text": text})
         assert shadow_summary(server, 5)["compared"] == 5
         newer = new_version(current, 0.4)  # a new primary; the candidate link stays
-        assert httpx.post(f"{server.url}/admin/reload").json()["version"] == newer
+        assert httpx.post(f"{server.url}/admin/reload", headers=ADMIN_AUTH).json()["version"] == newer
         for text in TEXTS[5:8]:
             httpx.post(f"{server.url}/predict", json={"text": text})
         summary = shadow_summary(server, 3)

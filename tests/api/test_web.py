@@ -94,7 +94,7 @@ def test_classify_highlights_the_words_that_moved_the_score(page: Any, server: R
 
 
 def test_review_mode_labels_the_queue_with_key_presses(tiny_model: Path, tmp_path: Path, page: Any) -> None:
-    env = {"HATESPEECH_API_KEYS": KEY, "HATESPEECH_STORE_PREDICTIONS": "true",
+    env = {"HATESPEECH_ADMIN_KEYS": KEY, "HATESPEECH_STORE_PREDICTIONS": "true",
            "HATESPEECH_STATE_DIR": str(tmp_path / "state")}  # fmt: skip
     server = RunningServer(tiny_model, env, tmp_path / "log")
     server.wait_ready()

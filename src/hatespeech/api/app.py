@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     """Build the service. Pass ``engine`` to serve it instead of loading ``settings.model_dir``."""
     settings = settings or Settings()
     service = Service(settings=settings, metrics=Metrics(), stores=Stores(settings.store_url()))
+    ring = settings.keyring()
     background: set[asyncio.Task[Any]] = set()
 
     def spawn(work: Coroutine[Any, Any, Any]) -> None:
@@ -74,7 +75,13 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
         spawn(purge_forever(service.stores, settings.retention_days, settings.store_predictions))
         if settings.model_watch_s > 0:
             spawn(watch_link(service, settings.model_watch_s))
-        hangup = _on_sighup(lambda: spawn(reload(service, "SIGHUP")), enabled=not settings.reload_by_redeploy)
+
+        def on_hangup() -> None:  # the keys file is read again; the model reloads unless Ray redeploys it
+            ring.reload()
+            if not settings.reload_by_redeploy:
+                spawn(reload(service, "SIGHUP"))
+
+        hangup = _on_sighup(on_hangup)
         try:
             yield
         finally:
@@ -112,9 +119,7 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     # body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(FullQueueMiddleware, service=service)
-    keys, admin_keys = settings.keys(), settings.admin()
-    if keys or admin_keys:
-        app.add_middleware(ApiKeyMiddleware, keys=keys, admin_keys=admin_keys)
+    app.add_middleware(ApiKeyMiddleware, ring=ring)
     if settings.origins():
         app.add_middleware(
             CORSMiddleware,
@@ -126,10 +131,8 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     return app
 
 
-def _on_sighup(handler: Callable[[], None], enabled: bool = True) -> Callable[[], None]:
-    """Reload on SIGHUP where this loop can take signals (the main thread); returns the undo."""
-    if not enabled:
-        return lambda: None
+def _on_sighup(handler: Callable[[], None]) -> Callable[[], None]:
+    """Run ``handler`` on SIGHUP where this loop can take signals (the main thread); returns the undo."""
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGHUP, handler)

@@ -1,8 +1,8 @@
 """Reviewer feedback and the review queue: ``POST /feedback``, ``GET /feedback``, ``GET /review``.
 
 The database (:mod:`hatespeech.store`) is opened on first use, so nothing is created until feedback is
-sent or predictions are stored. Reading stored texts back (``GET /feedback``, ``GET /review``) needs API
-keys to be configured: without them, anyone who can reach the server could read what reviewers wrote.
+sent or predictions are stored. Posting feedback and reading the review queue need a reviewer key, reading
+feedback an admin key (:mod:`hatespeech.api.security`); the reviewer recorded is the key's name.
 """
 
 from __future__ import annotations
@@ -59,7 +59,6 @@ class FeedbackIn(BaseModel):
     )
     position: JsonInteger = Field(0, ge=0, description="With request_id: which text of that request (from 0).")
     label: Literal["hate", "noHate"] = Field(description="The reviewer's label.")
-    reviewer: StrictStr | None = Field(None, max_length=200, description="Who reviewed it.")
     note: StrictStr | None = Field(None, max_length=2000, description="Why, or anything else.")
 
     @field_validator("text", "request_id", mode="before")
@@ -147,11 +146,6 @@ def _service(request: Request) -> Any:
     return request.app.state.service
 
 
-def _needs_keys(request: Request, what: str) -> None:
-    if not _service(request).settings.keys():
-        raise ApiError("forbidden", f"{what} returns stored texts: configure HATESPEECH_API_KEYS to read them")
-
-
 def _needs_storing(request: Request) -> None:
     if not _service(request).settings.store_predictions:
         raise ApiError("not_enabled", "predictions are not stored: set HATESPEECH_STORE_PREDICTIONS=true")
@@ -167,6 +161,7 @@ def _needs_storing(request: Request) -> None:
         "payload_too_large",
         "unsupported_media_type",
         "unauthorized",
+        "forbidden",
         "not_found",
         "not_enabled",
         "database",
@@ -185,8 +180,9 @@ async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
             )
         text, prediction_id, score = stored[body.position].text, stored[body.position].id, stored[body.position].score
     assert text is not None
+    reviewer = request.state.api_key.name  # the security middleware let only a reviewer or admin key through
     record_id = await run_in_threadpool(
-        store.add_feedback, text, body.label, body.reviewer, body.note, body.request_id, prediction_id, score
+        store.add_feedback, text, body.label, reviewer, body.note, body.request_id, prediction_id, score
     )
     return FeedbackCreated(id=record_id)
 
@@ -194,7 +190,7 @@ async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
 @router.get(
     "/feedback",
     response_model=FeedbackPage,
-    summary="Stored feedback, newest first (needs API keys)",
+    summary="Stored feedback, newest first (needs an admin key)",
     responses=responses("validation", "unauthorized", "forbidden", "database"),
 )
 async def get_feedback(
@@ -206,7 +202,6 @@ async def get_feedback(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FeedbackPage:
     start, end = _moment("since", since), _moment("until", until)
-    _needs_keys(request, "GET /feedback")
     store = await _service(request).stores.store()
     page = await run_in_threadpool(store.feedback, label, start, end, limit, offset)
     return FeedbackPage(items=[_feedback_out(f) for f in page.items], total=page.total, limit=limit, offset=offset)
@@ -215,11 +210,10 @@ async def get_feedback(
 @router.get(
     "/review",
     response_model=ReviewQueue,
-    summary="Stored predictions most worth a human look (needs API keys and stored predictions)",
+    summary="Stored predictions most worth a human look (needs a reviewer key and stored predictions)",
     responses=responses("validation", "unauthorized", "forbidden", "not_enabled", "database"),
 )
 async def get_review(request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> ReviewQueue:
-    _needs_keys(request, "GET /review")
     _needs_storing(request)
     service = _service(request)
     store = await service.stores.store()

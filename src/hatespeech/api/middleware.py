@@ -155,6 +155,9 @@ class AccessLogMiddleware:
                 "status": status,
                 "latency_ms": round(seconds * 1000, 2),
             }
+            key = state.get("api_key")
+            if key is not None:  # the key's name, never its secret
+                record["key"] = key.name
             if "texts" in state:
                 record["texts"] = state["texts"]
             if error_type is not None:

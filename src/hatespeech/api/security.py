@@ -1,69 +1,78 @@
-"""Optional API keys: ``Authorization: Bearer <key>`` on every route except liveness, readiness and the page.
+"""Who may do what, closed by default: each route needs a role (:mod:`hatespeech.keys`), checked before the body.
 
-``/admin/*`` (reload, shadow summary) takes only admin keys; an admin key also works as an API key.
+- Always open: liveness, readiness, the page and its files.
+- Classifying (``/predict``, ``/model``, ``/metrics``, the API docs): a client key, or anyone when no client key is
+  configured (the two-command start; reviewer and admin keys alone do not close it).
+- ``POST /feedback``, ``GET /review``: a reviewer key; ``/admin/*`` and reading feedback: an admin key. Without any
+  key of that role configured they answer 403 naming the setting, never open.
+
+A wrong key, or a missing one where a key is needed, is 401 (``WWW-Authenticate: Bearer``); a key whose role is
+too low is 403. The matched key is
+put in the request's state (``api_key``): the access log names it and feedback records it as the reviewer.
 """
 
 from __future__ import annotations
-
-import hmac
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hatespeech.api.errors import error_response
+from hatespeech.keys import ROLE_SETTINGS, ApiKey, KeyRing, Role
 
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 ADMIN_PREFIX = "/admin/"
 
 
+def required_role(method: str, path: str) -> Role | None:
+    """The role a request needs; None for the public routes."""
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return None
+    if path.startswith(ADMIN_PREFIX):
+        return Role.admin
+    if path == "/feedback":  # posting is the reviewer's, reading stored feedback the admin's; other methods: 405
+        return {"POST": Role.reviewer, "GET": Role.admin, "HEAD": Role.admin}.get(method)
+    if path == "/review":
+        return Role.reviewer if method in ("GET", "HEAD") else None
+    return Role.client
+
+
 class ApiKeyMiddleware:
-    """401 unless the request carries one of ``keys`` (``admin_keys`` for /admin/*); compared in constant time,
-    never logged."""
+    """Refuse a request without a key of the role its route needs (see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp, keys: list[str], admin_keys: list[str] | None = None) -> None:
+    def __init__(self, app: ASGIApp, ring: KeyRing) -> None:
         self.app = app
-        self.admin_keys = [k.encode() for k in admin_keys or []]
-        self.keys = [k.encode() for k in keys] + self.admin_keys
-        self.open = not keys  # only admin keys configured: the other routes need none
-
-    @staticmethod
-    def _authorised(header: bytes, keys: list[bytes]) -> bool:
-        scheme, _, token = header.partition(b" ")
-        if scheme.lower() != b"bearer" or not token:
-            return False
-        token = token.strip()
-        # Check every key (no early exit) so timing does not reveal which, or whether any, matched.
-        matches = [hmac.compare_digest(token, key) for key in keys]
-        return any(matches)
+        self.ring = ring
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or scope.get("method") == "OPTIONS"
-            or path in PUBLIC_PATHS
-            or path.startswith(PUBLIC_PREFIXES)
-        ):
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        header = dict(scope.get("headers") or []).get(b"authorization", b"")
-        refusal = self._refusal(path, header)
+        header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = header.partition(" ")
+        key = self.ring.match(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        scope.setdefault("state", {})["api_key"] = key
+        needed = required_role(scope.get("method", "GET"), scope.get("path", ""))
+        refusal = None if needed is None else self._refusal(needed, key, bool(header), scope)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _refusal(self, path: str, header: bytes) -> JSONResponse | None:
-        """The error for a request without the key its path needs; None when it may pass."""
-        if path.startswith(ADMIN_PREFIX):
-            if not self.admin_keys:
-                return error_response("forbidden", "admin routes need an admin key: set HATESPEECH_ADMIN_KEYS")
-            if not self._authorised(header, self.admin_keys):
-                return error_response("unauthorized", "missing or invalid admin key: send 'Authorization: Bearer "
-                                      "<admin key>'", {"WWW-Authenticate": "Bearer"})  # fmt: skip
-            return None
-        if not self.open and not self._authorised(header, self.keys):
-            return error_response("unauthorized", "missing or invalid API key: send 'Authorization: Bearer <key>'",
-                                  {"WWW-Authenticate": "Bearer"})  # fmt: skip
+    def _refusal(self, needed: Role, key: ApiKey | None, sent: bool, scope: Scope) -> JSONResponse | None:
+        """The error for a request without the role it needs; None when it may pass."""
+        what = f"{scope.get('method')} {scope.get('path')}"
+        if needed is Role.client:
+            if not sent and not self.ring.has_exactly(Role.client):
+                return None  # no client keys: classifying is open (reviewer and admin keys do not close it)
+        elif not self.ring.has(needed):
+            settings = " or ".join(ROLE_SETTINGS[r] for r in Role if r >= needed)
+            return error_response("forbidden", f"{what} needs a {needed.name} key and none is configured: set "
+                                  f"{settings} (or HATESPEECH_API_KEY_FILE)")  # fmt: skip
+        if key is None:
+            return error_response("unauthorized", f"{what} needs a {needed.name} key: send 'Authorization: Bearer "
+                                  "<key>' with a valid key", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        if key.role < needed:
+            return error_response("forbidden", f"{what} needs a {needed.name} key; key '{key.name}' is a "
+                                  f"{key.role.name} key")  # fmt: skip
         return None
