@@ -41,6 +41,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from hatespeech.errors import StoreError
 
+REQUEST_ID_LENGTH = 64
+"""The longest request id stored (and so the longest ``X-Request-ID`` the server takes from a client)."""
+
 
 class Base(DeclarativeBase):
     pass
@@ -51,7 +54,7 @@ class StoredPrediction(Base):
 
     __tablename__ = "predictions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    request_id: Mapped[str] = mapped_column(String(REQUEST_ID_LENGTH), index=True)
     position: Mapped[int] = mapped_column(Integer)  # the text's index in its request
     text: Mapped[str] = mapped_column(Text)
     score: Mapped[float] = mapped_column(Float)
@@ -69,7 +72,7 @@ class Feedback(Base):
     label: Mapped[str] = mapped_column(String(16), index=True)
     reviewer: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
-    request_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(REQUEST_ID_LENGTH))
     prediction_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id", ondelete="SET NULL"), index=True)
     model_score: Mapped[float | None] = mapped_column(Float)  # P(hate) the model gave, when known
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

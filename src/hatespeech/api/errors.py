@@ -23,6 +23,7 @@ STATUS_BY_ERROR_TYPE: dict[str, int] = {
     "method_not_allowed": 405,
     "not_enabled": 409,
     "reload_failed": 409,
+    "ambiguous": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "validation": 422,

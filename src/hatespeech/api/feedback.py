@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hatespeech.api.errors import ApiError, responses
 from hatespeech.api.schemas import JsonInteger, Text
-from hatespeech.store import Feedback, Store, StoredPrediction, as_utc
+from hatespeech.store import REQUEST_ID_LENGTH, Feedback, Store, StoredPrediction, as_utc
 
 router = APIRouter()
 logger = logging.getLogger("hatespeech.api")
@@ -54,7 +54,7 @@ class FeedbackIn(BaseModel):
     text: Text | None = Field(None, description="The text (give this or request_id).")
     request_id: StrictStr | None = Field(
         None,
-        max_length=64,
+        max_length=REQUEST_ID_LENGTH,
         description="X-Request-ID of a prediction the server stored (HATESPEECH_STORE_PREDICTIONS).",
     )
     position: JsonInteger = Field(0, ge=0, description="With request_id: which text of that request (from 0).")
@@ -163,6 +163,7 @@ def _needs_storing(request: Request) -> None:
         "unauthorized",
         "forbidden",
         "not_found",
+        "ambiguous",
         "not_enabled",
         "database",
     ),
@@ -174,6 +175,8 @@ async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
     if body.request_id is not None:
         _needs_storing(request)
         stored = await run_in_threadpool(store.predictions_of, body.request_id)
+        if len({p.position for p in stored}) != len(stored):  # a client sent the same X-Request-ID twice
+            raise ApiError("ambiguous", f"request id {body.request_id} names more than one request: label by text")
         if body.position >= len(stored):
             raise ApiError(
                 "not_found", f"no stored prediction {body.request_id} #{body.position} (purged, or never stored)"

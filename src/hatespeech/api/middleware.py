@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hatespeech.api.errors import error_response
 from hatespeech.api.routes import ROUTE_PATHS
 from hatespeech.errors import Overloaded
+from hatespeech.store import REQUEST_ID_LENGTH
 
 if TYPE_CHECKING:
     from hatespeech.api.app import Service
@@ -115,7 +116,8 @@ class AccessLogMiddleware:
             return
         started = time.perf_counter()
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        # A client's id is kept only when it fits what is stored; else the answer carries a fresh one.
+        request_id = incoming if 0 < len(incoming) <= REQUEST_ID_LENGTH and incoming.isprintable() else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         error_type: str | None = None
