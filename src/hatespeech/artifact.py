@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -29,6 +30,10 @@ ONNX_INT8 = "model.int8.onnx"
 WEIGHT_FILES = (TORCH_WEIGHTS, ONNX_FP32, ONNX_INT8)
 KEEP_VERSIONS = 5  # publishing prunes older ones, never a version a link in the models folder points to
 LINKED_SUFFIXES = frozenset({".safetensors", ".onnx", ".npz", ".data"})
+
+
+VERSION_ID = re.compile(r"^(?:\d{8}-\d{6}(?:-\d+)?|previous-\d+)$")
+"""How :func:`publish` names a version in the store (a timestamp, or ``previous-N`` for an older real dir)."""
 
 
 def sha256_of(path: Path) -> str:
@@ -91,6 +96,17 @@ def _verify(directory: Path, check_hashes: bool, need: tuple[str, ...]) -> dict[
             if required in left_out(manifest):
                 why = "a serving copy (`hatespeech pack`) leaves it out: use the full model dir"
             raise ModelError(f"{directory} has no {required}: {why}")
+    root = directory.resolve()
+    for name in files:
+        if Path(name).is_absolute() or ".." in Path(name).parts or not (root / name).resolve().is_relative_to(root):
+            raise ModelError(f"{manifest_path} lists {name!r}, a path outside {directory}: refused")
+    unlisted = sorted(
+        str(path.relative_to(directory)) for path in directory.rglob("*")
+        if path.is_file() and path.name != MANIFEST_FILE and str(path.relative_to(directory)) not in files
+    )  # fmt: skip
+    if unlisted:
+        raise ModelError(f"{directory} holds {unlisted[0]}, which its manifest does not list: a file added after "
+                         "publication is never loaded (republish with `hatespeech export`, or remove it)")  # fmt: skip
     for name, entry in files.items():
         path = directory / name
         if not path.is_file():

@@ -18,6 +18,7 @@ from hatespeech import artifact
 from hatespeech.errors import ModelError
 
 CANDIDATE = "candidate"
+VERSION_ID = artifact.VERSION_ID
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,10 @@ def list_versions(current: Path) -> list[Version]:
 
 
 def find(current: Path, version: str) -> Path:
-    """The directory of ``version``: an id from ``models list``, or a path to a model dir."""
+    """The directory of ``version`` (resolved): an id from ``models list``, or a path to a model dir."""
     store = artifact.versions_dir(current)
-    if "/" not in version and (store / version).is_dir():
-        return store / version
+    if VERSION_ID.match(version) and (store / version).is_dir():
+        return (store / version).resolve()
     path = Path(version)
     if path.is_dir():
         return path.resolve()
@@ -130,8 +131,8 @@ def remove(current: Path, version: str) -> Path:
     """Delete a version from the store; the current one, and one a link points to, are refused."""
     directory = find(current, version)
     store = artifact.versions_dir(current).resolve()
-    if directory.parent != store:
-        raise ModelError(f"{directory} is not in the model store {store}: remove it yourself")
+    if directory.parent != store or not VERSION_ID.match(directory.name):
+        raise ModelError(f"{version} is not a version in the model store {store}: nothing removed")
     if directory in artifact.linked_versions(current.parent):
         which = "current" if current.resolve() == directory else "linked from " + str(current.parent)
         raise ModelError(f"{version} is {which}: switch to another version first (`hatespeech models use`)")
