@@ -25,7 +25,7 @@ from hatespeech.api.admin import router as admin_router
 from hatespeech.api.errors import install_error_handlers
 from hatespeech.api.feedback import Stores, purge_forever
 from hatespeech.api.feedback import router as feedback_router
-from hatespeech.api.lifecycle import Live, bring_up, reload, watch_link
+from hatespeech.api.lifecycle import Live, PendingReload, bring_up, reload, watch_link
 from hatespeech.api.metrics import Metrics
 from hatespeech.api.middleware import AccessLogMiddleware, BodyLimitMiddleware, FullQueueMiddleware
 from hatespeech.api.routes import STATIC_DIR, router
@@ -52,6 +52,7 @@ class Service:
     stores: Stores = field(default_factory=lambda: Stores(""))
     started: float = field(default_factory=time.monotonic)
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending_reload: PendingReload | None = None  # the reload others asking now join (coalesced)
     shadow: Shadow | None = None
     shadow_error: str | None = None  # the shadow model could not be loaded
     shadow_failed_target: Path | None = None

@@ -114,9 +114,32 @@ async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
         await refresh_shadow(service)
 
 
+@dataclass(frozen=True)
+class PendingReload:
+    """A reload queued or under way: what it loads, whether it is forced, and its outcome to come."""
+
+    target: Path
+    force: bool
+    task: asyncio.Future[ReloadOutcome]
+
+
 async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcome:
     """Load what ``settings.model_dir`` points to now and swap it in; the old model keeps serving until then.
-    Whatever the outcome, the shadow is then brought in line (its link may have moved on its own)."""
+    Whatever the outcome, the shadow is then brought in line (its link may have moved on its own).
+
+    Coalesced: a reload asked for while one of the same target (forced, when this one is) is queued or under way
+    gets that one's outcome instead of loading the model again, so a burst of requests costs one load. The shared
+    reload is shielded: a caller that goes away does not cancel it for the others."""
+    target = service.settings.model_dir.resolve()
+    pending: PendingReload | None = service.pending_reload
+    if pending is not None and not pending.task.done() and pending.target == target and pending.force >= force:
+        return await asyncio.shield(pending.task)
+    task = asyncio.ensure_future(_reload_in_turn(service, reason, force))
+    service.pending_reload = PendingReload(target, force, task)
+    return await asyncio.shield(task)
+
+
+async def _reload_in_turn(service: Any, reason: str, force: bool) -> ReloadOutcome:
     async with service.reload_lock:
         outcome = await _swap(service, reason, force)
         await refresh_shadow(service)
