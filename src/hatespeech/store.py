@@ -155,7 +155,7 @@ class Store:
         except OSError as exc:  # a read-only root filesystem, a folder the server may not write
             raise StoreError(f"cannot create the folder for {_redacted(url)}: {exc.strerror}") from exc
         try:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)  # no texts in error messages
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
             migrate(engine)

@@ -8,23 +8,29 @@ feedback an admin key (:mod:`hatespeech.api.security`); the reviewer recorded is
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from hatespeech.api.errors import ApiError, responses
 from hatespeech.api.schemas import JsonInteger, Text
+from hatespeech.errors import StoreError
 from hatespeech.store import REQUEST_ID_LENGTH, Feedback, Store, StoredPrediction, as_utc
 
 router = APIRouter()
 logger = logging.getLogger("hatespeech.api")
 PURGE_EVERY_S = 3600.0
+DATABASE_DOWN = "the feedback database is unavailable or refused the operation: try again later"
+T = TypeVar("T")
 
 
 ISO_MOMENT = (
@@ -132,14 +138,25 @@ class Stores:
                 self._store = Store.open(self.url)
             return self._store
 
-    async def store(self) -> Store:
-        if self._store is not None:
-            return self._store
-        return await run_in_threadpool(self.get)
+    async def run(self, call: Callable[[Store], T]) -> T:
+        """``call(store)`` in a worker thread, opening the database first if needed. Any database failure (down,
+        locked, disk full, a value it refuses) is a 503 ``database`` with a generic message; its cause goes to one
+        server log line. A response never carries SQL, parameters or hosts."""
+        try:
+            return await run_in_threadpool(lambda: call(self.get()))
+        except (StoreError, SQLAlchemyError, OSError, OverflowError) as exc:
+            logger.error(json.dumps({"event": "database_error", "error": _cause(exc)}))
+            raise ApiError("database", DATABASE_DOWN) from None
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _cause(exc: BaseException) -> str:
+    """The failure's type and first line (SQLAlchemy puts the statement on the lines after)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:500]
 
 
 def _service(request: Request) -> Any:
@@ -170,11 +187,11 @@ def _needs_storing(request: Request) -> None:
 )
 async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
     service = _service(request)
-    store = await service.stores.store()
     text, prediction_id, score = body.text, None, None
     if body.request_id is not None:
         _needs_storing(request)
-        stored = await run_in_threadpool(store.predictions_of, body.request_id)
+        request_id = body.request_id
+        stored = await service.stores.run(lambda store: store.predictions_of(request_id))
         if len({p.position for p in stored}) != len(stored):  # a client sent the same X-Request-ID twice
             raise ApiError("ambiguous", f"request id {body.request_id} names more than one request: label by text")
         if body.position >= len(stored):
@@ -184,8 +201,8 @@ async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
         text, prediction_id, score = stored[body.position].text, stored[body.position].id, stored[body.position].score
     assert text is not None
     reviewer = request.state.api_key.name  # the security middleware let only a reviewer or admin key through
-    record_id = await run_in_threadpool(
-        store.add_feedback, text, body.label, reviewer, body.note, body.request_id, prediction_id, score
+    record_id = await service.stores.run(
+        lambda store: store.add_feedback(text, body.label, reviewer, body.note, body.request_id, prediction_id, score)
     )
     return FeedbackCreated(id=record_id)
 
@@ -202,11 +219,10 @@ async def get_feedback(
     since: Annotated[str | None, Query(pattern=ISO_MOMENT, description="Created at or after (ISO 8601).")] = None,
     until: Annotated[str | None, Query(pattern=ISO_MOMENT, description="Created before (ISO 8601).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> FeedbackPage:
     start, end = _moment("since", since), _moment("until", until)
-    store = await _service(request).stores.store()
-    page = await run_in_threadpool(store.feedback, label, start, end, limit, offset)
+    page = await _service(request).stores.run(lambda store: store.feedback(label, start, end, limit, offset))
     return FeedbackPage(items=[_feedback_out(f) for f in page.items], total=page.total, limit=limit, offset=offset)
 
 
@@ -219,9 +235,8 @@ async def get_feedback(
 async def get_review(request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> ReviewQueue:
     _needs_storing(request)
     service = _service(request)
-    store = await service.stores.store()
     threshold = service.live.engine.info.threshold if service.live is not None else 0.5
-    items = await run_in_threadpool(store.review_queue, limit, threshold)
+    items = await service.stores.run(lambda store: store.review_queue(limit, threshold))
     return ReviewQueue(items=[_review_item(p) for p in items])
 
 

@@ -207,9 +207,9 @@ async def predict(body: PredictRequest, request: Request) -> Any:
         if prediction.truncated:
             service.metrics.truncated.inc()
     if settings.store_predictions:  # for the review queue and feedback by request id (personal data: opt-in)
-        store = await service.stores.store()
         kept = [(text, p.score, p.label) for text, p in zip(texts, predictions, strict=True)]
-        await run_in_threadpool(store.add_predictions, request.state.request_id, kept, live.version)
+        request_id, version = request.state.request_id, live.version
+        await service.stores.run(lambda store: store.add_predictions(request_id, kept, version))
     if isinstance(body, TextRequest):
         return outs[0]
     if isinstance(body, TextsRequest):

@@ -1,0 +1,69 @@
+"""Database errors (issue 28, item 7): every failure is a 503 `database` with a generic message and one server log
+line with its cause; a response never carries SQL, parameters or hosts. Both databases, a real server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from api.live_server import RunningServer
+from waiting import wait_until
+
+ADMIN = "admin-secret-db-errors-1"
+AUTH = {"Authorization": f"Bearer {ADMIN}"}
+SECRET_TEXT = "a private sentence 7f3a that must not leak"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def broken(request: pytest.FixtureRequest, tiny_model: Path, tmp_path: Path) -> Iterator[tuple[RunningServer, str]]:
+    """A server whose database loses its tables after it opened it (a restore gone wrong, a DBA's mistake)."""
+    database = (f"sqlite:///{tmp_path / 'state' / 'hatespeech.db'}" if request.param == "sqlite"
+                else str(request.getfixturevalue("postgres").new_database()))  # fmt: skip
+    env = {"HATESPEECH_ADMIN_KEYS": ADMIN, "HATESPEECH_DATABASE_URL": database, "HATESPEECH_STORE_PREDICTIONS": "true"}
+    server = RunningServer(tiny_model, env, tmp_path / "server.log")
+    server.wait_ready()
+    assert (
+        httpx.post(f"{server.url}/feedback", json={"text": "first", "label": "hate"}, headers=AUTH).status_code == 201
+    )
+    engine = create_engine(database)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE feedback"))
+        connection.execute(text("DROP TABLE predictions"))
+    engine.dispose()
+    yield server, database
+    server.stop()
+
+
+def test_every_database_failure_is_a_generic_503_with_its_cause_logged(broken: tuple[RunningServer, str]) -> None:
+    server, database = broken
+    calls = [
+        ("POST", "/feedback", {"text": SECRET_TEXT, "label": "hate"}),
+        ("GET", "/feedback", None),
+        ("GET", "/review", None),
+        ("POST", "/predict", {"text": SECRET_TEXT}),  # storing the prediction fails
+    ]
+    host = database.split("@")[-1].split("/")[0] if "@" in database else database
+    for method, path, body in calls:
+        response = httpx.request(method, f"{server.url}{path}", json=body, headers=AUTH, timeout=60)
+        assert response.status_code == 503, (method, path, response.text)
+        assert response.json()["error_type"] == "database"
+        shown = response.text.lower()
+        for leak in ("insert", "select", "sql", SECRET_TEXT.lower(), host.lower(), "feedback.", "psycopg", "sqlite3"):
+            assert leak not in shown, (leak, response.text)
+    wait_until(lambda: server.log_text().count('"database_error"') >= len(calls), what="the causes logged")
+    causes = [json.loads(line[line.index("{") :])["error"] for line in server.log_text().splitlines()
+              if '"database_error"' in line]  # fmt: skip
+    assert all(cause and "\n" not in cause for cause in causes)
+    assert SECRET_TEXT not in server.log_text()  # parameters are hidden even in the log
+    assert httpx.get(f"{server.url}/health").status_code == 200  # the server goes on
+
+
+def test_a_huge_offset_is_a_422_not_a_database_error(broken: tuple[RunningServer, str]) -> None:
+    server, _ = broken
+    response = httpx.get(f"{server.url}/feedback?offset={10**20}", headers=AUTH)
+    assert response.status_code == 422 and response.json()["error_type"] == "validation"
