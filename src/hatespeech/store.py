@@ -106,6 +106,13 @@ def migrate(engine: Engine) -> int:
     return len(MIGRATIONS)
 
 
+def _engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)  # no texts in error messages
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 MIGRATION_LOCK_KEY = 0x68617465  # "hate": any fixed 64-bit key, the same in every process
 
 
@@ -147,20 +154,43 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect, create the SQLite file's folder if needed, and migrate to the current schema."""
+    def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
+        """Connect and (the server, ``feedback upgrade``) create the SQLite file's folder and migrate to the current
+        schema. A reader (``migrate_schema=False``: export, compare, ``train --feedback``) changes nothing: a
+        missing database or an older schema is refused with the command that upgrades it."""
+        if not migrate_schema:
+            return cls._open_to_read(url)
         try:
             if url.startswith("sqlite:///"):
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a read-only root filesystem, a folder the server may not write
             raise StoreError(f"cannot create the folder for {_redacted(url)}: {exc.strerror}") from exc
         try:
-            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)  # no texts in error messages
-            if engine.dialect.name == "sqlite":
-                event.listen(engine, "connect", _sqlite_pragmas)
+            engine = _engine(url)
             migrate(engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the database {_redacted(url)}: {exc.__class__.__name__}: {exc}") from exc
+        return cls(engine)
+
+    @classmethod
+    def _open_to_read(cls, url: str) -> Store:
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            raise StoreError(f"no database at {_redacted(url)}")
+        try:
+            engine = _engine(url)
+            with engine.connect() as connection:
+                has_versions = inspect(connection).has_table("schema_version")
+                query = text("SELECT max(version) FROM schema_version")
+                version = int(connection.execute(query).scalar() or 0) if has_versions else 0
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the database {_redacted(url)}: {exc.__class__.__name__}") from exc
+        if version != len(MIGRATIONS):
+            engine.dispose()
+            raise StoreError(
+                f"the database {_redacted(url)} is at schema version {version}, this code reads version "
+                f"{len(MIGRATIONS)}: " + ("upgrade this code" if version > len(MIGRATIONS) else
+                "run `hatespeech feedback upgrade --database URL` (readers never change a schema)")
+            )  # fmt: skip
         return cls(engine)
 
     def close(self) -> None:

@@ -4,12 +4,15 @@ line with its cause; a response never carries SQL, parameters or hosts. Both dat
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from api.live_server import RunningServer
 from waiting import wait_until
@@ -67,3 +70,46 @@ def test_a_huge_offset_is_a_422_not_a_database_error(broken: tuple[RunningServer
     server, _ = broken
     response = httpx.get(f"{server.url}/feedback?offset={10**20}", headers=AUTH)
     assert response.status_code == 422 and response.json()["error_type"] == "validation"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "old.db"
+        sqlite3.connect(path).close()  # a database file without the schema (an older or foreign one)
+        return f"sqlite:///{path}"
+    return str(request.getfixturevalue("postgres").new_database())
+
+
+def test_readers_never_migrate_and_name_the_upgrade(empty_database: str, tmp_path: Path) -> None:
+    def tables() -> set[str]:
+        engine = create_engine(empty_database)
+        try:
+            return set(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+
+    readers = [
+        ["feedback", "export", "--output", str(tmp_path / "out.jsonl"), "--database", empty_database],
+        ["train", "--feedback", empty_database, "--out", str(tmp_path / "model"), "--epochs", "0"],
+    ]
+    for args in readers:
+        result = cli(*args)
+        assert result.returncode != 0 and "hatespeech feedback upgrade" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and result.stderr.strip().splitlines()[-1].startswith("error:")
+    assert tables() == set()  # nothing created or migrated
+    upgraded = cli("feedback", "upgrade", "--database", empty_database)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert {"feedback", "predictions", "schema_version"} <= tables()
+    assert cli(*readers[0]).returncode == 0
+
+
+def test_a_reader_does_not_create_a_missing_sqlite_database(tmp_path: Path) -> None:
+    result = cli("feedback", "export", "--output", str(tmp_path / "o.jsonl"), "--database",
+                 f"sqlite:///{tmp_path / 'none' / 'x.db'}")  # fmt: skip
+    assert result.returncode != 0 and "no database" in result.stderr
+    assert not (tmp_path / "none").exists()
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hatespeech", *args], capture_output=True, text=True, timeout=300)

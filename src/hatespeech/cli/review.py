@@ -26,11 +26,23 @@ DatabaseOption = Annotated[
 ]
 
 
-def _open(database: str | None) -> Any:
+def _open(database: str | None, *, migrate_schema: bool = False) -> Any:
+    """The feedback database; only ``feedback upgrade`` (and ``purge``, a writer) may change its schema."""
     from hatespeech.config import Settings
     from hatespeech.store import Store
 
-    return Store.open(database or Settings().store_url())
+    return Store.open(database or Settings().store_url(), migrate_schema=migrate_schema)
+
+
+@feedback_app.command("upgrade")
+def upgrade(database: DatabaseOption = None) -> None:
+    """Create or migrate the feedback database's schema to this version's (the server does it at start too)."""
+    store = _open(database, migrate_schema=True)
+    try:
+        version = store.schema_version()
+    finally:
+        store.close()
+    console.print(f"the feedback database is at schema version {version}", highlight=False)
 
 
 @feedback_app.command("export")
@@ -64,7 +76,7 @@ def purge(
     database: DatabaseOption = None,
 ) -> None:
     """Delete stored predictions and feedback older than the retention (the server also does this hourly)."""
-    store = _open(database)
+    store = _open(database, migrate_schema=True)
     try:
         predictions, feedback = store.purge(days)
     finally:

@@ -23,7 +23,7 @@ def load_feedback(source: str) -> Dataset:
         return Dataset(examples, dataset.report)
     from hatespeech.store import Store
 
-    store = Store.open(source)
+    store = Store.open(source, migrate_schema=False)  # a reader never changes a schema
     try:
         records = list(store.iter_feedback())
     finally:
