@@ -292,8 +292,9 @@ class Store:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes: every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """``moment`` in UTC: one with an offset is converted; a naive one is UTC already (SQLite gives back naive
+    datetimes, and every stored time is UTC). Queries pass UTC, so both databases compare the same instants."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _now() -> datetime:

@@ -159,6 +159,7 @@ def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
     response_model_exclude_none=True,  # `explanation` only when asked for
     summary="Classify one or more texts",
     responses=responses(
+        "bad_request",
         "validation",
         "payload_too_large",
         "unsupported_media_type",
