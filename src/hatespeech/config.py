@@ -239,6 +239,16 @@ class Settings(BaseSettings):
         description="Admin keys (everything: /admin/* reload and shadow, GET /feedback), comma-separated "
         "'name:secret'. Without one, the admin routes and GET /feedback answer 403.",
     )
+    rate_limit: str = Field(
+        "",
+        description="Requests each key may make, in the limits library's notation ('50/second;1000/minute'); past "
+        "it: 429 with Retry-After. Counted per server process. Empty = no limit.",
+    )
+    anonymous_rate_limit: str = Field(
+        "",
+        description="The same for requests without a key, per client address (behind a proxy: the proxy's, unless "
+        "it forwards the client's). Empty = no limit.",
+    )
     api_key_file: Path | None = Field(
         None,
         description="Keys file: one key per line, 'name role secret' or 'name role sha256:<hex>' (role: client, "
@@ -291,6 +301,14 @@ class Settings(BaseSettings):
         if self.api_key_file is not None and not self.api_key_file.is_file():
             raise ValueError(f"HATESPEECH_API_KEY_FILE={self.api_key_file} is not a file")
         self.keyring()  # a key that cannot be used stops the start, with its place named
+        from limits import parse_many
+
+        for name, value in (("HATESPEECH_RATE_LIMIT", self.rate_limit),
+                            ("HATESPEECH_ANONYMOUS_RATE_LIMIT", self.anonymous_rate_limit)):  # fmt: skip
+            try:
+                parse_many(value) if value.strip() else None
+            except ValueError:
+                raise ValueError(f"{name}={value!r} is not a rate like '50/second;1000/minute'") from None
         return self
 
     def store_url(self) -> str:

@@ -28,7 +28,7 @@ class ReloadOut(BaseModel):
     "/reload",
     response_model=ReloadOut,
     summary="Load the model the model dir points to now, and swap it in without dropping a request",
-    responses=responses("validation", "unauthorized", "forbidden", "reload_failed", "not_enabled"),
+    responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "reload_failed", "not_enabled"),
 )
 async def post_reload(request: Request, force: bool = False) -> ReloadOut:
     """A model that fails to load leaves the current one serving: 409 with the reason (also in /ready)."""
@@ -60,7 +60,7 @@ class ShadowOut(BaseModel):
     "/shadow",
     response_model=ShadowOut,
     summary="How the shadow (candidate) model compares with the one serving, on live traffic",
-    responses=responses("unauthorized", "forbidden", "not_enabled"),
+    responses=responses("unauthorized", "forbidden", "rate_limited", "not_enabled"),
 )
 async def get_shadow(request: Request) -> Any:
     service = request.app.state.service

@@ -28,6 +28,7 @@ from hatespeech.api.feedback import router as feedback_router
 from hatespeech.api.lifecycle import Live, PendingReload, bring_up, reload, watch_link
 from hatespeech.api.metrics import Metrics
 from hatespeech.api.middleware import AccessLogMiddleware, BodyLimitMiddleware, FullQueueMiddleware
+from hatespeech.api.rate_limit import RateLimitMiddleware
 from hatespeech.api.routes import STATIC_DIR, router
 from hatespeech.api.schemas import TEXT_PATTERN
 from hatespeech.api.security import ApiKeyMiddleware
@@ -116,10 +117,12 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     app.include_router(feedback_router)
     app.include_router(admin_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> full queue ->
-    # body limit.
+    # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> rate limit ->
+    # full queue -> body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(FullQueueMiddleware, service=service)
+    if settings.rate_limit or settings.anonymous_rate_limit:  # after the key check: it needs the matched key
+        app.add_middleware(RateLimitMiddleware, per_key=settings.rate_limit, anonymous=settings.anonymous_rate_limit)
     app.add_middleware(ApiKeyMiddleware, ring=ring)
     if settings.origins():
         app.add_middleware(

@@ -26,6 +26,7 @@ STATUS_BY_ERROR_TYPE: dict[str, int] = {
     "ambiguous": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
+    "rate_limited": 429,
     "validation": 422,
     "client_closed": 499,  # nginx's convention: logged and counted, never seen by the client
     "backend": 500,

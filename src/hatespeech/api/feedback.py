@@ -180,6 +180,7 @@ def _needs_storing(request: Request) -> None:
         "unsupported_media_type",
         "unauthorized",
         "forbidden",
+        "rate_limited",
         "not_found",
         "ambiguous",
         "not_enabled",
@@ -215,7 +216,7 @@ async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
     "/feedback",
     response_model=FeedbackPage,
     summary="Stored feedback, newest first (needs an admin key)",
-    responses=responses("validation", "unauthorized", "forbidden", "database"),
+    responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "database"),
 )
 async def get_feedback(
     request: Request,
@@ -234,7 +235,7 @@ async def get_feedback(
     "/review",
     response_model=ReviewQueue,
     summary="Stored predictions most worth a human look (needs a reviewer key and stored predictions)",
-    responses=responses("validation", "unauthorized", "forbidden", "not_enabled", "database"),
+    responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "not_enabled", "database"),
 )
 async def get_review(request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> ReviewQueue:
     _needs_storing(request)

@@ -164,6 +164,7 @@ def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
         "payload_too_large",
         "unsupported_media_type",
         "unauthorized",
+        "rate_limited",
         "overloaded",
         "not_ready",
         "timeout",
@@ -238,7 +239,12 @@ async def ready(request: Request) -> ReadyOut:
     return ReadyOut(engine=live.engine_name, version=live.version, reload_error=service.reload_error)
 
 
-@router.get("/model", response_model=ModelOut, summary="The model being served", responses=responses("not_ready"))
+@router.get(
+    "/model",
+    response_model=ModelOut,
+    summary="The model being served",
+    responses=responses("unauthorized", "rate_limited", "not_ready"),
+)
 async def model(request: Request) -> ModelOut:
     service = _ready_service(request)
     live = service.live
