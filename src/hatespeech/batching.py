@@ -64,6 +64,19 @@ class _Item:
 _STOP = object()
 
 
+class Reservation:
+    """Room held in a batcher's queue for texts being tokenized; released once (by enqueue, or by hand)."""
+
+    def __init__(self, batcher: MicroBatcher, count: int) -> None:
+        self.batcher = batcher
+        self.count = count
+
+    def release(self) -> None:
+        if self.count:
+            self.batcher._release(self.count)
+            self.count = 0
+
+
 class MicroBatcher:
     """A bounded queue in front of one inference thread. Use :meth:`start`, :meth:`submit`, :meth:`stop`."""
 
@@ -89,6 +102,7 @@ class MicroBatcher:
         self.on_abandoned = on_abandoned
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
         self._depth = 0
+        self._reserved = 0  # texts of requests being tokenized: counted against the queue before they are in it
         self._lock = threading.Lock()
         self._accepting = False
         self._thread: threading.Thread | None = None
@@ -115,19 +129,35 @@ class MicroBatcher:
             self._thread = None
 
     def check_room(self, count: int) -> None:
-        """Raise Overloaded now if ``count`` more texts would not fit (submit checks again, atomically)."""
+        """Raise Overloaded now if ``count`` more texts would not fit (submit checks again, atomically). Texts
+        being tokenized (:meth:`reserve`) count as queued."""
         if not self._accepting:
             raise Overloaded("the server is shutting down")
-        if self._depth + count > self.max_queue:
-            raise Overloaded(f"the queue is full ({self._depth} texts waiting); retry shortly")
+        if self._depth + self._reserved + count > self.max_queue:
+            waiting = f"{self._depth} texts waiting, {self._reserved} being tokenized"
+            raise Overloaded(f"the queue is full ({waiting}); retry shortly")
+
+    def reserve(self, count: int) -> Reservation:
+        """Hold room for ``count`` texts while they are tokenized (raises Overloaded when there is none): a burst
+        of large requests is refused before it costs tokenizing. Pass it to :meth:`enqueue`, or release it."""
+        with self._lock:
+            self.check_room(count)
+            self._reserved += count
+        return Reservation(self, count)
+
+    def _release(self, count: int) -> None:
+        with self._lock:
+            self._reserved -= count
 
     async def submit(self, tokens: Sequence[Tokens], timeout: float | None = None) -> list[Prediction]:
         """Queue tokenized texts; return their predictions in order (raises Overloaded / RequestTimeout)."""
         return await self.wait(self.enqueue(tokens), timeout)
 
-    def enqueue(self, tokens: Sequence[Tokens]) -> asyncio.Future[list[Prediction]]:
+    def enqueue(
+        self, tokens: Sequence[Tokens], reservation: Reservation | None = None
+    ) -> asyncio.Future[list[Prediction]]:
         """Queue tokenized texts now (no await: nothing can stop the batcher in between); await the future
-        with :meth:`wait`. Raises Overloaded when they do not fit."""
+        with :meth:`wait`. Raises Overloaded when they do not fit; ``reservation``'s room is theirs."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Prediction]] = loop.create_future()
         if not tokens:
@@ -135,6 +165,9 @@ class MicroBatcher:
             return future
         job = _Job(loop, future, len(tokens), [None] * len(tokens), len(tokens))
         with self._lock:
+            if reservation is not None:  # its room becomes theirs, atomically
+                self._reserved -= reservation.count
+                reservation.count = 0
             self.check_room(len(tokens))
             self._depth += len(tokens)
         now = time.perf_counter()

@@ -6,10 +6,14 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import uvicorn
 
 SHARED_ADMIN_KEY = "shared-admin-key-7e2b"  # the admin key of the `server` fixture (tests/api/conftest.py)
 
@@ -78,3 +82,21 @@ class RunningServer:
         if hasattr(self._log, "close"):
             self._log.close()
         return self.process.returncode
+
+
+@contextmanager
+def serve_in_thread(app: object) -> Iterator[str]:
+    """A real uvicorn server on loopback, in a thread of this process (for injected engines)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(10)

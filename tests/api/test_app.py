@@ -8,42 +8,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from hatespeech.api import create_app
 from hatespeech.api.lifecycle import load_engine
 from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine, Encoded, Prediction
 
-from api.live_server import RunningServer, free_port
+from api.live_server import RunningServer, free_port, serve_in_thread
 from waiting import wait_until
-
-
-@contextmanager
-def serve_in_thread(app: object) -> Iterator[str]:
-    """A real uvicorn server on loopback, in a thread of this process (for injected engines)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 class GatedEngine(BaseEngine):

@@ -1,14 +1,23 @@
-"""Amplification (issue 28, item 9): a burst of forced reloads costs one model load, not one per request."""
+"""Amplification (issue 28, item 9): a burst of forced reloads costs one model load, not one per request; texts
+being tokenized count against the queue, so a burst of large requests is refused before it costs tokenizing."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 
-from api.live_server import RunningServer
+from hatespeech.api import create_app
+from hatespeech.config import Settings
+from hatespeech.engine import BaseEngine, Encoded, Tokens
+
+from api.live_server import RunningServer, serve_in_thread
+from waiting import wait_until
 
 ADMIN = "admin-secret-burst-1"
 
@@ -38,3 +47,37 @@ def test_a_burst_of_forced_reloads_is_coalesced(model_copy: Path, tmp_path: Path
         assert httpx.post(f"{server.url}/predict", json={"text": "still serving"}).status_code == 200
     finally:
         server.stop()
+
+
+class SlowTokenizer(BaseEngine):
+    """The tiny model's tokenizer, held at a gate once warmed up: a request stays in tokenization."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.gate, self.tokenizing, self.warm = threading.Event(), threading.Event(), False
+
+    def tokenize(self, texts: Sequence[str]) -> list[Tokens]:
+        if self.warm:
+            self.tokenizing.set()
+            self.gate.wait(60)
+        self.warm = True
+        return super().tokenize(texts)
+
+    def forward(self, batch: Encoded) -> np.ndarray:
+        return np.zeros((len(batch.input_ids), 2), dtype=np.float32)
+
+
+def test_texts_being_tokenized_count_against_the_queue(tiny_model: Path) -> None:
+    engine = SlowTokenizer(tiny_model)
+    settings = Settings(model_dir=tiny_model, max_queue=8, max_texts=8)
+    with serve_in_thread(create_app(settings, engine=engine)) as url, ThreadPoolExecutor(2) as pool:
+        wait_until(lambda: httpx.get(f"{url}/ready").status_code == 200, what="ready")
+        long_texts = ["a long text to tokenize " * 40 for _ in range(8)]  # over the inline limit: a worker thread
+        first = pool.submit(httpx.post, f"{url}/predict", json={"texts": long_texts}, timeout=60)
+        wait_until(engine.tokenizing.is_set, what="the first request in tokenization")
+        refused = httpx.post(f"{url}/predict", json={"text": "one more"}, timeout=10)
+        assert refused.status_code == 503 and refused.json()["error_type"] == "overloaded"
+        assert "being tokenized" in refused.json()["error"]
+        engine.gate.set()
+        assert first.result().status_code == 200
+        assert httpx.post(f"{url}/predict", json={"text": "room again"}, timeout=10).status_code == 200

@@ -33,6 +33,7 @@ from hatespeech.api.schemas import (
     TextsRequest,
     request_texts,
 )
+from hatespeech.batching import Reservation
 from hatespeech.engine import Prediction, is_valid_unicode
 from hatespeech.explain import Plan, contributions, plan
 
@@ -134,18 +135,24 @@ def _no_plans(engine: Any, texts: list[str]) -> list[Plan]:
     return [Plan([tokens], []) for tokens in engine.tokenize(texts)]
 
 
-async def _tokenized(service: Any, texts: list[str], explaining: bool) -> tuple[Live, list[Plan]]:
-    """The live model and the texts tokenized by it. Tokenizing may leave the event loop (long texts): if a
-    reload swapped the model meanwhile, tokenize again with the new one, so the caller queues on the model
-    whose tokenizer it used, before that model's batcher can stop."""
+async def _tokenized(service: Any, texts: list[str], explaining: bool) -> tuple[Live, list[Plan], Reservation]:
+    """The live model, the texts tokenized by it, and the queue room they hold. Room is reserved before
+    tokenizing (under overload a 503 must be cheap, and a burst of large requests must not all tokenize at
+    once). Tokenizing may leave the event loop (long texts): if a reload swapped the model meanwhile, tokenize
+    again with the new one, so the caller queues on the model whose tokenizer it used."""
     while True:
         live: Live = service.live
-        live.batcher.check_room(len(texts))  # refuse before tokenizing: under overload a 503 must be cheap
-        with service.metrics.tokenize.time():
-            work = partial(_plans if explaining else _no_plans, live.engine, texts)
-            plans = await run_in_threadpool(work) if sum(map(len, texts)) > INLINE_TOKENIZE_CHARS else work()
+        reservation = live.batcher.reserve(len(texts))
+        try:
+            with service.metrics.tokenize.time():
+                work = partial(_plans if explaining else _no_plans, live.engine, texts)
+                plans = await run_in_threadpool(work) if sum(map(len, texts)) > INLINE_TOKENIZE_CHARS else work()
+        except BaseException:
+            reservation.release()
+            raise
         if service.live is live:
-            return live, plans
+            return live, plans, reservation
+        reservation.release()
 
 
 def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
@@ -184,11 +191,15 @@ async def predict(body: PredictRequest, request: Request) -> Any:
         raise ApiError(
             "validation", f"explain takes at most {settings.max_explain_texts} texts per request, not {len(texts)}"
         )
-    live, plans = await _tokenized(service, texts, explaining)
-    if not body.truncate and any(p.rows[0].truncated for p in plans):
-        raise ApiError("validation", f"a text is longer than {live.engine.info.max_length} tokens and truncate=false")
-    request.state.model_version = live.version  # X-Model-Version: the model that answers
-    queued = live.batcher.enqueue([row for p in plans for row in p.rows])
+    live, plans, reservation = await _tokenized(service, texts, explaining)
+    try:
+        if not body.truncate and any(p.rows[0].truncated for p in plans):
+            limit = live.engine.info.max_length
+            raise ApiError("validation", f"a text is longer than {limit} tokens and truncate=false")
+        request.state.model_version = live.version  # X-Model-Version: the model that answers
+        queued = live.batcher.enqueue([row for p in plans for row in p.rows], reservation)
+    finally:
+        reservation.release()  # a no-op once enqueue has taken it
     service.metrics.queue_depth.set(live.batcher.depth)
     scored = await _unless_client_leaves(request, live.batcher.wait(queued, settings.request_timeout_s))
     predictions, outs = [], []
