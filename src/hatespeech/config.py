@@ -223,6 +223,16 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(100_000, ge=1, description="Characters per text (longer: 422).")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Request body limit (larger: 413).")
     request_timeout_s: float = Field(30.0, gt=0.0, description="Per-request deadline (then 503).")
+    header_timeout_s: float = Field(
+        10.0, gt=0.0, description="A request's headers must arrive within this many seconds (then 408, closed)."
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0.0, description="A request's body must arrive within this many seconds of its headers (then 408)."
+    )
+    keep_alive_s: float = Field(5.0, gt=0.0, description="An idle keep-alive connection is closed after this.")
+    max_connections: int = Field(
+        1000, ge=1, description="Open connections per server process; a new one beyond it gets 503 and is closed."
+    )
     api_keys: str = Field(
         "",
         description="Client keys (classify), comma-separated 'name:secret' or bare secrets. With any client key "

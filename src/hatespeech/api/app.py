@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> rate limit ->
     # full queue -> body limit.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(FullQueueMiddleware, service=service)
     if settings.rate_limit or settings.anonymous_rate_limit:  # after the key check: it needs the matched key
         app.add_middleware(RateLimitMiddleware, per_key=settings.rate_limit, anonymous=settings.anonymous_rate_limit)

@@ -21,6 +21,7 @@ STATUS_BY_ERROR_TYPE: dict[str, int] = {
     "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "not_enabled": 409,
     "reload_failed": 409,
     "ambiguous": 409,

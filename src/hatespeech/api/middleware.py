@@ -4,6 +4,7 @@ and the body limit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -24,15 +25,17 @@ logger = logging.getLogger("hatespeech.api")
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over ``max_bytes``: by Content-Length up front, else while reading a streamed body.
+    """413 for bodies over ``max_bytes``: by Content-Length up front, else while reading a streamed body; 408
+    for a body that has not arrived ``timeout_s`` after its headers (a slow client holds no place for long).
 
-    The body (at most ``max_bytes``) is read here and replayed to the app, so an oversized stream is refused
-    before any handler sees it.
+    The body (at most ``max_bytes``) is read here and replayed to the app, so an oversized or slow stream is
+    refused before any handler sees it.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
@@ -44,8 +47,14 @@ class BodyLimitMiddleware:
             return
         chunks: list[bytes] = []
         size = 0
+        deadline = time.monotonic() + self.timeout_s
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                message_text = f"the request body did not arrive within {self.timeout_s:g} s"
+                await error_response("request_timeout", message_text, {"Connection": "close"})(scope, receive, send)
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")

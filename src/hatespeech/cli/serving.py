@@ -253,6 +253,7 @@ def serve(
 ) -> None:
     """Serve the model over HTTP (FastAPI + ONNX Runtime + dynamic batching). Other settings: HATESPEECH_*."""
     import logging
+    import math
     import os
     import signal
 
@@ -260,6 +261,7 @@ def serve(
     from pydantic import ValidationError
 
     from hatespeech import artifact
+    from hatespeech.api.protocol import GuardedHttpProtocol
     from hatespeech.config import Settings
 
     flags = {"model_dir": model, "host": host, "port": port, "workers": workers}
@@ -289,4 +291,6 @@ def serve(
         log_level=settings.log_level,
         access_log=False,  # our own JSON access log replaces uvicorn's
         timeout_graceful_shutdown=int(settings.request_timeout_s) + 5,
+        http=GuardedHttpProtocol,  # header deadline and connection limit (api/protocol.py)
+        timeout_keep_alive=math.ceil(settings.keep_alive_s),
     )

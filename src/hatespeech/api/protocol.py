@@ -1,0 +1,81 @@
+"""uvicorn's HTTP protocol (httptools) with the limits slow clients need, which uvicorn does not have itself.
+
+- **Header deadline**: a connection must send a request's complete headers within ``HATESPEECH_HEADER_TIMEOUT_S``
+  of opening (or of the request's first byte); otherwise 408 ``request_timeout`` and the connection is closed.
+  Without it, a client that opens sockets and sends a header byte now and then holds them for ever.
+- **Connection limit**: beyond ``HATESPEECH_MAX_CONNECTIONS`` open connections, a new one gets 503 ``overloaded``
+  and is closed at once, before it can hold a buffer.
+
+The body deadline is :class:`hatespeech.api.middleware.BodyLimitMiddleware`'s; idle keep-alive connections close
+after ``HATESPEECH_KEEP_ALIVE_S`` (uvicorn's own timer). ``hatespeech serve`` passes this class as uvicorn's
+``http`` implementation; it reads its limits from the environment once per process (each worker is one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from functools import cache
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from hatespeech.config import Settings
+
+
+@cache
+def _limits() -> tuple[float, int]:
+    settings = Settings()
+    return settings.header_timeout_s, settings.max_connections
+
+
+def _response(status: str, error_type: str, message: str) -> bytes:
+    body = json.dumps({"error": message, "error_type": error_type}).encode()
+    head = (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n")  # fmt: skip
+    return head.encode("latin-1") + body
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """:class:`HttpToolsProtocol` with a header deadline and a connection limit (see the module docstring)."""
+
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        timeout, max_connections = _limits()
+        if len(self.connections) > max_connections:
+            message = f"the server has {max_connections} connections open; retry shortly"
+            transport.write(_response("503 Service Unavailable", "overloaded", message))
+            transport.close()
+            return
+        self._arm(timeout)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._header_deadline is None:  # from the request's first byte (a new connection is armed already)
+            self._arm(_limits()[0])
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self, timeout: float) -> None:
+        self._disarm()
+        self._header_deadline = self.loop.call_later(timeout, self._headers_too_slow, timeout)
+
+    def _disarm(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _headers_too_slow(self, timeout: float) -> None:
+        self._header_deadline = None
+        if self.transport.is_closing():
+            return
+        message = f"the request's headers did not arrive within {timeout:g} s"
+        self.transport.write(_response("408 Request Timeout", "request_timeout", message))
+        self.transport.close()
