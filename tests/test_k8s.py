@@ -26,7 +26,9 @@ def by_kind(kind: str) -> dict[str, Any]:
     return next(doc for doc in documents() if doc["kind"] == kind)
 
 
-@pytest.mark.parametrize("kind", ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"])
+@pytest.mark.parametrize(
+    "kind", ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"]
+)
 def test_manifest_is_valid_against_the_kubernetes_schema(kind: str) -> None:
     kubernetes_validate.validate(by_kind(kind), VERSION, strict=True)
 
@@ -74,3 +76,23 @@ def test_rayservice_pods_are_valid_and_its_serve_config_imports() -> None:
     from hatespeech.scale.serve import parse_autoscale
 
     assert parse_autoscale(application["args"]["autoscale"]) == (2, 20)
+
+
+def test_ray_keeps_its_dashboard_inside_and_secrets_out_of_the_runtime_environment() -> None:
+    service = by_kind("RayService")
+    config = yaml.safe_load(service["spec"]["serveConfigV2"])
+    env = config["applications"][0]["runtime_env"]["env_vars"]
+    from hatespeech.scale.serve import SECRET_VARIABLES
+
+    assert not SECRET_VARIABLES & set(env)  # the dashboard shows a runtime environment
+    assert env["HATESPEECH_API_KEY_FILE"].startswith("/etc/hatespeech/") and "HATESPEECH_DATABASE_URL_FILE" in env
+    cluster = service["spec"]["rayClusterConfig"]
+    templates = [cluster["headGroupSpec"]["template"], *(g["template"] for g in cluster["workerGroupSpecs"])]
+    policy = by_kind("NetworkPolicy")["spec"]
+    for template in templates:
+        assert policy["podSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+        mounts = {m["mountPath"] for m in template["spec"]["containers"][0]["volumeMounts"]}
+        assert {"/etc/hatespeech/keys", "/etc/hatespeech/database"} <= mounts
+    open_rule, inside_rule = policy["ingress"]
+    assert "from" not in open_rule and [p["port"] for p in open_rule["ports"]] == [8000]  # only Serve is open
+    assert "ports" not in inside_rule and len(inside_rule["from"]) == 2  # the rest: own pods and the operator

@@ -233,3 +233,37 @@ def test_one_host_gets_one_proxy_a_real_cluster_one_per_node() -> None:
     assert proxy_location(["127.0.0.1", "127.0.0.1"]) == "HeadOnly"  # the test clusters: two nodes on loopback
     assert proxy_location(["10.0.0.4", "10.0.0.5"]) == "EveryNode"
     assert proxy_location(["10.0.0.4"]) == "EveryNode"  # one node so far: nodes that join later get a proxy
+
+
+def test_secrets_reach_replicas_as_private_files_never_in_the_runtime_environment(
+    model_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+
+    from hatespeech.config import Settings
+    from hatespeech.scale.serve import SECRET_VARIABLES, replica_env
+
+    secrets = {"HATESPEECH_API_KEYS": "shop:client-secret-ray-1", "HATESPEECH_ADMIN_KEYS": "ops:admin-secret-ray-2",
+               "HATESPEECH_DATABASE_URL": "postgresql+psycopg://app:db-password-3@db.internal/hs"}  # fmt: skip
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    env = replica_env(Settings(model_dir=model_copy), threads=1)
+    assert not SECRET_VARIABLES & set(env)
+    shown = json.dumps(env)
+    assert not [s for s in ("client-secret-ray-1", "admin-secret-ray-2", "db-password-3") if s in shown]
+    keys_file, url_file = Path(env["HATESPEECH_API_KEY_FILE"]), Path(env["HATESPEECH_DATABASE_URL_FILE"])
+    for path in (keys_file, url_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert "secret" not in keys_file.read_text() and "sha256:" in keys_file.read_text()  # digests only
+    assert replica_env(Settings(model_dir=model_copy), threads=1) == env  # no spurious redeploy
+    # A replica builds its settings from that environment alone and knows the same keys and database.
+    for name in secrets:
+        monkeypatch.delenv(name)
+    replica = Settings(**{k.removeprefix("HATESPEECH_").lower(): v for k, v in env.items()
+                          if k in ("HATESPEECH_API_KEY_FILE", "HATESPEECH_DATABASE_URL_FILE")})  # fmt: skip
+    ring = replica.keyring()
+    assert [(k.name, k.role.name) for k in map(ring.match, ("client-secret-ray-1", "admin-secret-ray-2")) if k] == [
+        ("shop", "client"), ("ops", "admin")]  # fmt: skip
+    assert replica.store_url() == secrets["HATESPEECH_DATABASE_URL"]
+    assert os.environ.get("HATESPEECH_ADMIN_KEYS") is None

@@ -286,6 +286,11 @@ class Settings(BaseSettings):
         description="Feedback database, as a SQLAlchemy URL (postgresql+psycopg://user:pass@host/db for "
         "PostgreSQL). Empty = SQLite, STATE_DIR/hatespeech.db, created on first use.",
     )
+    database_url_file: Path | None = Field(
+        None,
+        description="A file holding the database URL (a mounted secret): read instead of HATESPEECH_DATABASE_URL, so "
+        "the password is in no environment (Ray replicas get this path, never the URL).",
+    )
     store_predictions: bool = Field(
         False,
         description="Keep every classified text with its score, for the review queue and for feedback by "
@@ -310,6 +315,8 @@ class Settings(BaseSettings):
             )
         if self.api_key_file is not None and not self.api_key_file.is_file():
             raise ValueError(f"HATESPEECH_API_KEY_FILE={self.api_key_file} is not a file")
+        if self.database_url_file is not None and not self.database_url_file.is_file():
+            raise ValueError(f"HATESPEECH_DATABASE_URL_FILE={self.database_url_file} is not a file")
         self.keyring()  # a key that cannot be used stops the start, with its place named
         from limits import parse_many
 
@@ -322,7 +329,9 @@ class Settings(BaseSettings):
         return self
 
     def store_url(self) -> str:
-        """The feedback database URL: ``database_url``, else SQLite in ``state_dir``."""
+        """The feedback database URL: ``database_url_file``'s, else ``database_url``, else SQLite in ``state_dir``."""
+        if self.database_url_file is not None:
+            return self.database_url_file.read_text(encoding="utf-8").strip()
         return self.database_url or f"sqlite:///{(self.state_dir / 'hatespeech.db').resolve()}"
 
     def keyring(self) -> KeyRing:

@@ -11,7 +11,9 @@ import asyncio
 import logging
 import os
 import signal
+import tempfile
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +56,22 @@ class HateSpeechIngress:
             raise RuntimeError(f"not ready: {service.load_error or 'the model is still loading'}")
 
 
+SECRET_VARIABLES = frozenset(
+    {"HATESPEECH_API_KEYS", "HATESPEECH_REVIEWER_KEYS", "HATESPEECH_ADMIN_KEYS", "HATESPEECH_DATABASE_URL"}
+)
+"""Never copied into a runtime environment (Ray's dashboard shows those): replicas get files instead."""
+
+
 def replica_env(settings: Settings, threads: int) -> dict[str, str]:
     """The ``HATESPEECH_*`` variables each replica builds its app from.
 
     The model dirs are resolved to the versions they point to now: a new version is a new runtime
     environment, which Ray Serve rolls out as a new deployment version (see :func:`run`). The replicas
-    never reload by themselves (``HATESPEECH_RELOAD_BY_REDEPLOY``).
+    never reload by themselves (``HATESPEECH_RELOAD_BY_REDEPLOY``). Secrets never enter it: the keys go to
+    replicas as a keys file of SHA-256 digests, the database URL as a file (:func:`secret_files`).
     """
-    env = {k: v for k, v in os.environ.items() if k.startswith("HATESPEECH_")}
+    env = {k: v for k, v in os.environ.items() if k.startswith("HATESPEECH_") and k not in SECRET_VARIABLES}
+    env.update(secret_files(settings))
     env["HATESPEECH_MODEL_DIR"] = str(Path(settings.model_dir).resolve())
     env.pop("HATESPEECH_SHADOW_MODEL_DIR", None)
     if settings.shadow_model_dir is not None and settings.shadow_model_dir.exists():
@@ -71,6 +81,38 @@ def replica_env(settings: Settings, threads: int) -> dict[str, str]:
     env["HATESPEECH_MODEL_WATCH_S"] = "0"
     env["HATESPEECH_RELOAD_BY_REDEPLOY"] = "true"
     return env
+
+
+def secret_files(settings: Settings) -> dict[str, str]:
+    """Write the keys (as digests) and the database URL given in this process's environment to private files
+    (0600, in a 0700 folder made once per process, rewritten in place so replicas reread them); the variables
+    that name them. Files on this host: on a multi-node cluster, mount them on every node (Kubernetes Secrets)."""
+    written: dict[str, str] = {}
+    ring = settings.keyring()
+    if any(os.environ.get(name) for name in SECRET_VARIABLES - {"HATESPEECH_DATABASE_URL"}) and ring.keys:
+        lines = [f"{key.name} {key.role.name} sha256:{key.digest.hex()}" for key in ring.keys]
+        written["HATESPEECH_API_KEY_FILE"] = str(_private_write("keys", "\n".join(lines) + "\n"))
+    if os.environ.get("HATESPEECH_DATABASE_URL") and settings.database_url_file is None:
+        written["HATESPEECH_DATABASE_URL_FILE"] = str(_private_write("database-url", settings.database_url + "\n"))
+    return written
+
+
+@cache
+def _secrets_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="hatespeech-secrets-"))  # mode 0700
+
+
+def _private_write(name: str, content: str) -> Path:
+    path = _secrets_dir() / name
+    staged = path.with_suffix(".new")
+    descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    if not path.exists() or path.read_text(encoding="utf-8") != content:
+        staged.replace(path)  # replicas reread a changed file
+    else:
+        staged.unlink()
+    return path
 
 
 def application(
