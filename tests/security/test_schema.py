@@ -73,9 +73,10 @@ def test_dates_in_any_iso_form_with_their_offsets_honoured(served: tuple[Running
     assert total(since=(created - a_minute).astimezone(plus_two).isoformat()) == 1  # 2 h "later" on the clock face
     assert total(since=(created + a_minute).astimezone(plus_two).isoformat()) == 0
     assert total(until=(created + a_minute).astimezone(plus_two).isoformat()) == 1
-    assert total(since=(created - a_minute).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")) == 1  # basic format
+    assert total(since=(created - a_minute).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")) == 1  # Z for UTC
     year_end = datetime(created.year, 12, 31).date().isoformat()
     assert total(since=year_end) == (1 if created.date().isoformat() >= year_end else 0)  # the 31st is a date
-    for bad in ("2026-02-30", "yesterday", "12"):
+    assert total(since="2024-02-29") == 1 and total(until="2024-02-29") == 0  # a leap day
+    for bad in ("2026-02-30", "2025-02-29", "2026-04-31", "yesterday", "12"):
         response = httpx.get(f"{server.url}/feedback", params={"since": bad}, headers=AUTH)
         assert response.status_code == 422 and response.json()["error_type"] == "validation"

@@ -33,10 +33,14 @@ DATABASE_DOWN = "the feedback database is unavailable or refused the operation: 
 T = TypeVar("T")
 
 
-MOMENT_HELP = (
-    "ISO 8601 date or time, in any form Python's datetime.fromisoformat reads (2026-12-31, 2026-12-31T10:00+02:00, "
-    "20261231T100000Z); without an offset it is UTC."
+ISO_MOMENT = (
+    r"^(?:[1-9]\d{3}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+    r"|(?:[1-9]\d(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)-02-29)"
+    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?$"
 )
+"""Every real calendar date (leap days included) and time of ISO 8601's extended form, with an optional UTC offset:
+exactly what the route accepts, so the schema and the server agree."""
+MOMENT_HELP = "ISO 8601 date or time (2026-12-31, 2026-12-31T10:00:00+02:00, ...Z); without an offset it is UTC."
 
 
 def _exactly_one_source(schema: dict[str, Any]) -> None:
@@ -221,8 +225,8 @@ async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
 async def get_feedback(
     request: Request,
     label: Annotated[Literal["hate", "noHate"] | None, Query(description="Only this label.")] = None,
-    since: Annotated[str | None, Query(max_length=64, description=f"Created at or after: {MOMENT_HELP}")] = None,
-    until: Annotated[str | None, Query(max_length=64, description=f"Created before: {MOMENT_HELP}")] = None,
+    since: Annotated[str | None, Query(pattern=ISO_MOMENT, description=f"Created at or after: {MOMENT_HELP}")] = None,
+    until: Annotated[str | None, Query(pattern=ISO_MOMENT, description=f"Created before: {MOMENT_HELP}")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> FeedbackPage:
