@@ -214,16 +214,18 @@ def test_class_weights_enter_the_loss(tiny_base: Path) -> None:
     import torch
 
     from hatespeech.modeling import load_base
+    from hatespeech.training.batches import TrainBatch
     from hatespeech.training.step import Stage
 
     tokenizer, model = load_base(str(tiny_base))
     batch = dict(tokenizer(["they are vermin", "a nice day out"], padding=True, return_tensors="pt"))
     labels = torch.tensor([1, 0])
+    train_batch = TrainBatch(batch, labels)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     model.eval()  # no dropout: the two losses differ only by the weights
     with torch.no_grad():
-        plain = Stage(model, optimizer, 1, 0.0, 0.0)._loss(batch, labels, None)
-        weighted = Stage(model, optimizer, 1, 0.0, 0.0, class_weights=[0.25, 1.0])._loss(batch, labels, None)
+        plain = Stage(model, optimizer, 1, 0.0, 0.0)._loss(batch, train_batch)
+        weighted = Stage(model, optimizer, 1, 0.0, 0.0, class_weights=[0.25, 1.0])._loss(batch, train_batch)
         each = torch.nn.functional.cross_entropy(model(**batch).logits, labels, reduction="none")
     assert float(plain) == pytest.approx(float(each.mean()), abs=1e-5)
     assert float(weighted) == pytest.approx(float((each[0] + 0.25 * each[1]) / 1.25), abs=1e-5)

@@ -16,6 +16,7 @@ from hatespeech.data import load_split
 from hatespeech.engine import TorchEngine, predict_in_batches
 from hatespeech.errors import ModelError
 from hatespeech.training import step, train
+from hatespeech.training.batches import TrainBatch
 from hatespeech.training.distillation import teacher_scores
 
 runner = CliRunner()
@@ -58,12 +59,10 @@ def test_train_with_a_teacher_feeds_its_scores_to_every_step(
     seen: list[torch.Tensor | None] = []
     original = step.Stage.train_step
 
-    def spy(
-        self: step.Stage, batch: dict[str, torch.Tensor], labels: torch.Tensor, soft: torch.Tensor | None = None
-    ) -> float:
-        seen.append(soft)
+    def spy(self: step.Stage, batch: TrainBatch) -> float:
+        seen.append(batch.soft)
         assert self.teacher_weight == 0.7
-        return original(self, batch, labels, soft)
+        return original(self, batch)
 
     monkeypatch.setattr(step.Stage, "train_step", spy)
     data = load_split(small_data, "sampled_train")
