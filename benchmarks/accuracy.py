@@ -107,7 +107,11 @@ def out_of_fold_ranking(model_dir: Path, data_dir: Path, test: Dataset) -> dict[
         kinds += ["contrast"] * (len(labels) - len(kinds))
         if plain.labels != labels[: len(plain)]:
             raise SystemExit(f"{model_dir}: cannot rebuild the kinds of its validation texts")
-    hate = [s for s, y, k in zip(scores, labels, kinds, strict=True) if k == "sample" and y == 1]
+    # Only the forum's own labelled sample: it comes first in the mix, so extra rows (another corpus, which is
+    # "sample" too but easy to tell from forum sentences by its style) never count here.
+    own = len(load_training_data(data_dir, natural=False, contrast=False, counterfactual=False, test_texts=test.texts))
+    positions = [i for i, k in enumerate(kinds) if k == "sample"][:own]
+    hate = [scores[i] for i in positions if labels[i] == 1]
     ordinary = [s for s, y, k in zip(scores, labels, kinds, strict=True) if k == "natural" and y == 0]
     return ranking(hate, ordinary)
 

@@ -42,6 +42,7 @@ SETUP_LABELS = {
     "0.5.0": "0.5.0 defaults: `sampled_train` + natural noHate text + 200 contrast sentences",
     "no-quoting": "0.6.0 draft: + group-swapped variants + contrast set over 22 groups, no quoted hate",
     "defaults": "**defaults (0.6.0)**: + group-swapped variants + contrast set over 22 groups with quoted hate",
+    "davidson-hate": "defaults + Davidson et al. 2017's hate tweets (`--extra-labels hate`, their train part)",
 }
 CATEGORY_LABELS = {
     "identity_neutral": "identity groups named neutrally",
