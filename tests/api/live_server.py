@@ -85,6 +85,17 @@ class RunningServer:
 
 
 @contextmanager
+def serving(model: Path, log: Path, **settings: str) -> Iterator[RunningServer]:
+    """A ready `hatespeech serve` with these settings (``admin_keys="..."`` -> HATESPEECH_ADMIN_KEYS), stopped after."""
+    server = RunningServer(model, {f"HATESPEECH_{k.upper()}": v for k, v in settings.items()}, log)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
 def serve_in_thread(app: object) -> Iterator[str]:
     """A real uvicorn server on loopback, in a thread of this process (for injected engines)."""
     port = free_port()

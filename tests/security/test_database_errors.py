@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from api.live_server import RunningServer
+from api.live_server import RunningServer, serving
 from waiting import wait_until
 
 ADMIN = "admin-secret-db-errors-1"
@@ -22,24 +22,23 @@ AUTH = {"Authorization": f"Bearer {ADMIN}"}
 SECRET_TEXT = "a private sentence 7f3a that must not leak"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def broken(request: pytest.FixtureRequest, tiny_model: Path, tmp_path: Path) -> Iterator[tuple[RunningServer, str]]:
+@pytest.fixture
+def broken(tiny_model: Path, tmp_path: Path, database: str) -> Iterator[tuple[RunningServer, str]]:
     """A server whose database loses its tables after it opened it (a restore gone wrong, a DBA's mistake)."""
-    database = (f"sqlite:///{tmp_path / 'state' / 'hatespeech.db'}" if request.param == "sqlite"
-                else str(request.getfixturevalue("postgres").new_database()))  # fmt: skip
-    env = {"HATESPEECH_ADMIN_KEYS": ADMIN, "HATESPEECH_DATABASE_URL": database, "HATESPEECH_STORE_PREDICTIONS": "true"}
-    server = RunningServer(tiny_model, env, tmp_path / "server.log")
-    server.wait_ready()
-    assert (
-        httpx.post(f"{server.url}/feedback", json={"text": "first", "label": "hate"}, headers=AUTH).status_code == 201
-    )
+    with serving(tiny_model, tmp_path / "server.log", admin_keys=ADMIN, database_url=database,
+                 store_predictions="true") as server:  # fmt: skip
+        first = httpx.post(f"{server.url}/feedback", json={"text": "first", "label": "hate"}, headers=AUTH)
+        assert first.status_code == 201
+        drop_tables(database)
+        yield server, database
+
+
+def drop_tables(database: str) -> None:
     engine = create_engine(database)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE feedback"))
         connection.execute(text("DROP TABLE predictions"))
     engine.dispose()
-    yield server, database
-    server.stop()
 
 
 def test_every_database_failure_is_a_generic_503_with_its_cause_logged(broken: tuple[RunningServer, str]) -> None:

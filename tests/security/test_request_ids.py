@@ -11,21 +11,17 @@ import pytest
 
 from hatespeech.store import REQUEST_ID_LENGTH, Store
 
-from api.live_server import RunningServer
+from api.live_server import RunningServer, serving
 
 ADMIN = "admin-secret-for-ids-1"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storing(request: pytest.FixtureRequest, tiny_model: Path, tmp_path: Path) -> Iterator[tuple[RunningServer, str]]:
-    database = (f"sqlite:///{tmp_path / 'state' / 'hatespeech.db'}" if request.param == "sqlite"
-                else str(request.getfixturevalue("postgres").new_database()))  # fmt: skip
-    env = {"HATESPEECH_ADMIN_KEYS": ADMIN, "HATESPEECH_DATABASE_URL": database, "HATESPEECH_STORE_PREDICTIONS": "true"}
-    server = RunningServer(tiny_model, env, tmp_path / "server.log")
-    server.wait_ready()
-    yield server, database
-    server.stop()
+@pytest.fixture
+def storing(tiny_model: Path, tmp_path: Path, database: str) -> Iterator[tuple[RunningServer, str]]:
+    with serving(tiny_model, tmp_path / "server.log", admin_keys=ADMIN, database_url=database,
+                 store_predictions="true") as server:  # fmt: skip
+        yield server, database
 
 
 def test_an_id_longer_than_what_is_stored_is_replaced_and_the_prediction_kept(

@@ -30,13 +30,6 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state' / 'hatespeech.db'}"
-    return str(request.getfixturevalue("postgres").new_database())
-
-
 @pytest.fixture
 def keyed(tiny_model: Path, database: str, tmp_path: Path) -> Iterator[tuple[RunningServer, str, Path]]:
     """A server with a client key (env), a reviewer key and a hashed reviewer key (keys file), an admin key (env)."""

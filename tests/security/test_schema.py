@@ -13,21 +13,17 @@ import pytest
 
 from hatespeech.store import Store
 
-from api.live_server import RunningServer
+from api.live_server import RunningServer, serving
 
 ADMIN = "admin-secret-schema-1"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def served(request: pytest.FixtureRequest, tiny_model: Path, tmp_path: Path) -> Iterator[tuple[RunningServer, str]]:
-    database = (f"sqlite:///{tmp_path / 'state' / 'hatespeech.db'}" if request.param == "sqlite"
-                else str(request.getfixturevalue("postgres").new_database()))  # fmt: skip
-    env = {"HATESPEECH_ADMIN_KEYS": ADMIN, "HATESPEECH_DATABASE_URL": database, "HATESPEECH_MAX_TEXT_CHARS": "50"}
-    server = RunningServer(tiny_model, env, tmp_path / "server.log")
-    server.wait_ready()
-    yield server, database
-    server.stop()
+@pytest.fixture
+def served(tiny_model: Path, tmp_path: Path, database: str) -> Iterator[tuple[RunningServer, str]]:
+    with serving(tiny_model, tmp_path / "server.log", admin_keys=ADMIN, database_url=database,
+                 max_text_chars="50") as server:  # fmt: skip
+        yield server, database
 
 
 def test_a_feedback_text_over_max_length_is_refused_and_not_stored(served: tuple[RunningServer, str]) -> None:
