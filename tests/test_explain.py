@@ -64,12 +64,14 @@ def test_contribution_is_the_score_drop_when_the_span_is_masked(engine: OnnxEngi
         assert span.contribution == pytest.approx(prediction.score - engine.predict_encoded(masked)[0].score)
 
 
-def test_a_text_of_only_punctuation_or_truncated_still_explains(engine: OnnxEngine) -> None:
+def test_a_text_of_only_punctuation_or_scored_in_parts_still_explains(engine: OnnxEngine) -> None:
     ((prediction, spans),) = explain(engine, ["!!!"])
     assert [(s.start, s.end) for s in spans] == [(0, 3)]
     long = "word " * 2000
     ((prediction, spans),) = explain(engine, [long])
-    assert prediction.truncated and len(spans) == MAX_SPANS and spans[-1].end < len(long)
+    assert prediction.parts > 1 and prediction.part is not None and len(spans) == MAX_SPANS
+    start, end = prediction.part
+    assert start <= spans[0].start and spans[-1].end <= end  # over the worst part, in the text's offsets
 
 
 def test_the_documented_cap_is_the_code_s() -> None:

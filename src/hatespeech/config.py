@@ -221,6 +221,12 @@ class Settings(BaseSettings):
         16, ge=1, description="Texts per request with explain=true (each costs up to 17 rows of inference)."
     )
     max_text_chars: int = Field(100_000, ge=1, description="Characters per text (longer: 422).")
+    max_parts: int = Field(
+        1024,
+        ge=1,
+        description="Rows of inference per request: a text within the model's token limit is one, a longer one is "
+        "scored sentence by sentence (each a row). Beyond it: 422.",
+    )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Request body limit (larger: 413).")
     request_timeout_s: float = Field(30.0, gt=0.0, description="Per-request deadline (then 503).")
     header_timeout_s: float = Field(

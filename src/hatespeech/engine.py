@@ -22,8 +22,10 @@ from hatespeech.artifact import read_json
 from hatespeech.calibration import apply_shift, prior_shift
 from hatespeech.data import LABELS
 from hatespeech.errors import ModelError
+from hatespeech.parts import Splitter, worst
 
 HATE = "hate"
+MAX_ROWS_PER_PASS = 64  # predict(): rows per forward pass, so that a batch of long texts stays bounded
 NO_HATE = "noHate"
 logger = logging.getLogger(__name__)
 
@@ -35,13 +37,29 @@ class Prediction:
     label: str
     score: float
     truncated: bool
+    parts: int = 1  # a text over the model's token limit is scored in parts (hatespeech.parts)
+    part: tuple[int, int] | None = None  # characters [start, end) of the worst part, when there are several
 
     @property
     def scores(self) -> dict[str, float]:
         return {HATE: self.score, NO_HATE: 1.0 - self.score}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "score": self.score, "scores": self.scores, "truncated": self.truncated}
+        result = {"label": self.label, "score": self.score, "scores": self.scores, "truncated": self.truncated}
+        result["parts"] = self.parts
+        if self.part is not None:
+            result["part"] = {"start": self.part[0], "end": self.part[1]}
+        return result
+
+
+def combine(parts: Sequence[Prediction], spans: Sequence[tuple[int, int]]) -> Prediction:
+    """One text's prediction from its parts' (in order): the worst part's, with its offsets when there are
+    several. ``truncated`` only if a part itself was cut (a part is built to fit, so almost never)."""
+    if len(parts) == 1:
+        return parts[0]
+    index = worst([p.score for p in parts])
+    chosen = parts[index]
+    return Prediction(chosen.label, chosen.score, any(p.truncated for p in parts), len(parts), spans[index])
 
 
 @dataclass(frozen=True)
@@ -61,7 +79,7 @@ class Encoded:
 
 @dataclass(frozen=True)
 class Tokens:
-    """One tokenized text: what the batcher queues."""
+    """One tokenized text (or part of one): what the batcher queues."""
 
     ids: tuple[int, ...]
     type_ids: tuple[int, ...]
@@ -69,6 +87,23 @@ class Tokens:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One text as rows to score: one per part (a single row unless the text is over the token limit)."""
+
+    rows: list[Tokens]
+    spans: list[tuple[int, int]]  # characters [start, end) of each part in the text
+
+
+def regroup(splits: Sequence[Split], scored: Sequence[Prediction]) -> list[Prediction]:
+    """Each text's prediction from its rows' (``scored`` in the order of the splits' rows)."""
+    predictions, first = [], 0
+    for split in splits:
+        predictions.append(combine(scored[first : first + len(split.rows)], split.spans))
+        first += len(split.rows)
+    return predictions
 
 
 def collate(items: Sequence[Tokens]) -> Encoded:
@@ -166,6 +201,7 @@ class BaseEngine:
             raise ModelError(f"cannot load {tokenizer_path}: {exc}") from exc
         self.tokenizer.enable_truncation(max_length=self.info.max_length)
         self.tokenizer.no_padding()
+        self.splitter = Splitter(self.tokenizer, self.info.max_length)
         if self.info.lexical_weight > 0:
             logger.warning(
                 "%s was trained with a lexical (TF-IDF) blend of weight %g, which this version no longer applies: "
@@ -177,6 +213,25 @@ class BaseEngine:
         """Token ids of each text, truncated to the model's limit (no padding)."""
         encodings = self.tokenizer.encode_batch(list(texts))
         return [Tokens(tuple(e.ids), tuple(e.type_ids), bool(e.overflowing)) for e in encodings]
+
+    def split(self, texts: Sequence[str]) -> list[Split]:
+        """Each text's rows: the text itself, or its parts if it is over the model's token limit."""
+        texts = list(texts)
+        splits: list[Split] = []
+        pieces: list[str] = []
+        for text, encoding in zip(texts, self.tokenizer.encode_batch(texts), strict=True):
+            spans = self.splitter.parts(text, encoding).spans
+            rows = [] if len(spans) > 1 else [Tokens(tuple(encoding.ids), tuple(encoding.type_ids), False)]
+            splits.append(Split(rows, spans))
+            if not rows:
+                pieces.extend(text[start:end] for start, end in spans)
+        encoded = iter(self.tokenizer.encode_batch(pieces))
+        for split in splits:
+            if not split.rows:
+                for _ in split.spans:
+                    e = next(encoded)
+                    split.rows.append(Tokens(tuple(e.ids), tuple(e.type_ids), bool(e.overflowing)))
+        return splits
 
     def encodings(self, texts: Sequence[str]) -> list[Encoding]:
         """The tokenizer's encodings (ids, offsets, word ids), truncated to the model's limit."""
@@ -213,10 +268,14 @@ class BaseEngine:
         ]
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Predictions for ``texts`` in input order (one forward pass; callers choose batch sizes)."""
-        if not texts:
-            return []
-        return self.predict_encoded(self.encode(texts))
+        """Predictions for ``texts`` in input order, long texts scored in parts (one forward pass per
+        ``MAX_ROWS_PER_PASS`` rows; callers choose batch sizes)."""
+        splits = self.split(texts)
+        rows = [row for split in splits for row in split.rows]
+        scored: list[Prediction] = []
+        for start in range(0, len(rows), MAX_ROWS_PER_PASS):
+            scored.extend(self.predict_encoded(collate(rows[start : start + MAX_ROWS_PER_PASS])))
+        return regroup(splits, scored)
 
 
 class TorchEngine(BaseEngine):

@@ -3,8 +3,9 @@
 A text is split into words as a reader sees them: runs of tokens with no space between them, so "don't" or
 "immigrants," is one word. Each word in turn is replaced by the tokenizer's mask token. The word's
 contribution is P(hate) of the whole text minus P(hate) with that word masked: positive pushed the score
-towards hate, negative away from it. The text and all its masked variants go through one batched forward
-pass, so a text of W words costs W + 1 rows. At most ``MAX_SPANS`` spans are explained per text, which
+towards hate, negative away from it. The text is scored first; its masked variants then go through one batched
+forward pass, so a text of W words costs W + 1 rows. A text scored in parts (:mod:`hatespeech.parts`) is
+explained over its worst part, the one that decided its score. At most ``MAX_SPANS`` spans are explained per text, which
 bounds that cost. A longer text is cut into ``MAX_SPANS`` spans of neighbouring words, and each span is
 masked as a whole.
 """
@@ -84,10 +85,13 @@ def contributions(plan: Plan, scores: Sequence[float]) -> list[Span]:
 
 
 def explain(engine: BaseEngine, texts: Sequence[str], limit: int = MAX_SPANS) -> list[tuple[Prediction, list[Span]]]:
-    """Each text's prediction and its spans' contributions (one forward pass per text: the CLI's path)."""
+    """Each text's prediction and its spans' contributions, over its worst part if it was scored in parts
+    (offsets are the text's): the CLI's path."""
     explained = []
-    for encoding in engine.encodings(texts):
-        text_plan = plan(encoding, engine.mask_id, limit)
-        predictions = engine.predict_encoded(collate(text_plan.rows))
-        explained.append((predictions[0], contributions(text_plan, [p.score for p in predictions])))
+    for text, prediction in zip(texts, engine.predict(texts), strict=True):
+        start, end = prediction.part or (0, len(text))
+        text_plan = plan(engine.encodings([text[start:end]])[0], engine.mask_id, limit)
+        masked = engine.predict_encoded(collate(text_plan.rows[1:])) if text_plan.spans else []
+        spans = contributions(text_plan, [prediction.score] + [m.score for m in masked])
+        explained.append((prediction, [Span(s.start + start, s.end + start, s.contribution) for s in spans]))
     return explained

@@ -15,7 +15,7 @@ import hatespeech
 
 from api.live_server import RunningServer
 
-PREDICTION_KEYS = {"label", "score", "scores", "truncated"}
+PREDICTION_KEYS = {"label", "score", "scores", "truncated", "parts"}
 
 
 def test_health_is_ok(client: httpx.Client) -> None:
@@ -47,9 +47,11 @@ def test_predict_texts_in_input_order(client: httpx.Client) -> None:
     assert [p["score"] for p in batch] == pytest.approx([s["score"] for s in singles], abs=1e-5)
 
 
-def test_predict_long_text_is_truncated_and_says_so(client: httpx.Client) -> None:
-    body = client.post("/predict", json={"text": "word " * 2000}).json()
-    assert body["truncated"] is True
+def test_predict_long_text_is_scored_in_parts_and_says_which_decided(client: httpx.Client) -> None:
+    text = "word " * 2000
+    body = client.post("/predict", json={"text": text}).json()
+    assert body["truncated"] is False and body["parts"] > 1
+    assert 0 <= body["part"]["start"] < body["part"]["end"] <= len(text)
 
 
 def test_truncate_false_refuses_a_long_text(client: httpx.Client) -> None:

@@ -63,7 +63,9 @@ class Metrics:
                                registry=r)  # fmt: skip
         self.model_info = Gauge("hatespeech_model_info", "1 for the model version serving", ["version"], registry=r)
         self.shadow = ShadowMetrics(r)
-        self.truncated = Counter("hatespeech_truncated_texts", "Texts cut at the model's max length", registry=r)
+        self.split_texts = Counter(
+            "hatespeech_split_texts", "Texts over the model's token limit, scored in parts", registry=r
+        )
 
     def observe_batch(self, stats: BatchStats) -> None:
         self.batch_size.observe(stats.size)

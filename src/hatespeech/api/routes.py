@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from functools import partial
-from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,8 +33,8 @@ from hatespeech.api.schemas import (
     request_texts,
 )
 from hatespeech.batching import Reservation
-from hatespeech.engine import Prediction, is_valid_unicode
-from hatespeech.explain import Plan, contributions, plan
+from hatespeech.engine import Prediction, Split, collate, is_valid_unicode, regroup
+from hatespeech.explain import contributions, plan
 
 router = APIRouter()
 ROUTE_PATHS = frozenset(
@@ -125,34 +124,48 @@ async def _unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) 
     return task.result()
 
 
-def _plans(engine: Any, texts: list[str]) -> list[Plan]:
-    """Each text and its masked variants (explain=true)."""
-    return [plan(encoding, engine.mask_id) for encoding in engine.encodings(texts)]
-
-
-def _no_plans(engine: Any, texts: list[str]) -> list[Plan]:
-    """Each text alone."""
-    return [Plan([tokens], []) for tokens in engine.tokenize(texts)]
-
-
-async def _tokenized(service: Any, texts: list[str], explaining: bool) -> tuple[Live, list[Plan], Reservation]:
-    """The live model, the texts tokenized by it, and the queue room they hold. Room is reserved before
-    tokenizing (under overload a 503 must be cheap, and a burst of large requests must not all tokenize at
-    once). Tokenizing may leave the event loop (long texts): if a reload swapped the model meanwhile, tokenize
-    again with the new one, so the caller queues on the model whose tokenizer it used."""
+async def _tokenized(service: Any, texts: list[str]) -> tuple[Live, list[Split], Reservation]:
+    """The live model, the texts split into rows by its tokenizer, and the queue room they hold. Room is
+    reserved before tokenizing (under overload a 503 must be cheap, and a burst of large requests must not all
+    tokenize at once). Tokenizing may leave the event loop (long texts): if a reload swapped the model
+    meanwhile, tokenize again with the new one, so the caller queues on the model whose tokenizer it used."""
     while True:
         live: Live = service.live
         reservation = live.batcher.reserve(len(texts))
         try:
             with service.metrics.tokenize.time():
-                work = partial(_plans if explaining else _no_plans, live.engine, texts)
-                plans = await run_in_threadpool(work) if sum(map(len, texts)) > INLINE_TOKENIZE_CHARS else work()
+                work = partial(live.engine.split, texts)
+                splits = await run_in_threadpool(work) if sum(map(len, texts)) > INLINE_TOKENIZE_CHARS else work()
         except BaseException:
             reservation.release()
             raise
         if service.live is live:
-            return live, plans, reservation
+            return live, splits, reservation
         reservation.release()
+
+
+async def _explanations(
+    request: Request, service: Any, live: Live, texts: list[str], predictions: list[Prediction]
+) -> list[list[SpanOut]]:
+    """Each text's spans and their contributions, over its worst part (the text itself unless it was split):
+    one more round of rows, the part with each span masked, against the part's score."""
+    offsets = [p.part[0] if p.part else 0 for p in predictions]
+    pieces = [text[p.part[0] : p.part[1]] if p.part else text for text, p in zip(texts, predictions, strict=True)]
+    plans = [plan(encoding, live.engine.mask_id) for encoding in live.engine.encodings(pieces)]
+    rows = [row for text_plan in plans for row in text_plan.rows[1:]]
+    if service.live is live:  # no await between this check and enqueue: the batcher is still taking work
+        queued = live.batcher.enqueue(rows)
+        masked = await _unless_client_leaves(request, live.batcher.wait(queued, service.settings.request_timeout_s))
+    else:  # a reload retired this model since the texts were scored: explain on it, off its batcher
+        masked = await run_in_threadpool(live.engine.predict_encoded, collate(rows)) if rows else []
+    explained, first = [], 0
+    for text, prediction, text_plan, offset in zip(texts, predictions, plans, offsets, strict=True):
+        scores = [prediction.score] + [m.score for m in masked[first : first + len(text_plan.spans)]]
+        first += len(text_plan.spans)
+        spans = contributions(text_plan, scores)
+        shifted = [(s.start + offset, s.end + offset, s.contribution) for s in spans]
+        explained.append([SpanOut(start=a, end=b, contribution=c, text=text[a:b]) for a, b, c in shifted])
+    return explained
 
 
 def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
@@ -191,34 +204,36 @@ async def predict(body: PredictRequest, request: Request) -> Any:
         raise ApiError(
             "validation", f"explain takes at most {settings.max_explain_texts} texts per request, not {len(texts)}"
         )
-    live, plans, reservation = await _tokenized(service, texts, explaining)
+    live, splits, reservation = await _tokenized(service, texts)
     try:
-        if not body.truncate and any(p.rows[0].truncated for p in plans):
-            limit = live.engine.info.max_length
+        rows = [row for split in splits for row in split.rows]
+        limit = live.engine.info.max_length
+        if not body.truncate and len(rows) > len(texts):
             raise ApiError("validation", f"a text is longer than {limit} tokens and truncate=false")
+        if len(rows) > settings.max_parts:
+            raise ApiError(
+                "validation",
+                f"the texts make {len(rows)} parts of up to {limit} tokens, over the limit of {settings.max_parts} "
+                "per request: send fewer or shorter texts",
+            )
         request.state.model_version = live.version  # X-Model-Version: the model that answers
-        queued = live.batcher.enqueue([row for p in plans for row in p.rows], reservation)
+        queued = live.batcher.enqueue(rows, reservation)
     finally:
         reservation.release()  # a no-op once enqueue has taken it
     service.metrics.queue_depth.set(live.batcher.depth)
     scored = await _unless_client_leaves(request, live.batcher.wait(queued, settings.request_timeout_s))
-    predictions, outs = [], []
-    firsts = list(accumulate((len(p.rows) for p in plans), initial=0))[:-1]  # each text's first row
-    for text, text_plan, first in zip(texts, plans, firsts, strict=True):
-        prediction = scored[first]
-        predictions.append(prediction)
-        out = PredictionOut(**prediction.as_dict())
-        if explaining:
-            spans = contributions(text_plan, [p.score for p in scored[first : first + len(text_plan.rows)]])
-            out.explanation = [SpanOut(**vars(span), text=text[span.start : span.end]) for span in spans]
-        outs.append(out)
+    predictions = regroup(splits, scored)
+    outs = [PredictionOut(**prediction.as_dict()) for prediction in predictions]
+    if explaining:
+        for out, spans in zip(outs, await _explanations(request, service, live, texts, predictions), strict=True):
+            out.explanation = spans
     shadow = service.shadow
     if shadow is not None and shadow.summary.primary == live.version:  # off the response path, never blocks
         shadow.offer(texts, predictions)
     for prediction in predictions:
         service.metrics.predictions.labels(prediction.label).inc()
-        if prediction.truncated:
-            service.metrics.truncated.inc()
+        if prediction.parts > 1:
+            service.metrics.split_texts.inc()
     if settings.store_predictions:  # for the review queue and feedback by request id (personal data: opt-in)
         kept = [(text, p.score, p.label) for text, p in zip(texts, predictions, strict=True)]
         request_id, version = request.state.request_id, live.version
@@ -274,6 +289,7 @@ async def model(request: Request) -> ModelOut:
         limits=LimitsOut(
             max_texts=service.settings.max_texts,
             max_text_chars=service.settings.max_text_chars,
+            max_parts=service.settings.max_parts,
             max_body_bytes=service.settings.max_body_bytes,
         ),
     )

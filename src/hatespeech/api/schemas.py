@@ -69,7 +69,9 @@ class _RequestOptions(BaseModel):
 
     parameters: HFParameters | None = Field(None, description="Hugging Face parameters.")
     truncate: StrictBool = Field(
-        True, description="Cut texts longer than the model's max length (false: such texts are a 422)."
+        True,
+        description="Accept texts longer than the model's token limit: each is scored in parts and gets its worst "
+        "part's score (false: such texts are a 422, as in text-embeddings-inference).",
     )
     raw_scores: Annotated[Literal[False], BeforeValidator(_only_false)] = Field(
         False, description="TEI option; only false is supported."
@@ -78,7 +80,8 @@ class _RequestOptions(BaseModel):
 
 EXPLAIN_DESCRIPTION = (
     f"Add `explanation` to each prediction: the words that moved P(hate), found by masking each in turn "
-    f"(at most {MAX_SPANS} spans per text; a longer text is explained in spans of neighbouring words). "
+    f"(at most {MAX_SPANS} spans per text; a longer text is explained in spans of neighbouring words; a text "
+    "scored in parts is explained over its worst part). "
     "Costs one extra row of inference per span; limited to `max_explain_texts` texts per request."
 )
 
@@ -146,6 +149,13 @@ class SpanOut(BaseModel):
     )
 
 
+class PartOut(BaseModel):
+    """Characters of the input: ``text[start:end]``."""
+
+    start: int = Field(ge=0, description="Offset of its first character (Unicode code points).")
+    end: int = Field(ge=0, description="Offset one past its last character.")
+
+
 class PredictionOut(BaseModel):
     """The verdict for one text."""
 
@@ -157,6 +167,7 @@ class PredictionOut(BaseModel):
                     "score": 0.03,
                     "scores": {"hate": 0.03, "noHate": 0.97},
                     "truncated": False,
+                    "parts": 1,
                 }
             ]
         }
@@ -165,7 +176,18 @@ class PredictionOut(BaseModel):
     label: Label = Field(description="`hate` when score >= the model's decision threshold.")
     score: float = Field(ge=0.0, le=1.0, description="Probability of `hate`.")
     scores: dict[str, float] = Field(description="Probability of each label.")
-    truncated: bool = Field(description="True when the text was cut at the model's max length.")
+    truncated: bool = Field(
+        description="True when some of the text was not scored. A text over the model's token limit is scored in "
+        "parts that each fit, so this is false unless a single part could not be made to fit."
+    )
+    parts: int = Field(
+        1, ge=1, description="How many parts the text was scored in: 1 unless it is over the model's token limit."
+    )
+    part: PartOut | None = Field(
+        None,
+        description="With parts > 1 only: the part that decided the score (the highest P(hate); the text's score "
+        "and label are that part's).",
+    )
     explanation: list[SpanOut] | None = Field(
         None, description="With `explain: true` only: the text's spans in order, each with its contribution."
     )
@@ -205,6 +227,7 @@ class LimitsOut(BaseModel):
 
     max_texts: int = Field(description="Texts per request.")
     max_text_chars: int = Field(description="Characters per text.")
+    max_parts: int = Field(description="Rows of inference per request: one per text, one per part of a long text.")
     max_body_bytes: int = Field(description="Bytes per request body.")
 
 

@@ -111,12 +111,21 @@ class Scorer:
         labels: list[str | None] = [None] * len(texts)
         scores: list[float | None] = [None] * len(texts)
         truncated: list[bool | None] = [None] * len(texts)
+        parts: list[int | None] = [None] * len(texts)
+        starts: list[int | None] = [None] * len(texts)  # the worst part's characters, for a text scored in parts
+        ends: list[int | None] = [None] * len(texts)
         for i, prediction in zip(valid, predict_in_batches(self.engine, [texts[i] for i in valid]), strict=True):
             labels[i], scores[i], truncated[i] = prediction.label, prediction.score, prediction.truncated
+            parts[i] = prediction.parts
+            if prediction.part is not None:
+                starts[i], ends[i] = prediction.part
         return (
             batch.append_column("label", pa.array(labels, pa.string()))
             .append_column("score", pa.array(scores, pa.float64()))
             .append_column("truncated", pa.array(truncated, pa.bool_()))
+            .append_column("parts", pa.array(parts, pa.int64()))
+            .append_column("part_start", pa.array(starts, pa.int64()))
+            .append_column("part_end", pa.array(ends, pa.int64()))
         )
 
 
@@ -199,7 +208,9 @@ class _JsonlWriter:
             if columns["error"][i] is not None:
                 record["error"] = columns["error"][i]
             else:
-                record.update(label=columns["label"][i], score=columns["score"][i], truncated=columns["truncated"][i])
+                record.update({key: columns[key][i] for key in ("label", "score", "truncated", "parts")})
+                if columns["part_start"][i] is not None:
+                    record["part"] = {"start": columns["part_start"][i], "end": columns["part_end"][i]}
             lines.append(json.dumps(record, ensure_ascii=False) + "\n")
         self.handle.write("".join(lines))
 
@@ -214,7 +225,8 @@ class _ParquetWriter:
         self.path = path
         self.schema = pa.schema(
             [("id", pa.int64()), ("source", pa.string()), ("text", pa.string()), ("label", pa.string()),
-             ("score", pa.float64()), ("truncated", pa.bool_()), ("error", pa.string())]
+             ("score", pa.float64()), ("truncated", pa.bool_()), ("parts", pa.int64()), ("part_start", pa.int64()),
+             ("part_end", pa.int64()), ("error", pa.string())]
         )  # fmt: skip
         self.writer: Any = None
 
