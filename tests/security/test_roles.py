@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -93,7 +94,18 @@ def test_each_role_reaches_exactly_its_routes(keyed: tuple[RunningServer, str, P
             if status == 401:
                 assert response.headers["www-authenticate"] == "Bearer"
             if status == 403:
-                assert "needs a" in response.json()["error"] and CLIENT not in response.text
+                assert re.search(r"needs an? (reviewer|admin) key", response.json()["error"])
+                assert CLIENT not in response.text
+
+
+def test_a_method_a_protected_route_does_not_have_is_405_for_anyone(keyed: tuple[RunningServer, str, Path]) -> None:
+    """It does nothing, and the OpenAPI document already lists the methods: no key is asked for."""
+    server, _, _ = keyed
+    for method, path in (("TRACE", "/admin/reload"), ("DELETE", "/admin/shadow"), ("PUT", "/feedback"),
+                         ("POST", "/review"), ("GET", "/admin/reload")):  # fmt: skip
+        response = httpx.request(method, f"{server.url}{path}")
+        assert response.status_code == 405, (method, path, response.text)
+        assert response.json()["error_type"] == "method_not_allowed"
 
 
 def test_a_client_key_cannot_label_or_read_stored_texts(keyed: tuple[RunningServer, str, Path]) -> None:

@@ -73,6 +73,9 @@ def test_dates_in_any_iso_form_with_their_offsets_honoured(served: tuple[Running
     year_end = datetime(created.year, 12, 31).date().isoformat()
     assert total(since=year_end) == (1 if created.date().isoformat() >= year_end else 0)  # the 31st is a date
     assert total(since="2024-02-29") == 1 and total(until="2024-02-29") == 0  # a leap day
-    for bad in ("2026-02-30", "2025-02-29", "2026-04-31", "yesterday", "12"):
+    basic = (created - a_minute).astimezone(plus_two).strftime("%Y%m%dT%H%M%S%z")  # basic form: 20261231T101500+0200
+    assert total(since=basic) == 1 and total(until=basic) == 0
+    assert total(since="20240229") == 1 and total(since=(created + a_minute).strftime("%Y%m%dT%H%MZ")) == 0
+    for bad in ("2026-02-30", "2025-02-29", "2026-04-31", "yesterday", "12", "2026-W53-1", "20261231T10:00"):
         response = httpx.get(f"{server.url}/feedback", params={"since": bad}, headers=AUTH)
         assert response.status_code == 422 and response.json()["error_type"] == "validation"

@@ -33,14 +33,27 @@ DATABASE_DOWN = "the feedback database is unavailable or refused the operation: 
 T = TypeVar("T")
 
 
-ISO_MOMENT = (
-    r"^(?:[1-9]\d{3}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
-    r"|(?:[1-9]\d(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)-02-29)"
-    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?$"
+def _iso_moment(date_sep: str, time_sep: str) -> str:
+    """ISO 8601 calendar date (every real one, leap days included) and optional time and UTC offset, in one
+    form: extended (``-`` and ``:``) or basic (no separators)."""
+    d, t = date_sep, time_sep
+    year = r"[1-9]\d{3}"
+    month_day = rf"(?:(?:0[1-9]|1[0-2]){d}(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2]){d}(?:29|30)|(?:0[13578]|1[02]){d}31)"
+    leap_year = r"(?:[1-9]\d(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)"
+    date = rf"(?:{year}{d}{month_day}|{leap_year}{d}02{d}29)"
+    time = rf"(?:[01]\d|2[0-3])(?:{t}[0-5]\d(?:{t}[0-5]\d(?:[.,]\d{{1,6}})?)?)?"
+    offset = rf"(?:Z|[+-](?:[01]\d|2[0-3])(?:{t}[0-5]\d)?)"
+    return rf"{date}(?:[T ]{time}{offset}?)?"
+
+
+ISO_MOMENT = rf"^(?:{_iso_moment('-', ':')}|{_iso_moment('', '')})$"
+"""Every real calendar date and time of ISO 8601, extended or basic form, with an optional UTC offset: exactly what
+the route accepts, so the schema and the server agree. Week and ordinal dates (``2026-W53-1``, ``2026-365``) are
+not taken."""
+MOMENT_HELP = (
+    "ISO 8601 date or time, extended or basic form (2026-12-31, 2026-12-31T10:00:00+02:00, 20261231T1000Z); "
+    "without an offset it is UTC."
 )
-"""Every real calendar date (leap days included) and time of ISO 8601's extended form, with an optional UTC offset:
-exactly what the route accepts, so the schema and the server agree."""
-MOMENT_HELP = "ISO 8601 date or time (2026-12-31, 2026-12-31T10:00:00+02:00, ...Z); without an offset it is UTC."
 
 
 def _exactly_one_source(schema: dict[str, Any]) -> None:

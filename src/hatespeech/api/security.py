@@ -22,19 +22,29 @@ from hatespeech.keys import ROLE_SETTINGS, ApiKey, KeyRing, Role
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 ADMIN_PREFIX = "/admin/"
+PROTECTED_ROUTES: dict[str, dict[str, Role]] = {
+    "/feedback": {"POST": Role.reviewer, "GET": Role.admin, "HEAD": Role.admin},  # reading stored texts: admin
+    "/review": {"GET": Role.reviewer, "HEAD": Role.reviewer},
+    "/admin/reload": {"POST": Role.admin},
+    "/admin/shadow": {"GET": Role.admin, "HEAD": Role.admin},
+}
+"""The routes above the client role, by method. A method a route does not have passes to the router (405): it
+does nothing, and the OpenAPI document already says which methods exist."""
 
 
 def required_role(method: str, path: str) -> Role | None:
-    """The role a request needs; None for the public routes."""
+    """The role a request needs; None for the public routes (and methods a protected route does not have)."""
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
         return None
+    if path in PROTECTED_ROUTES:
+        return PROTECTED_ROUTES[path].get(method)
     if path.startswith(ADMIN_PREFIX):
         return Role.admin
-    if path == "/feedback":  # posting is the reviewer's, reading stored feedback the admin's; other methods: 405
-        return {"POST": Role.reviewer, "GET": Role.admin, "HEAD": Role.admin}.get(method)
-    if path == "/review":
-        return Role.reviewer if method in ("GET", "HEAD") else None
     return Role.client
+
+
+def _a(role: Role) -> str:
+    return f"an {role.name}" if role.name[0] in "aeiou" else f"a {role.name}"
 
 
 class ApiKeyMiddleware:
@@ -67,12 +77,12 @@ class ApiKeyMiddleware:
                 return None  # no client keys: classifying is open (reviewer and admin keys do not close it)
         elif not self.ring.has(needed):
             settings = " or ".join(ROLE_SETTINGS[r] for r in Role if r >= needed)
-            return error_response("forbidden", f"{what} needs a {needed.name} key and none is configured: set "
+            return error_response("forbidden", f"{what} needs {_a(needed)} key and none is configured: set "
                                   f"{settings} (or HATESPEECH_API_KEY_FILE)")  # fmt: skip
         if key is None:
-            return error_response("unauthorized", f"{what} needs a {needed.name} key: send 'Authorization: Bearer "
+            return error_response("unauthorized", f"{what} needs {_a(needed)} key: send 'Authorization: Bearer "
                                   "<key>' with a valid key", {"WWW-Authenticate": "Bearer"})  # fmt: skip
         if key.role < needed:
-            return error_response("forbidden", f"{what} needs a {needed.name} key; key '{key.name}' is a "
-                                  f"{key.role.name} key")  # fmt: skip
+            return error_response("forbidden", f"{what} needs {_a(needed)} key; key '{key.name}' is "
+                                  f"{_a(key.role)} key")  # fmt: skip
         return None
