@@ -64,6 +64,7 @@ def test_classify_one_sentence_shows_label_score_and_confidence_bar(page: Any, s
     assert label.inner_text() == expected["label"] and score == pytest.approx(expected["score"], abs=1e-4)
     width = page.eval_on_selector("#result-bar", "el => el.getBoundingClientRect().width")
     assert width > 0
+    expect(page.locator("#result-parts")).to_be_hidden()  # one part: nothing to say
     assert errors == []  # no script errors, no Content-Security-Policy violations
     assert all(url.startswith(server.url) for url in requested), requested  # nothing leaves the server
 
@@ -125,6 +126,20 @@ def test_review_mode_labels_the_queue_with_key_presses(tiny_model: Path, tmp_pat
         assert [e for e in errors if "status of 401" not in e] == []  # the browser logs the keyless 401s
     finally:
         server.stop()
+
+
+def test_a_long_text_says_which_part_decided_and_marks_its_words(page: Any, server: RunningServer) -> None:
+    text = " ".join(f"Sentence number {i} is about the weather today." for i in range(40))
+    errors, _ = open_page(page, server.url)
+    page.get_by_label("Text to classify").fill(text)
+    page.get_by_role("button", name="Classify").click()
+    expect(page.locator("#result-parts")).to_be_visible()
+    expected = httpx.post(f"{server.url}/predict", json={"text": text, "explain": True}).json()
+    start, end = expected["part"]["start"], expected["part"]["end"]
+    assert f"scored in {expected['parts']} parts" in page.locator("#result-parts").inner_text()
+    assert f"characters {start}\u2013{end}" in page.locator("#result-parts").inner_text()
+    assert " ".join(page.locator("#why-text .word").all_inner_texts()) == text[start:end]
+    assert errors == []
 
 
 def test_empty_text_shows_an_error_and_no_result(page: Any, server: RunningServer) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from hatespeech.api import create_app
 from hatespeech.config import Settings
-from hatespeech.engine import BaseEngine, Encoded, Tokens
+from hatespeech.engine import BaseEngine, Encoded, Split
 
 from api.live_server import RunningServer, serve_in_thread
 from waiting import wait_until
@@ -56,12 +56,12 @@ class SlowTokenizer(BaseEngine):
         super().__init__(directory)
         self.gate, self.tokenizing, self.warm = threading.Event(), threading.Event(), False
 
-    def tokenize(self, texts: Sequence[str]) -> list[Tokens]:
+    def split(self, texts: Sequence[str]) -> list[Split]:
         if self.warm:
             self.tokenizing.set()
             self.gate.wait(60)
         self.warm = True
-        return super().tokenize(texts)
+        return super().split(texts)
 
     def forward(self, batch: Encoded) -> np.ndarray:
         return np.zeros((len(batch.input_ids), 2), dtype=np.float32)
@@ -72,7 +72,8 @@ def test_texts_being_tokenized_count_against_the_queue(tiny_model: Path) -> None
     settings = Settings(model_dir=tiny_model, max_queue=8, max_texts=8)
     with serve_in_thread(create_app(settings, engine=engine)) as url, ThreadPoolExecutor(2) as pool:
         wait_until(lambda: httpx.get(f"{url}/ready").status_code == 200, what="ready")
-        long_texts = ["a long text to tokenize " * 40 for _ in range(8)]  # over the inline limit: a worker thread
+        # Over the inline limit in characters (tokenized on a worker thread), within the model's in tokens: 8 rows.
+        long_texts = ["a text padded with spaces" + " " * 600 for _ in range(8)]
         first = pool.submit(httpx.post, f"{url}/predict", json={"texts": long_texts}, timeout=60)
         wait_until(engine.tokenizing.is_set, what="the first request in tokenization")
         refused = httpx.post(f"{url}/predict", json={"text": "one more"}, timeout=10)

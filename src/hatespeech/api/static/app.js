@@ -96,6 +96,11 @@ function showSingle(prediction) {
   $("result-bar").className = `bar-fill ${label}`;
   $("result-score").textContent = prediction.score.toFixed(4);
   $("result-threshold").textContent = String(state.threshold);
+  // A text over the model's token limit is scored sentence by sentence; its score is the worst sentence's.
+  const parts = prediction.parts || 1;
+  $("result-parts").hidden = parts < 2;
+  $("result-parts").textContent = parts < 2 ? "" :
+    `Long text: scored in ${parts} parts; this is the score of the worst, characters ${prediction.part.start}–${prediction.part.end} (its words are marked below).`;
   $("result").hidden = false;
   $("batch").hidden = true;
 }
