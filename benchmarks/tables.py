@@ -207,6 +207,24 @@ def explain_cost() -> str:
     )
 
 
+def engines() -> str:
+    """docs/engines.md: every engine this CPU runs, as auto measures them (benchmarks/engines.py)."""
+    record = load("engines")
+    figures = record["figures"]
+    reference = figures["rows"][0]["texts_per_s"]
+    rows = [
+        [f"`{r['engine']}`", f"{r['texts_per_s']:.0f} ({_spread(r['runs'])})", f"{r['texts_per_s'] / reference:.2f}",
+         f"{r['accuracy']:.4f}", f"{r['agreement']:.4f}", "yes" if r["passed"] else "no"]
+        for r in figures["rows"]
+    ]  # fmt: skip
+    header = ["engine", "texts/s, median (range)", f"{TIMES} onnx-fp32", "accuracy", "agreement with fp32", "passes"]
+    return block(
+        table(header, rows),
+        f"{figures['texts']} parity sentences, {figures['threads']} threads, {len(figures['chosen'])} runs; auto "
+        f"chose {', '.join(sorted(set(figures['chosen'])))} on `{figures['cpu']}`; {provenance(record)}.",
+    )
+
+
 def lifecycle() -> str:
     """docs/models.md: hot-reload swap time and memory under load, and the shadow model's cost at c=1."""
     record = load("lifecycle")
@@ -350,6 +368,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "docker": docker_image,
     "explain": explain_cost,
     "lifecycle": lifecycle,
+    "engines": engines,
 }
 
 

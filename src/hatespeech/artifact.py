@@ -23,6 +23,7 @@ from hatespeech.errors import ModelError
 
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
+PARITY_FILE = "parity.jsonl"  # sentences an engine must score like ONNX Runtime fp32 (hatespeech.engine_choice)
 REQUIRED_FILES = ("config.json", "tokenizer.json")
 TORCH_WEIGHTS = "model.safetensors"
 ONNX_FP32 = "model.onnx"

@@ -192,6 +192,13 @@ class Settings(BaseSettings):
     threads: int | None = Field(
         None, ge=1, description="ONNX Runtime intra-op threads per process [default: CPU cores / workers]."
     )
+    engine: Literal["onnx", "onnx-fp32", "onnx-int8", "openvino", "openvino-f32", "openvino-bf16", "auto"] = Field(
+        "onnx",
+        description="What runs the model: 'onnx' (ONNX Runtime, fp32 or int8 per 'quantized'), one named engine, or "
+        "'auto': the fastest engine that keeps accuracy within max_int8_accuracy_drop of ONNX Runtime fp32 on the "
+        "model's parity sentences, measured once per CPU, model version and thread count and cached in state_dir "
+        "(OpenVINO needs pip install '.[openvino]').",
+    )
     quantized: Literal["auto", "yes", "no"] = Field(
         "auto",
         description="Serve the int8 graph: 'auto' uses it when its accuracy on the training texts is within "

@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hatespeech.data import Dataset
+from hatespeech.artifact import PARITY_FILE
+from hatespeech.data import LABELS, Dataset
 from hatespeech.engine import TorchEngine, predict_in_batches
 from hatespeech.errors import ModelError
 from hatespeech.evaluation import compute_metrics
@@ -83,6 +84,15 @@ def export_onnx(directory: Path) -> None:
         root.setLevel(level)
 
 
+def write_parity_texts(directory: Path) -> None:
+    """``parity.jsonl``: the sentences other engines are checked on at serve time (``HATESPEECH_ENGINE=auto``).
+    The project's own generated frames (another draw than training's), so the model dir carries no dataset text."""
+    from hatespeech.training.frames import SEED, generate
+
+    lines = [json.dumps({"text": e.text, "label": LABELS[e.label]}, ensure_ascii=False) for e in generate(SEED + 1)]
+    (directory / PARITY_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def check_parity(
     directory: Path, check: Dataset | None, on_step: Callable[[str], None] = lambda step: None
 ) -> dict[str, Any]:
@@ -126,6 +136,7 @@ def export_model_dir(directory: Path, check: Dataset | None, console: Console | 
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("exporting to ONNX (fp32 + int8)", total=4)
         export_onnx(directory)
+        write_parity_texts(directory)
 
         def step(description: str) -> None:
             progress.update(task, advance=1, description=description)

@@ -40,6 +40,7 @@ class Live:
     batcher: MicroBatcher
     version: str
     directory: Path
+    engine_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,27 +56,39 @@ class ReloadOutcome:
 
 def load_engine(
     settings: Settings, directory: Path | None = None, threads: int | None = None
-) -> tuple[BaseEngine, str]:
-    """Verify a model dir (default: where ``model_dir`` points now) and open its ONNX graph; int8 per
-    ``settings.quantized`` and export.json."""
+) -> tuple[BaseEngine, str, str]:
+    """Verify a model dir (default: where ``model_dir`` points now) and open it in the engine ``settings.engine``
+    names (:mod:`hatespeech.engine_choice`); with 'onnx', int8 per ``settings.quantized`` and export.json. Returns
+    the engine, its name and why it was chosen."""
     from hatespeech import artifact
-    from hatespeech.onnx_engine import OnnxEngine, use_int8
+    from hatespeech.engine_choice import ALIASES, choose, open_engine
+    from hatespeech.onnx_engine import use_int8
+    from hatespeech.versions import version_id
 
     directory = directory or settings.model_dir.resolve()
     artifact.verify(directory)
-    quantized = use_int8(directory, settings.quantized, settings.max_int8_accuracy_drop)
-    engine = OnnxEngine(directory, quantized=quantized, threads=threads or settings.intra_op_threads())
-    return engine, "onnx-int8" if quantized else "onnx-fp32"
+    threads = threads or settings.intra_op_threads()
+    if settings.engine == "onnx":
+        quantized = use_int8(directory, settings.quantized, settings.max_int8_accuracy_drop)
+        name = "onnx-int8" if quantized else "onnx-fp32"
+        reason = f"HATESPEECH_ENGINE=onnx, HATESPEECH_QUANTIZED={settings.quantized}"
+    elif settings.engine == "auto":
+        drop = settings.max_int8_accuracy_drop
+        calibration = choose(directory, version_id(directory), threads, drop, settings.state_dir)
+        name, reason = calibration.chosen, f"auto: {calibration.reason}"
+    else:
+        name, reason = ALIASES.get(settings.engine, settings.engine), f"HATESPEECH_ENGINE={settings.engine}"
+    return open_engine(directory, name, threads), name, reason
 
 
-async def load_warm(settings: Settings, directory: Path, threads: int | None = None) -> tuple[BaseEngine, str]:
+async def load_warm(settings: Settings, directory: Path, threads: int | None = None) -> tuple[BaseEngine, str, str]:
     """:func:`load_engine` off the event loop, then one warm-up forward pass."""
-    engine, name = await asyncio.to_thread(load_engine, settings, directory, threads)
+    engine, name, reason = await asyncio.to_thread(load_engine, settings, directory, threads)
     await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
-    return engine, name
+    return engine, name, reason
 
 
-def start_live(service: Any, engine: BaseEngine, name: str, directory: Path) -> Live:
+def start_live(service: Any, engine: BaseEngine, name: str, directory: Path, reason: str = "") -> Live:
     """Put a batcher (with the service's limits and metrics) in front of a warmed-up engine."""
     from hatespeech.versions import version_id
 
@@ -90,7 +103,7 @@ def start_live(service: Any, engine: BaseEngine, name: str, directory: Path) -> 
         on_abandoned=service.metrics.abandoned.inc,
     )
     batcher.start()
-    return Live(engine, name, batcher, version_id(directory), directory)
+    return Live(engine, name, batcher, version_id(directory), directory, reason)
 
 
 async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
@@ -98,16 +111,17 @@ async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
     directory = service.settings.model_dir.resolve()
     try:
         if engine is None:
-            engine, name = await load_warm(service.settings, directory)
+            engine, name, reason = await load_warm(service.settings, directory)
         else:
             name, directory = type(engine).__name__, engine.info.directory.resolve()
+            reason = "given to create_app"
             await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
     except Exception as exc:  # reported by /ready and the log; the process keeps answering
         service.load_error, service.failed_target = str(exc), directory
         logger.error(json.dumps({"event": "model_load_failed", "error": str(exc)}))
         return
-    _go_live(service, start_live(service, engine, name, directory))
-    logger.info(json.dumps({"event": "ready", "engine": name, "version": service.live.version,
+    _go_live(service, start_live(service, engine, name, directory, reason))
+    logger.info(json.dumps({"event": "ready", "engine": name, "engine_reason": reason, "version": service.live.version,
                             "model_dir": str(service.settings.model_dir),
                             "seconds": round(time.monotonic() - service.started, 3)}))  # fmt: skip
     async with service.reload_lock:
@@ -154,14 +168,14 @@ async def _swap(service: Any, reason: str, force: bool) -> ReloadOutcome:
     if old is not None and directory == old.directory and not force:
         return ReloadOutcome("unchanged", previous, previous, 0.0)
     try:
-        engine, name = await load_warm(service.settings, directory)
+        engine, name, reason = await load_warm(service.settings, directory)
     except Exception as exc:  # the old model goes on serving
         error = f"{directory.name}: {exc}"
         service.reload_error, service.failed_target = error, directory
         service.metrics.reloads.labels("failed").inc()
         logger.error(json.dumps({"event": "model_reload_failed", "reason": reason, "error": error}))
         return ReloadOutcome("failed", previous, previous, round(time.perf_counter() - started, 3), error)
-    new = start_live(service, engine, name, directory)
+    new = start_live(service, engine, name, directory, reason)
     _go_live(service, new)
     service.metrics.reloads.labels("reloaded").inc()
     seconds = round(time.perf_counter() - started, 3)

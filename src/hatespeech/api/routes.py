@@ -285,6 +285,7 @@ async def model(request: Request) -> ModelOut:
         threshold=info.threshold,
         max_length=info.max_length,
         engine=live.engine_name,
+        engine_reason=live.engine_reason,
         metrics=info.metrics,
         limits=LimitsOut(
             max_texts=service.settings.max_texts,

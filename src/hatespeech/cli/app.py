@@ -91,11 +91,13 @@ def build_engine(directory: Path, kind: str) -> Any:
         artifact.verify(directory, check_hashes=False, need=(artifact.TORCH_WEIGHTS,))
 
         return TorchEngine(directory)
-    if kind in ("onnx", "onnx-int8"):
-        from hatespeech.onnx_engine import OnnxEngine
+    from hatespeech.engine_choice import ALIASES, ENGINES, open_engine
 
-        return OnnxEngine(directory, quantized=kind == "onnx-int8")
-    raise fail(f"unknown engine {kind!r}: use onnx, onnx-int8 or torch", 2)
+    if kind == "onnx":
+        kind = "onnx-fp32"
+    if kind in ENGINES or kind in ALIASES:
+        return open_engine(directory, kind)
+    raise fail(f"unknown engine {kind!r}: use onnx, onnx-int8, openvino, openvino-bf16 or torch", 2)
 
 
 def predict_with_progress(runner: Any, texts: list[str], batch_size: int = 64) -> list[Any]:

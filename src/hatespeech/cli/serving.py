@@ -35,7 +35,10 @@ def predict(
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 64,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed input line.")] = False,
     engine: Annotated[
-        str, typer.Option(help="onnx (fp32), onnx-int8, torch, or ray (Ray Data over --input, ONNX fp32).")
+        str,
+        typer.Option(
+            help="onnx (fp32), onnx-int8, openvino, openvino-bf16, torch, or ray (Ray Data over --input, ONNX fp32)."
+        ),
     ] = "onnx",
     workers: Annotated[int, typer.Option(min=1, help="Ray: scoring actors (one thread each).")] = 2,
     address: Annotated[

@@ -1,0 +1,203 @@
+"""Which engine serves a model on this CPU: ONNX Runtime (fp32 or int8) or OpenVINO (f32 or bf16).
+
+``HATESPEECH_ENGINE`` (``--engine`` in the CLI) names one: ``onnx`` (fp32 or int8 per ``HATESPEECH_QUANTIZED``),
+``onnx-fp32``, ``onnx-int8``, ``openvino`` (``openvino-f32``), ``openvino-bf16``; or ``auto``, which measures
+every candidate once per CPU, model version and thread count and serves the fastest that passes the parity gate:
+
+- **Parity**: on the model dir's parity sentences (``parity.jsonl``: the project's generated frames, written at
+  export; never the test split), a candidate's accuracy may fall at most ``max_drop`` below ONNX Runtime fp32's
+  (the bound int8 has always had), and its labels must agree with fp32's on all but that share.
+- **Speed**: texts per second over the same texts, in length-sorted batches of 32, as the micro-batcher sends them.
+
+The result is cached as JSON in the state dir (``engines.json``), so a restart does not measure again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from hatespeech.artifact import ONNX_FP32, ONNX_INT8, PARITY_FILE
+from hatespeech.engine import BaseEngine, collate
+from hatespeech.errors import ModelError
+
+logger = logging.getLogger(__name__)
+ENGINES = ("onnx-fp32", "onnx-int8", "openvino-f32", "openvino-bf16")
+ALIASES = {"openvino": "openvino-f32"}
+CACHE_FILE = "engines.json"
+BATCH = 32
+
+
+def open_engine(directory: Path, name: str, threads: int | None = None) -> BaseEngine:
+    """The engine ``name`` (one of ``ENGINES``) for a verified model dir."""
+    name = ALIASES.get(name, name)
+    if name in ("onnx-fp32", "onnx-int8"):
+        from hatespeech.onnx_engine import OnnxEngine
+
+        return OnnxEngine(directory, quantized=name == "onnx-int8", threads=threads)
+    if name in ("openvino-f32", "openvino-bf16"):
+        from hatespeech.openvino_engine import OpenVinoEngine
+
+        return OpenVinoEngine(directory, precision=name.split("-")[1], threads=threads)
+    raise ModelError(f"unknown engine {name!r}: use auto, onnx, {', '.join(ENGINES)} or openvino")
+
+
+def candidates(directory: Path) -> list[str]:
+    """The engines this machine could run for this model dir, ONNX Runtime fp32 (the reference) first."""
+    from hatespeech.openvino_engine import native_precisions
+
+    found = ["onnx-fp32"] if (directory / ONNX_FP32).is_file() else []
+    found += ["onnx-int8"] if (directory / ONNX_INT8).is_file() else []
+    if (directory / ONNX_FP32).is_file():
+        found += [f"openvino-{precision}" for precision in native_precisions()]
+    return found
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One candidate, measured: its speed, its accuracy against the reference's, and whether it may serve."""
+
+    engine: str
+    texts_per_s: float
+    accuracy: float
+    agreement: float
+    passed: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What ``auto`` chose for one CPU, model version and thread count, and why."""
+
+    chosen: str
+    reason: str
+    cpu: str
+    threads: int
+    texts: int
+    trials: list[Trial]
+
+
+def cpu_description() -> str:
+    """The CPU's model name and the flags that decide engine speed (what the cache is keyed by)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and ":" in line:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and ":" in line:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni")
+    return f"{model} [{' '.join(f for f in wanted if f in flags)}]"
+
+
+def parity_texts(directory: Path) -> tuple[list[str], np.ndarray]:
+    """The model dir's parity sentences (``parity.jsonl``, written at export) and whether each is hate."""
+    path = directory / PARITY_FILE
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts, hate = [str(r["text"]) for r in rows], np.array([r["label"] == "hate" for r in rows])
+    except FileNotFoundError:
+        raise ModelError(
+            f"{directory} has no {PARITY_FILE}, which auto checks engines on: export it again "
+            f"(`hatespeech export --model {directory}`), or name an engine"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    if not texts:
+        raise ModelError(f"{path} is empty")
+    return texts, hate
+
+
+def _run(engine: BaseEngine, texts: list[str]) -> tuple[np.ndarray, float]:
+    """P(hate) of ``texts`` in input order, and the seconds their length-sorted batches took (best of two)."""
+    rows = [split.rows[0] for split in engine.split(texts)]  # calibration texts are sentences: one part each
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+    batches = [collate([rows[i] for i in order[s : s + BATCH]]) for s in range(0, len(order), BATCH)]
+    engine.predict_encoded(batches[0])  # warm-up
+    best, scores = float("inf"), np.zeros(len(texts))
+    for _ in range(2):
+        started = time.perf_counter()
+        predictions = [p for batch in batches for p in engine.predict_encoded(batch)]
+        best = min(best, time.perf_counter() - started)
+    for index, prediction in zip(order, predictions, strict=True):
+        scores[index] = prediction.score
+    return scores, best
+
+
+def calibrate(directory: Path, threads: int, max_drop: float) -> Calibration:
+    """Measure every candidate on the validation texts; choose the fastest that passes the parity gate."""
+    texts, hate = parity_texts(directory)
+    threshold: float | None = None
+    reference: np.ndarray | None = None
+    trials: list[Trial] = []
+    for name in candidates(directory):
+        try:
+            engine = open_engine(directory, name, threads)
+            scores, seconds = _run(engine, texts)
+        except ModelError as exc:
+            trials.append(Trial(name, 0.0, 0.0, 0.0, False, str(exc)))
+            continue
+        threshold = engine.info.threshold if threshold is None else threshold
+        predicted = scores >= threshold
+        reference = predicted if reference is None else reference
+        accuracy = float(np.mean(predicted == hate))
+        agreement = float(np.mean(predicted == reference))
+        trials.append(Trial(name, len(texts) / seconds, accuracy, agreement, True))
+    if not trials or trials[0].engine != "onnx-fp32" or not trials[0].passed:
+        raise ModelError(f"{directory}: ONNX Runtime fp32, the reference, could not run; auto cannot choose")
+    floor = trials[0].accuracy - max_drop
+    trials = [
+        t if not t.passed or (t.accuracy >= floor and t.agreement >= 1 - max_drop) else replace(t, passed=False)
+        for t in trials
+    ]
+    best = max((t for t in trials if t.passed), key=lambda t: t.texts_per_s)
+    reference_speed = trials[0].texts_per_s
+    reason = (
+        f"fastest of {', '.join(t.engine for t in trials if t.passed)} that kept accuracy within {max_drop:g} of "
+        f"onnx-fp32 on {len(texts)} parity sentences: {best.texts_per_s:.0f} texts/s "
+        f"({best.texts_per_s / reference_speed:.2f}x onnx-fp32)"
+    )
+    refused = [t.engine for t in trials if not t.passed]
+    if refused:
+        reason += f"; refused: {', '.join(refused)}"
+    return Calibration(best.engine, reason, cpu_description(), threads, len(texts), trials)
+
+
+def _cache_key(directory: Path, version: str, threads: int) -> str:
+    return hashlib.sha256(f"{cpu_description()}|{version}|{threads}".encode()).hexdigest()[:16]
+
+
+def choose(directory: Path, version: str, threads: int, max_drop: float, state_dir: Path) -> Calibration:
+    """``auto``'s choice for this model version on this CPU: from the cache, else measured now and cached."""
+    cache = state_dir / CACHE_FILE
+    key = _cache_key(directory, version, threads)
+    try:
+        entries = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        entries = {}
+    if isinstance(entries, dict) and isinstance(entries.get(key), dict):
+        try:
+            found = entries[key]
+            return Calibration(**{**found, "trials": [Trial(**t) for t in found["trials"]]})
+        except TypeError:
+            logger.warning("ignoring a malformed entry in %s", cache)
+    calibration = calibrate(directory, threads, max_drop)
+    entries = entries if isinstance(entries, dict) else {}
+    entries[key] = asdict(calibration)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(".tmp")
+        partial.write_text(json.dumps(entries, indent=2) + "\n")
+        partial.replace(cache)
+    except OSError as exc:  # a read-only state dir: measure again next start, but serve now
+        logger.warning("cannot cache the engine choice in %s: %s", cache, exc)
+    return calibration

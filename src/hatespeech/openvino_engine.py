@@ -1,0 +1,86 @@
+"""OpenVINO engine: the model dir's fp32 ONNX graph, compiled by OpenVINO for this CPU.
+
+Optional (``pip install '.[openvino]'``); imports openvino, numpy and tokenizers only, never torch. Precision
+``f32`` runs everywhere; ``bf16`` only where the CPU computes it natively (AMX or AVX-512 BF16), where it is
+OpenVINO's own default. bf16 changes scores a little, so whether it may serve a model is a parity question,
+answered like int8's (:mod:`hatespeech.engine_choice`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from hatespeech.artifact import ONNX_FP32
+from hatespeech.engine import BaseEngine, Encoded
+from hatespeech.errors import ModelError
+
+PRECISIONS = ("f32", "bf16")
+
+
+def native_precisions() -> list[str]:
+    """The precisions this CPU runs natively under OpenVINO (empty when OpenVINO is not installed)."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return []
+    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return ["f32", "bf16"] if "BF16" in capabilities else ["f32"]
+
+
+class OpenVinoEngine(BaseEngine):
+    """A model dir's fp32 ONNX graph in OpenVINO, at ``precision`` (f32 or bf16)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        precision: str = "f32",
+        threads: int | None = None,
+        threshold: float | None = None,
+    ) -> None:
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise ModelError(f"the openvino engine needs OpenVINO: pip install '.[openvino]' ({exc})") from exc
+        super().__init__(directory, threshold)
+        if precision not in native_precisions():
+            raise ModelError(
+                f"this CPU has no native {precision} in OpenVINO (it has: {', '.join(native_precisions())})"
+            )
+        graph = directory / ONNX_FP32
+        if not graph.is_file():
+            raise ModelError(f"{graph} not found: the openvino engine reads the fp32 ONNX graph")
+        config = {
+            "INFERENCE_NUM_THREADS": threads or os.cpu_count() or 1,
+            "INFERENCE_PRECISION_HINT": precision,
+            "PERFORMANCE_HINT": "LATENCY",  # one stream: the micro-batcher sends one batch at a time
+            "NUM_STREAMS": 1,
+        }
+        try:
+            self.compiled = ov.Core().compile_model(str(graph), "CPU", config)
+        except RuntimeError as exc:  # OpenVINO raises RuntimeError for graphs it cannot read or compile
+            raise ModelError(f"OpenVINO cannot compile {graph}: {exc}") from exc
+        self.input_names = {port.get_any_name() for port in self.compiled.inputs}
+        self.output = next((p for p in self.compiled.outputs if "logits" in p.get_names()), self.compiled.output(0))
+        self.request = self.compiled.create_infer_request()
+        self.precision = precision
+        self._lock = threading.Lock()  # one infer request: warm-up, the batcher and the CLI never overlap, but be sure
+
+    def forward(self, batch: Encoded) -> np.ndarray:
+        feeds = {
+            name: value
+            for name, value in (
+                ("input_ids", batch.input_ids),
+                ("attention_mask", batch.attention_mask),
+                ("token_type_ids", batch.token_type_ids),
+            )
+            if name in self.input_names
+        }
+        with self._lock:
+            result = self.request.infer(feeds)
+            logits: np.ndarray = np.array(result[self.output], dtype=np.float32)  # a copy: the request reuses it
+        return logits
