@@ -45,9 +45,9 @@ def test_served_copy_keeps_only_the_graph_the_server_picks(tiny_model: Path, tmp
     assert manifest["packed"]["left_out"] == sorted([other, artifact.TORCH_WEIGHTS])
     source_manifest = artifact.sha256_of(tiny_model / "manifest.json")
     assert manifest["packed"]["source_manifest_sha256"] == source_manifest
-    engine, name = load_engine(Settings(model_dir=out))  # auto: the graph that is there
+    engine, name, _ = load_engine(Settings(model_dir=out))  # auto: the graph that is there
     assert name == ("onnx-int8" if picked == artifact.ONNX_INT8 else "onnx-fp32")
-    full_engine, _ = load_engine(Settings(model_dir=tiny_model))
+    full_engine, _, _ = load_engine(Settings(model_dir=tiny_model))
     texts = ["a first text", "and another one"]
     assert [p.score for p in engine.predict(texts)] == pytest.approx([p.score for p in full_engine.predict(texts)])
 

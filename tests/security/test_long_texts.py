@@ -24,7 +24,9 @@ TEXTS = [case.text for case in load_cases(CASES)]
 @pytest.fixture(scope="module")
 def server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     log = tmp_path_factory.mktemp("long-texts") / "server.log"
-    with serving(tiny_model, log, admin_keys=ADMIN, max_parts="120") as running:
+    # fp32: a row's score does not depend on what it is batched with (int8 scales activations per batch), and
+    # the tiny model's scores are close together.
+    with serving(tiny_model, log, admin_keys=ADMIN, max_parts="120", quantized="no") as running:
         yield running
 
 
@@ -51,7 +53,7 @@ def test_benign_padding_does_not_hide_the_worst_sentence(server: RunningServer) 
     body = httpx.post(f"{server.url}/predict", json={"text": text}, timeout=60).json()
     assert body["parts"] >= 41 and body["truncated"] is False
     assert text[body["part"]["start"] : body["part"]["end"]] == worst
-    assert body["score"] == pytest.approx(worst_score, abs=0.02)  # int8 activations are scaled per batch
+    assert body["score"] == pytest.approx(worst_score, abs=1e-4)
     assert body["score"] > max(scores(server, [text[: body["part"]["start"]]]))  # what truncation used to score
     metrics = httpx.get(f"{server.url}/metrics", headers=AUTH).text
     assert re.search(r"^hatespeech_split_texts_total [1-9]", metrics, re.MULTILINE)

@@ -111,17 +111,17 @@ async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
     directory = service.settings.model_dir.resolve()
     try:
         if engine is None:
-            engine, name, reason = await load_warm(service.settings, directory)
+            engine, name, why = await load_warm(service.settings, directory)
         else:
             name, directory = type(engine).__name__, engine.info.directory.resolve()
-            reason = "given to create_app"
+            why = "given to create_app"
             await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
     except Exception as exc:  # reported by /ready and the log; the process keeps answering
         service.load_error, service.failed_target = str(exc), directory
         logger.error(json.dumps({"event": "model_load_failed", "error": str(exc)}))
         return
-    _go_live(service, start_live(service, engine, name, directory, reason))
-    logger.info(json.dumps({"event": "ready", "engine": name, "engine_reason": reason, "version": service.live.version,
+    _go_live(service, start_live(service, engine, name, directory, why))
+    logger.info(json.dumps({"event": "ready", "engine": name, "engine_reason": why, "version": service.live.version,
                             "model_dir": str(service.settings.model_dir),
                             "seconds": round(time.monotonic() - service.started, 3)}))  # fmt: skip
     async with service.reload_lock:
@@ -168,18 +168,18 @@ async def _swap(service: Any, reason: str, force: bool) -> ReloadOutcome:
     if old is not None and directory == old.directory and not force:
         return ReloadOutcome("unchanged", previous, previous, 0.0)
     try:
-        engine, name, reason = await load_warm(service.settings, directory)
+        engine, name, why = await load_warm(service.settings, directory)
     except Exception as exc:  # the old model goes on serving
         error = f"{directory.name}: {exc}"
         service.reload_error, service.failed_target = error, directory
         service.metrics.reloads.labels("failed").inc()
         logger.error(json.dumps({"event": "model_reload_failed", "reason": reason, "error": error}))
         return ReloadOutcome("failed", previous, previous, round(time.perf_counter() - started, 3), error)
-    new = start_live(service, engine, name, directory, reason)
+    new = start_live(service, engine, name, directory, why)
     _go_live(service, new)
     service.metrics.reloads.labels("reloaded").inc()
     seconds = round(time.perf_counter() - started, 3)
-    logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "version": new.version,
+    logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "engine": name, "version": new.version,
                             "previous": previous, "seconds": seconds}))  # fmt: skip
     if old is not None:
         await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes
