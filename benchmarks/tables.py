@@ -43,6 +43,7 @@ SETUP_LABELS = {
     "no-quoting": "0.6.0 draft: + group-swapped variants + contrast set over 22 groups, no quoted hate",
     "defaults": "**defaults (0.6.0)**: + group-swapped variants + contrast set over 22 groups with quoted hate",
     "davidson-hate": "defaults + Davidson et al. 2017's hate tweets (`--extra-labels hate`, their train part)",
+    "identity": "defaults + identity-term regulariser (`--identity-weight 0.1`, Kennedy et al. 2020, occlusion)",
 }
 CATEGORY_LABELS = {
     "identity_neutral": "identity groups named neutrally",
