@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,6 +75,12 @@ class Encoded:
     def tokens(self) -> int:
         """Padded cost of the batch: rows x longest row."""
         return int(self.input_ids.shape[0] * self.input_ids.shape[1])
+
+    def feeds(self, names: Collection[str]) -> dict[str, np.ndarray]:
+        """The arrays a graph declares as inputs, by name (DistilBERT-like graphs have no token_type_ids)."""
+        arrays = {"input_ids": self.input_ids, "attention_mask": self.attention_mask,
+                  "token_type_ids": self.token_type_ids}  # fmt: skip
+        return {name: value for name, value in arrays.items() if name in names}
 
 
 @dataclass(frozen=True)

@@ -63,20 +63,10 @@ class OnnxEngine(BaseEngine):
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
             raise ModelError(f"cannot load {self.graph}: {exc}") from exc
-        # Feed only the inputs the graph declares (DistilBERT-like graphs have no token_type_ids).
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.quantized = quantized
 
     def forward(self, batch: Encoded) -> np.ndarray:
-        feeds = {
-            name: value
-            for name, value in (
-                ("input_ids", batch.input_ids),
-                ("attention_mask", batch.attention_mask),
-                ("token_type_ids", batch.token_type_ids),
-            )
-            if name in self.input_names
-        }
-        (logits,) = self.session.run(["logits"], feeds)
+        (logits,) = self.session.run(["logits"], batch.feeds(self.input_names))
         result: np.ndarray = np.asarray(logits)
         return result

@@ -18,8 +18,6 @@ from hatespeech.artifact import ONNX_FP32
 from hatespeech.engine import BaseEngine, Encoded
 from hatespeech.errors import ModelError
 
-PRECISIONS = ("f32", "bf16")
-
 
 def native_precisions() -> list[str]:
     """The precisions this CPU runs natively under OpenVINO (empty when OpenVINO is not installed)."""
@@ -47,10 +45,9 @@ class OpenVinoEngine(BaseEngine):
         except ImportError as exc:
             raise ModelError(f"the openvino engine needs OpenVINO: pip install '.[openvino]' ({exc})") from exc
         super().__init__(directory, threshold)
-        if precision not in native_precisions():
-            raise ModelError(
-                f"this CPU has no native {precision} in OpenVINO (it has: {', '.join(native_precisions())})"
-            )
+        native = native_precisions()
+        if precision not in native:
+            raise ModelError(f"this CPU has no native {precision} in OpenVINO (it has: {', '.join(native)})")
         graph = directory / ONNX_FP32
         if not graph.is_file():
             raise ModelError(f"{graph} not found: the openvino engine reads the fp32 ONNX graph")
@@ -71,15 +68,7 @@ class OpenVinoEngine(BaseEngine):
         self._lock = threading.Lock()  # one infer request: warm-up, the batcher and the CLI never overlap, but be sure
 
     def forward(self, batch: Encoded) -> np.ndarray:
-        feeds = {
-            name: value
-            for name, value in (
-                ("input_ids", batch.input_ids),
-                ("attention_mask", batch.attention_mask),
-                ("token_type_ids", batch.token_type_ids),
-            )
-            if name in self.input_names
-        }
+        feeds = batch.feeds(self.input_names)
         with self._lock:
             result = self.request.infer(feeds)
             logits: np.ndarray = np.array(result[self.output], dtype=np.float32)  # a copy: the request reuses it
