@@ -226,7 +226,7 @@ class BaseEngine:
         splits: list[Split] = []
         pieces: list[str] = []
         for text, encoding in zip(texts, self.tokenizer.encode_batch(texts), strict=True):
-            spans = self.splitter.parts(text, encoding).spans
+            spans = self.splitter.parts(text, encoding)
             rows = [] if len(spans) > 1 else [Tokens(tuple(encoding.ids), tuple(encoding.type_ids), False)]
             splits.append(Split(rows, spans))
             if not rows:

@@ -172,14 +172,14 @@ def calibrate(directory: Path, threads: int, max_drop: float) -> Calibration:
     return Calibration(best.engine, reason, cpu_description(), threads, len(texts), trials)
 
 
-def _cache_key(directory: Path, version: str, threads: int) -> str:
+def _cache_key(version: str, threads: int) -> str:
     return hashlib.sha256(f"{cpu_description()}|{version}|{threads}".encode()).hexdigest()[:16]
 
 
 def choose(directory: Path, version: str, threads: int, max_drop: float, state_dir: Path) -> Calibration:
     """``auto``'s choice for this model version on this CPU: from the cache, else measured now and cached."""
     cache = state_dir / CACHE_FILE
-    key = _cache_key(directory, version, threads)
+    key = _cache_key(version, threads)
     try:
         entries = json.loads(cache.read_text())
     except (OSError, ValueError):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 
 from tokenizers import Encoding, Tokenizer
@@ -25,13 +24,6 @@ SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"'\u201d\u2019)\]]*\s+|\n\s*")
 OVERLAP = 4
 """A sentence cut into runs of words: each run repeats about 1/OVERLAP of the previous one, so that no short
 phrase is only ever seen cut in two."""
-
-
-@dataclass(frozen=True)
-class Parts:
-    """Character spans ``[start, end)`` of a text's parts, in order; one span covering the text if it fits."""
-
-    spans: list[tuple[int, int]]
 
 
 def sentence_starts(text: str) -> list[int]:
@@ -84,12 +76,12 @@ class Splitter:
         self.whole.no_padding()
         self.budget = max_length - tokenizer.num_special_tokens_to_add(is_pair=False)
 
-    def parts(self, text: str, encoding: Encoding) -> Parts:
+    def parts(self, text: str, encoding: Encoding) -> list[tuple[int, int]]:
         """The text's parts, given its (truncated) encoding: the text itself unless it overflowed."""
         if not encoding.overflowing:
-            return Parts([(0, len(text))])
+            return [(0, len(text))]
         offsets = self.whole.encode(text, add_special_tokens=False).offsets
-        return Parts([(offsets[a][0], offsets[b - 1][1]) for a, b in token_ranges(text, offsets, self.budget)])
+        return [(offsets[a][0], offsets[b - 1][1]) for a, b in token_ranges(text, offsets, self.budget)]
 
 
 def worst(scores: Sequence[float]) -> int:
