@@ -108,6 +108,29 @@ def test_batches_respect_the_padded_token_budget_and_group_by_length() -> None:
     assert widths == sorted(widths)  # short texts together, long texts together
 
 
+def test_a_padding_free_engine_gets_batches_by_real_tokens() -> None:
+    lengths = [5, 50, 6, 48, 7, 49]
+    planned = {}
+    for padding_free in (False, True):
+        engine = EchoEngine()
+        engine.gate.clear()
+        batcher = MicroBatcher(engine, max_batch_tokens=100, max_wait_s=0.05, padding_free=padding_free)
+
+        async def scenario(batcher: MicroBatcher = batcher, engine: EchoEngine = engine) -> None:
+            batcher.start()
+            texts = [[tokens(i, n)] for i, n in enumerate(lengths, 1)]  # ids from 1: a row's length is its nonzero ids
+            pending = [asyncio.create_task(batcher.submit(text, timeout=10)) for text in texts]
+            await asyncio.sleep(0.01)
+            engine.gate.set()
+            await asyncio.gather(*pending)
+            batcher.stop()
+
+        asyncio.run(scenario())
+        planned[padding_free] = [sorted(int(n) for n in b.input_ids.astype(bool).sum(axis=1)) for b in engine.batches]
+    assert planned[False] == [[5, 6, 7], [48, 49], [50]]  # rows x longest row <= 100
+    assert planned[True] == [[5, 6, 7, 48], [49, 50]]  # real tokens <= 100: fewer, fuller passes
+
+
 def test_full_queue_refuses_at_once() -> None:
     engine = EchoEngine()
     engine.gate.clear()

@@ -1,5 +1,6 @@
-"""Engines chosen for the CPU (issue 29): OpenVINO agrees with ONNX Runtime; auto measures every candidate on the
-model's parity sentences, refuses one that changes labels, caches its choice, and the server says what serves."""
+"""Engines chosen for the CPU (issue 29): OpenVINO and CTranslate2 agree with ONNX Runtime; auto measures every
+candidate on the model's parity sentences (in a child process), refuses one that changes labels, keeps the baseline
+unless another is clearly faster, caches its choice, and the server says what serves."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import numpy as np
 import pytest
 
 from hatespeech import artifact
-from hatespeech.engine import Encoded
-from hatespeech.engine_choice import CACHE_FILE, candidates, choose, open_engine
+from hatespeech.engine import BaseEngine, Encoded
+from hatespeech.engine_choice import CACHE_FILE, MIN_GAIN, calibrate, candidates, choose, open_engine
 from hatespeech.errors import ModelError
 from hatespeech.onnx_engine import OnnxEngine
 
@@ -30,8 +31,34 @@ def test_openvino_scores_like_onnx_runtime_fp32(tiny_model: Path) -> None:
     assert [p.label for p in openvino.predict(TEXTS)] == [p.label for p in reference.predict(TEXTS)]
 
 
+def test_ctranslate2_scores_like_onnx_runtime_fp32_without_padding(tiny_model: Path) -> None:
+    reference = open_engine(tiny_model, "onnx-fp32", threads=1)
+    converted = open_engine(tiny_model, "ctranslate2", threads=1)
+    assert converted.padding_free and not reference.padding_free
+    batch = reference.encode(TEXTS)  # rows of 3 to 80 tokens: the padding CTranslate2 drops
+    assert np.allclose(converted.forward(batch), reference.forward(batch), atol=1e-4)
+    assert [p.label for p in converted.predict(TEXTS)] == [p.label for p in reference.predict(TEXTS)]
+    report = json.loads((tiny_model / "export.json").read_text())["ctranslate2"]
+    assert report["label_agreement"] == 1.0 and report["check_texts"] > 300  # checked at export
+    int8 = open_engine(tiny_model, "ctranslate2-int8", threads=1)
+    assert np.abs(int8.forward(batch) - reference.forward(batch)).max() < 0.5
+
+
+def test_a_serving_copy_keeps_or_leaves_out_the_ctranslate2_folder(tiny_model: Path, tmp_path: Path) -> None:
+    kept = artifact.pack(tiny_model, tmp_path / "kept", (artifact.ONNX_FP32, artifact.CT2_DIR))
+    assert "ctranslate2/model.bin" in kept["files"] and "ctranslate2/head.npz" in kept["files"]
+    open_engine(tmp_path / "kept", "ctranslate2", threads=1).predict(TEXTS)
+    onnx_only = artifact.pack(tiny_model, tmp_path / "onnx", (artifact.ONNX_FP32,))
+    assert not any(name.startswith("ctranslate2/") for name in onnx_only["files"])
+    assert "ctranslate2/vocabulary.json" in onnx_only["packed"]["left_out"]
+    with pytest.raises(ModelError, match=r"ctranslate2 not found or incomplete.*hatespeech export"):
+        open_engine(tmp_path / "onnx", "ctranslate2-int8")
+
+
 def test_candidates_and_unknown_names(tiny_model: Path) -> None:
-    assert candidates(tiny_model)[:3] == ["onnx-fp32", "onnx-int8", "openvino-f32"]
+    found = candidates(tiny_model)
+    assert found[:3] == ["onnx-fp32", "onnx-int8", "openvino-f32"]
+    assert found[-2:] == ["ctranslate2-f32", "ctranslate2-int8"]
     with pytest.raises(ModelError, match="unknown engine 'tensorrt'"):
         open_engine(tiny_model, "tensorrt")
 
@@ -49,9 +76,7 @@ class Flipped(OnnxEngine):
         return super().forward(batch)[:, ::-1].copy()
 
 
-def test_auto_refuses_an_engine_that_changes_labels_and_caches_its_choice(
-    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_calibration_refuses_an_engine_that_changes_labels(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import hatespeech.engine_choice as engine_choice
 
     real = engine_choice.open_engine
@@ -60,15 +85,54 @@ def test_auto_refuses_an_engine_that_changes_labels_and_caches_its_choice(
         return Flipped(directory, threads=threads) if name == "onnx-int8" else real(directory, name, threads)
 
     monkeypatch.setattr(engine_choice, "open_engine", opening)
-    chosen = choose(tiny_model, "v1", 1, 0.01, tmp_path)
+    chosen = calibrate(tiny_model, 1, 0.01, baseline="onnx-int8")
     by_name = {t.engine: t for t in chosen.trials}
     assert not by_name["onnx-int8"].passed and by_name["onnx-int8"].agreement < 0.5
     assert by_name["onnx-fp32"].passed and chosen.chosen != "onnx-int8"
-    assert "refused: onnx-int8" in chosen.reason and "parity sentences" in chosen.reason
-    assert chosen.chosen == max((t for t in chosen.trials if t.passed), key=lambda t: t.texts_per_s).engine
+    assert "refused: onnx-int8" in chosen.reason
 
-    monkeypatch.setattr(engine_choice, "calibrate", lambda *args: pytest.fail("measured again"))
-    assert choose(tiny_model, "v1", 1, 0.01, tmp_path) == chosen  # cached per CPU, version and threads
+
+def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hatespeech.engine_choice as engine_choice
+
+    speeds = {"onnx-fp32": 100.0, "onnx-int8": 102.0, "openvino-f32": 104.0, "ctranslate2-f32": 103.0}
+    real = engine_choice._run
+
+    opened: list[str] = []
+    real_open = engine_choice.open_engine
+
+    def timed(engine: BaseEngine, texts: list[str]) -> tuple[np.ndarray, float]:
+        scores, _ = real(engine, texts)
+        return scores, len(texts) / speeds[opened[-1]]  # seconds as if the engine opened last ran at its speed
+
+    def opening(directory: Path, name: str, threads: int | None = None) -> object:
+        opened.append(name)
+        return real_open(directory, name, threads)
+
+    monkeypatch.setattr(engine_choice, "candidates", lambda directory: list(speeds))
+    monkeypatch.setattr(engine_choice, "open_engine", opening)
+    monkeypatch.setattr(engine_choice, "_run", timed)
+    tie = calibrate(tiny_model, 1, 0.5, baseline="onnx-int8")
+    assert tie.chosen == "onnx-int8" and tie.reason.startswith("kept onnx-int8")  # 104 < 102 x MIN_GAIN
+    speeds["ctranslate2-f32"] = 102.0 * MIN_GAIN + 1
+    faster = calibrate(tiny_model, 1, 0.5, baseline="onnx-int8")
+    assert faster.chosen == "ctranslate2-f32" and faster.reason.startswith("fastest of")
+
+
+def test_auto_measures_in_a_child_process_and_caches_its_choice(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hatespeech.engine_choice as engine_choice
+
+    monkeypatch.setattr(engine_choice, "open_engine", lambda *args: pytest.fail("an engine opened in this process"))
+    chosen = choose(tiny_model, "v1", 1, 0.01, tmp_path)  # the child process imports the real open_engine
+    assert {t.engine for t in chosen.trials} == set(candidates(tiny_model))
+    assert chosen.chosen == "onnx-fp32" or chosen.reason.startswith("fastest of")
+
+    monkeypatch.setattr(engine_choice, "calibrate_apart", lambda *args: pytest.fail("measured again"))
+    assert choose(tiny_model, "v1", 1, 0.01, tmp_path) == chosen  # cached per CPU, version, threads and baseline
     assert len(json.loads((tmp_path / CACHE_FILE).read_text())) == 1
 
 

@@ -42,7 +42,9 @@ def test_served_copy_keeps_only_the_graph_the_server_picks(tiny_model: Path, tmp
     assert (out / picked).is_file() and not (out / other).exists() and not (out / "model.safetensors").exists()
     assert "left out" in output and "model.safetensors" in output
     manifest = artifact.verify(out)  # a complete model dir in its own right
-    assert manifest["packed"]["left_out"] == sorted([other, artifact.TORCH_WEIGHTS])
+    converted = [name for name in artifact.verify(tiny_model)["files"] if name.startswith(f"{artifact.CT2_DIR}/")]
+    assert converted  # the CTranslate2 folder, which the ONNX server does not use
+    assert manifest["packed"]["left_out"] == sorted([other, artifact.TORCH_WEIGHTS, *converted])
     source_manifest = artifact.sha256_of(tiny_model / "manifest.json")
     assert manifest["packed"]["source_manifest_sha256"] == source_manifest
     engine, name, _ = load_engine(Settings(model_dir=out))  # auto: the graph that is there
@@ -102,7 +104,8 @@ def test_published_model_dirs_are_readable_by_other_users(model_copy: Path) -> N
     os.umask(umask)
     version = model_copy.resolve()
     assert version.stat().st_mode & 0o777 == 0o777 & ~umask
-    assert {path.stat().st_mode & 0o777 for path in version.iterdir()} == {0o666 & ~umask}
+    modes = {(path.is_dir(), path.stat().st_mode & 0o777) for path in version.rglob("*")}
+    assert modes == {(False, 0o666 & ~umask), (True, 0o777 & ~umask)}  # files, and folders (ctranslate2/)
 
 
 def test_a_model_dir_without_weights_is_incomplete(model_copy: Path) -> None:

@@ -28,9 +28,10 @@ REQUIRED_FILES = ("config.json", "tokenizer.json")
 TORCH_WEIGHTS = "model.safetensors"
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
-WEIGHT_FILES = (TORCH_WEIGHTS, ONNX_FP32, ONNX_INT8)
+CT2_DIR = "ctranslate2"  # the CTranslate2 encoder and head (hatespeech.ctranslate2_engine), when exported
+WEIGHT_FILES = (TORCH_WEIGHTS, ONNX_FP32, ONNX_INT8, f"{CT2_DIR}/model.bin")
 KEEP_VERSIONS = 5  # publishing prunes older ones, never a version a link in the models folder points to
-LINKED_SUFFIXES = frozenset({".safetensors", ".onnx", ".npz", ".data"})
+LINKED_SUFFIXES = frozenset({".safetensors", ".onnx", ".npz", ".data", ".bin"})
 
 
 VERSION_ID = re.compile(r"^(?:\d{8}-\d{6}(?:-\d+)?|previous-\d+)$")
@@ -227,19 +228,20 @@ def _prune(versions: Path, keep: Path) -> None:
 
 
 def pack(source: Path, out: Path, graphs: tuple[str, ...]) -> dict[str, Any]:
-    """Copy the files the ONNX server needs from model dir ``source`` into a new dir ``out``.
+    """Copy the files the server needs from model dir ``source`` into a new dir ``out``.
 
-    The PyTorch weights and the ONNX graphs not named in ``graphs`` are left out (the serving image needs
+    The PyTorch weights and the graphs not named in ``graphs`` (ONNX files, or ``CT2_DIR`` for the CTranslate2
+    folder) are left out (the serving image needs
     neither). ``out`` gets its own manifest, which records what was left out and the source manifest's
     sha256, so the copy can be traced to the model it came from. Returns that manifest.
     """
     manifest = verify(source)
     names = list(manifest["files"])
-    if not any(graph in names for graph in graphs):
+    if not any(_weights_of(name) in graphs for name in names):
         raise ModelError(f"{source} has none of {', '.join(graphs)}: run `hatespeech export --model {source}` first")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ModelError(f"{out} already exists and is not empty")
-    left_out = [name for name in names if name in WEIGHT_FILES and name not in graphs]
+    left_out = [name for name in names if _weights_of(name) not in (None, *graphs)]
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
         if name not in left_out:
@@ -247,6 +249,13 @@ def pack(source: Path, out: Path, graphs: tuple[str, ...]) -> dict[str, Any]:
             shutil.copy2(source / name, out / name)
     origin = {"left_out": left_out, "source_manifest_sha256": sha256_of(source / MANIFEST_FILE)}
     return write_manifest(out, packed=origin)
+
+
+def _weights_of(name: str) -> str | None:
+    """The weights ``name`` belongs to (a weight file, or the CTranslate2 folder), or None for shared files."""
+    if name.startswith(f"{CT2_DIR}/"):
+        return CT2_DIR
+    return name if name in WEIGHT_FILES else None
 
 
 def left_out(manifest: dict[str, Any]) -> list[str]:

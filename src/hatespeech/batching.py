@@ -2,7 +2,8 @@
 
 Requests arrive already tokenized (bad input never reaches the queue). The inference thread takes the
 first waiting text, waits up to ``max_wait_s`` for more, sorts what it has by length and cuts it into
-batches capped by count (``max_batch_size``) and padded cost (``max_batch_tokens`` = rows x longest row).
+batches capped by count (``max_batch_size``) and cost (``max_batch_tokens``): rows x longest row, or the
+real tokens for an engine that drops padding itself (``padding_free``, e.g. CTranslate2).
 The queue is bounded in texts: a request that does not fit fails at once with :class:`Overloaded`.
 Texts of requests whose caller gave up (timeout, disconnect) are skipped. A failed forward pass fails
 every request in that batch and nothing else. Each request gets exactly one result per text, in order.
@@ -88,6 +89,7 @@ class MicroBatcher:
         max_batch_tokens: int = 512,
         max_wait_s: float = 0.002,
         max_queue: int = 2048,
+        padding_free: bool = False,
         on_batch: Callable[[BatchStats], None] | None = None,
         on_abandoned: Callable[[int], None] | None = None,
     ) -> None:
@@ -98,6 +100,7 @@ class MicroBatcher:
         self.max_batch_tokens = max_batch_tokens
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
+        self.padding_free = padding_free
         self.on_batch = on_batch
         self.on_abandoned = on_abandoned
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
@@ -230,16 +233,19 @@ class MicroBatcher:
             self._depth -= count
 
     def _plan(self, items: list[_Item]) -> list[list[_Item]]:
-        """Sort by length and cut into batches within the count and padded-token limits."""
+        """Sort by length and cut into batches within the count and token limits."""
         items.sort(key=lambda item: len(item.tokens))
         batches: list[list[_Item]] = []
         current: list[_Item] = []
+        real = 0  # real tokens in ``current``
         for item in items:
             width = len(item.tokens)  # sorted: the newest item is the longest
-            if current and (len(current) >= self.max_batch_size or (len(current) + 1) * width > self.max_batch_tokens):
+            cost = real + width if self.padding_free else (len(current) + 1) * width
+            if current and (len(current) >= self.max_batch_size or cost > self.max_batch_tokens):
                 batches.append(current)
-                current = []
+                current, real = [], 0
             current.append(item)
+            real += width
         if current:
             batches.append(current)
         return batches

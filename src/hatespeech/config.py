@@ -27,6 +27,12 @@ def default_model_dir() -> Path:
     return Path(os.environ.get("HATESPEECH_MODEL_DIR") or DEFAULT_MODEL_DIR)
 
 
+EngineSetting = Literal[
+    "onnx", "onnx-fp32", "onnx-int8", "openvino", "openvino-f32", "openvino-bf16",
+    "ctranslate2", "ctranslate2-f32", "ctranslate2-int8", "auto",
+]  # fmt: skip
+
+
 class TrainConfig(BaseModel):
     """Every knob of a training run. Saved as ``training_args.json`` next to the weights."""
 
@@ -192,12 +198,13 @@ class Settings(BaseSettings):
     threads: int | None = Field(
         None, ge=1, description="ONNX Runtime intra-op threads per process [default: CPU cores / workers]."
     )
-    engine: Literal["onnx", "onnx-fp32", "onnx-int8", "openvino", "openvino-f32", "openvino-bf16", "auto"] = Field(
+    engine: EngineSetting = Field(
         "onnx",
         description="What runs the model: 'onnx' (ONNX Runtime, fp32 or int8 per 'quantized'), one named engine, or "
         "'auto': the fastest engine that keeps accuracy within max_int8_accuracy_drop of ONNX Runtime fp32 on the "
         "model's parity sentences, measured once per CPU, model version and thread count and cached in state_dir "
-        "(OpenVINO needs pip install '.[openvino]').",
+        "(OpenVINO needs pip install '.[openvino]', CTranslate2 '.[ctranslate2]'; 'openvino' and 'ctranslate2' "
+        "alone mean their f32 form).",
     )
     quantized: Literal["auto", "yes", "no"] = Field(
         "auto",

@@ -196,6 +196,8 @@ def read_model_info(directory: Path) -> ModelInfo:
 class BaseEngine:
     """Tokenization and post-processing shared by every engine; subclasses supply ``forward``."""
 
+    padding_free = False  # True when a batch costs its real tokens, not rows x longest row (micro-batcher budget)
+
     def __init__(self, directory: Path, threshold: float | None = None) -> None:
         self.info = read_model_info(directory)
         if threshold is not None:

@@ -1,15 +1,20 @@
-"""Which engine serves a model on this CPU: ONNX Runtime (fp32 or int8) or OpenVINO (f32 or bf16).
+"""Which engine serves a model on this CPU: ONNX Runtime (fp32 or int8), OpenVINO (f32 or bf16) or CTranslate2
+(f32 or int8, padding-free).
 
 ``HATESPEECH_ENGINE`` (``--engine`` in the CLI) names one: ``onnx`` (fp32 or int8 per ``HATESPEECH_QUANTIZED``),
-``onnx-fp32``, ``onnx-int8``, ``openvino`` (``openvino-f32``), ``openvino-bf16``; or ``auto``, which measures
+``onnx-fp32``, ``onnx-int8``, ``openvino`` (``openvino-f32``), ``openvino-bf16``, ``ctranslate2``
+(``ctranslate2-f32``), ``ctranslate2-int8``; or ``auto``, which measures
 every candidate once per CPU, model version and thread count and serves the fastest that passes the parity gate:
 
 - **Parity**: on the model dir's parity sentences (``parity.jsonl``: the project's generated frames, written at
   export; never the test split), a candidate's accuracy may fall at most ``max_drop`` below ONNX Runtime fp32's
   (the bound int8 has always had), and its labels must agree with fp32's on all but that share.
 - **Speed**: texts per second over the same texts, in length-sorted batches of 32, as the micro-batcher sends them.
+  Another engine replaces the baseline (what ``onnx`` would serve) only when it is ``MIN_GAIN`` faster: a tie
+  within measurement noise keeps today's engine.
 
-The result is cached as JSON in the state dir (``engines.json``), so a restart does not measure again.
+The measuring runs in a child process, so the server never holds more than the engine it serves; the result is
+cached as JSON in the state dir (``engines.json``), so a restart does not measure again.
 """
 
 from __future__ import annotations
@@ -17,22 +22,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from hatespeech.artifact import ONNX_FP32, ONNX_INT8, PARITY_FILE
+from hatespeech.artifact import CT2_DIR, ONNX_FP32, ONNX_INT8, PARITY_FILE
 from hatespeech.engine import BaseEngine, collate
 from hatespeech.errors import ModelError
 
 logger = logging.getLogger(__name__)
-ENGINES = ("onnx-fp32", "onnx-int8", "openvino-f32", "openvino-bf16")
-ALIASES = {"openvino": "openvino-f32"}
+ENGINES = ("onnx-fp32", "onnx-int8", "openvino-f32", "openvino-bf16", "ctranslate2-f32", "ctranslate2-int8")
+ALIASES = {"openvino": "openvino-f32", "ctranslate2": "ctranslate2-f32"}
 CACHE_FILE = "engines.json"
 BATCH = 32
+MIN_GAIN = 1.05  # how much faster than the baseline another engine must be to replace it
 
 
 def open_engine(directory: Path, name: str, threads: int | None = None) -> BaseEngine:
@@ -46,17 +54,24 @@ def open_engine(directory: Path, name: str, threads: int | None = None) -> BaseE
         from hatespeech.openvino_engine import OpenVinoEngine
 
         return OpenVinoEngine(directory, precision=name.split("-")[1], threads=threads)
-    raise ModelError(f"unknown engine {name!r}: use auto, onnx, {', '.join(ENGINES)} or openvino")
+    if name in ("ctranslate2-f32", "ctranslate2-int8"):
+        from hatespeech.ctranslate2_engine import CTranslate2Engine
+
+        return CTranslate2Engine(directory, precision=name.split("-")[1], threads=threads)
+    raise ModelError(f"unknown engine {name!r}: use auto, onnx, {', '.join(ENGINES)}, openvino or ctranslate2")
 
 
 def candidates(directory: Path) -> list[str]:
     """The engines this machine could run for this model dir, ONNX Runtime fp32 (the reference) first."""
+    from hatespeech import ctranslate2_engine
     from hatespeech.openvino_engine import native_precisions
 
     found = ["onnx-fp32"] if (directory / ONNX_FP32).is_file() else []
     found += ["onnx-int8"] if (directory / ONNX_INT8).is_file() else []
     if (directory / ONNX_FP32).is_file():
         found += [f"openvino-{precision}" for precision in native_precisions()]
+    if (directory / CT2_DIR / "model.bin").is_file() and ctranslate2_engine.available():
+        found += ["ctranslate2-f32", "ctranslate2-int8"]
     return found
 
 
@@ -133,8 +148,9 @@ def _run(engine: BaseEngine, texts: list[str]) -> tuple[np.ndarray, float]:
     return scores, best
 
 
-def calibrate(directory: Path, threads: int, max_drop: float) -> Calibration:
-    """Measure every candidate on the validation texts; choose the fastest that passes the parity gate."""
+def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = "onnx-fp32") -> Calibration:
+    """Measure every candidate on the parity sentences; choose the fastest that passes the parity gate, if it is
+    ``MIN_GAIN`` faster than ``baseline`` (what ``onnx`` serves), else the baseline."""
     texts, hate = parity_texts(directory)
     threshold: float | None = None
     reference: np.ndarray | None = None
@@ -160,26 +176,44 @@ def calibrate(directory: Path, threads: int, max_drop: float) -> Calibration:
         for t in trials
     ]
     best = max((t for t in trials if t.passed), key=lambda t: t.texts_per_s)
+    kept = next((t for t in trials if t.engine == baseline and t.passed), trials[0])
     reference_speed = trials[0].texts_per_s
-    reason = (
-        f"fastest of {', '.join(t.engine for t in trials if t.passed)} that kept accuracy within {max_drop:g} of "
-        f"onnx-fp32 on {len(texts)} parity sentences: {best.texts_per_s:.0f} texts/s "
-        f"({best.texts_per_s / reference_speed:.2f}x onnx-fp32)"
-    )
+    if best.texts_per_s < kept.texts_per_s * MIN_GAIN:
+        reason = (
+            f"kept {kept.engine} (what HATESPEECH_ENGINE=onnx serves, {kept.texts_per_s:.0f} texts/s): no engine "
+            f"was {MIN_GAIN:.2f}x faster on {len(texts)} parity sentences (fastest: {best.engine}, "
+            f"{best.texts_per_s:.0f} texts/s)"
+        )
+        best = kept
+    else:
+        reason = (
+            f"fastest of {', '.join(t.engine for t in trials if t.passed)} that kept accuracy within {max_drop:g} "
+            f"of onnx-fp32 on {len(texts)} parity sentences: {best.texts_per_s:.0f} texts/s "
+            f"({best.texts_per_s / reference_speed:.2f}x onnx-fp32, {best.texts_per_s / kept.texts_per_s:.2f}x "
+            f"{kept.engine})"
+        )
     refused = [t.engine for t in trials if not t.passed]
     if refused:
         reason += f"; refused: {', '.join(refused)}"
     return Calibration(best.engine, reason, cpu_description(), threads, len(texts), trials)
 
 
-def _cache_key(version: str, threads: int) -> str:
-    return hashlib.sha256(f"{cpu_description()}|{version}|{threads}".encode()).hexdigest()[:16]
+def _cache_key(version: str, threads: int, baseline: str) -> str:
+    return hashlib.sha256(f"{cpu_description()}|{version}|{threads}|{baseline}".encode()).hexdigest()[:16]
 
 
-def choose(directory: Path, version: str, threads: int, max_drop: float, state_dir: Path) -> Calibration:
+def calibrate_apart(directory: Path, threads: int, max_drop: float, baseline: str) -> Calibration:
+    """:func:`calibrate` in a child process: the engines it tries never stay in this process's memory."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(calibrate, directory, threads, max_drop, baseline).result()
+
+
+def choose(
+    directory: Path, version: str, threads: int, max_drop: float, state_dir: Path, baseline: str = "onnx-fp32"
+) -> Calibration:
     """``auto``'s choice for this model version on this CPU: from the cache, else measured now and cached."""
     cache = state_dir / CACHE_FILE
-    key = _cache_key(version, threads)
+    key = _cache_key(version, threads, baseline)
     try:
         entries = json.loads(cache.read_text())
     except (OSError, ValueError):
@@ -190,7 +224,7 @@ def choose(directory: Path, version: str, threads: int, max_drop: float, state_d
             return Calibration(**{**found, "trials": [Trial(**t) for t in found["trials"]]})
         except TypeError:
             logger.warning("ignoring a malformed entry in %s", cache)
-    calibration = calibrate(directory, threads, max_drop)
+    calibration = calibrate_apart(directory, threads, max_drop, baseline)
     entries = entries if isinstance(entries, dict) else {}
     entries[key] = asdict(calibration)
     try:

@@ -1,4 +1,4 @@
-"""PyTorch -> ONNX (fp32 and dynamically quantized int8), checked against PyTorch before it counts.
+"""PyTorch -> ONNX (fp32 and dynamically quantized int8), and CTranslate2 where installed, checked before they count.
 
 The export fails unless the fp32 graph agrees with PyTorch on at least ``MIN_AGREEMENT`` of the labels of
 the check texts. The results (agreement, score differences, accuracy of each variant) go to
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hatespeech.artifact import PARITY_FILE
+from hatespeech.artifact import CT2_DIR, PARITY_FILE
 from hatespeech.data import LABELS, Dataset
 from hatespeech.engine import TorchEngine, predict_in_batches
 from hatespeech.errors import ModelError
@@ -84,6 +86,59 @@ def export_onnx(directory: Path) -> None:
         root.setLevel(level)
 
 
+def export_ctranslate2(directory: Path) -> str | None:
+    """Write ``ctranslate2/``: the encoder converted by CTranslate2 (float32; int8 is quantized at load) and the
+    classification head. Returns None when written, else why it was not (CTranslate2 missing, a model it
+    does not fit)."""
+    out = directory / CT2_DIR
+    shutil.rmtree(out, ignore_errors=True)  # a re-export never keeps an older conversion
+    try:
+        from ctranslate2.converters import TransformersConverter
+    except ImportError:
+        return "CTranslate2 is not installed (pip install '.[ctranslate2]')"
+    from hatespeech.ctranslate2_engine import HEAD_FILE
+    from hatespeech.modeling import load_trained
+
+    tokenizer, model = load_trained(directory)
+    encoder, head = getattr(model, "bert", None), getattr(model, "classifier", None)
+    if model.config.model_type != "bert" or encoder is None or encoder.pooler is None or head is None:
+        return f"the ctranslate2 engine takes BERT models with a pooler; this one is {model.config.model_type}"
+    if not hasattr(encoder.config, "position_embedding_type"):  # transformers 5 configs may omit the only kind
+        encoder.config.position_embedding_type = "absolute"
+    with tempfile.TemporaryDirectory() as source:
+        encoder.save_pretrained(source)
+        tokenizer.save_pretrained(source)
+        try:
+            TransformersConverter(source).convert(str(out), quantization="float32", force=True)
+        except Exception as exc:  # the converter raises whatever its model specs hit; the ONNX export stands
+            shutil.rmtree(out, ignore_errors=True)
+            return f"CTranslate2 could not convert this model: {exc}"
+    weight, bias = (p.detach().float().numpy() for p in (head.weight, head.bias))
+    np.savez(out / HEAD_FILE, weight=weight, bias=bias)
+    return None
+
+
+def check_ctranslate2(directory: Path) -> dict[str, Any]:
+    """CTranslate2 f32 against ONNX Runtime fp32 on the parity sentences; the folder is removed below
+    ``MIN_AGREEMENT`` (a conversion that changed the model must not be offered)."""
+    from hatespeech.ctranslate2_engine import CTranslate2Engine
+    from hatespeech.engine_choice import parity_texts
+
+    texts, _ = parity_texts(directory)
+    reference = predict_in_batches(OnnxEngine(directory), texts)
+    converted = predict_in_batches(CTranslate2Engine(directory), texts)
+    scores = np.array([[a.score, b.score] for a, b in zip(reference, converted, strict=True)])
+    entry: dict[str, Any] = {
+        "check_texts": len(texts),
+        "label_agreement": float(np.mean([a.label == b.label for a, b in zip(reference, converted, strict=True)])),
+        "max_score_diff": float(np.max(np.abs(scores[:, 0] - scores[:, 1]))),
+    }
+    if entry["label_agreement"] < MIN_AGREEMENT:
+        shutil.rmtree(directory / CT2_DIR)
+        entry["removed"] = f"agreement with ONNX fp32 below {MIN_AGREEMENT}"
+    return entry
+
+
 def write_parity_texts(directory: Path) -> None:
     """``parity.jsonl``: the sentences other engines are checked on at serve time (``HATESPEECH_ENGINE=auto``).
     The project's own generated frames (another draw than training's), so the model dir carries no dataset text."""
@@ -134,7 +189,7 @@ def export_model_dir(directory: Path, check: Dataset | None, console: Console | 
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("exporting to ONNX (fp32 + int8)", total=4)
+        task = progress.add_task("exporting to ONNX (fp32 + int8)", total=5)
         export_onnx(directory)
         write_parity_texts(directory)
 
@@ -142,6 +197,9 @@ def export_model_dir(directory: Path, check: Dataset | None, console: Console | 
             progress.update(task, advance=1, description=description)
 
         report = check_parity(directory, check, step)
+        step("exporting to CTranslate2")
+        skipped = export_ctranslate2(directory)
+        report["ctranslate2"] = {"skipped": skipped} if skipped else check_ctranslate2(directory)
         progress.update(task, advance=1)
     (directory / EXPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
     table = Table(title=f"ONNX export: parity with PyTorch on {report['check_texts']} texts ({report['check_source']})")
@@ -152,6 +210,11 @@ def export_model_dir(directory: Path, check: Dataset | None, console: Console | 
         accuracy = f"{entry['accuracy']:.4f}" if "accuracy" in entry else "n/a"
         table.add_row(name, f"{entry['label_agreement']:.4f}", f"{entry['max_score_diff']:.2e}", accuracy)
     console.print(table)
+    ct2 = report["ctranslate2"]
+    if "skipped" in ct2 or "removed" in ct2:
+        console.print(f"no CTranslate2 engine: {ct2.get('skipped') or ct2.get('removed')}", highlight=False)
+    else:
+        console.print(f"CTranslate2: label agreement {ct2['label_agreement']:.4f} with ONNX fp32", highlight=False)
     if report["fp32"]["label_agreement"] < MIN_AGREEMENT:
         raise ModelError(
             f"ONNX fp32 export disagrees with PyTorch on {1 - report['fp32']['label_agreement']:.2%} "

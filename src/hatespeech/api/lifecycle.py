@@ -74,7 +74,8 @@ def load_engine(
         reason = f"HATESPEECH_ENGINE=onnx, HATESPEECH_QUANTIZED={settings.quantized}"
     elif settings.engine == "auto":
         drop = settings.max_int8_accuracy_drop
-        calibration = choose(directory, version_id(directory), threads, drop, settings.state_dir)
+        baseline = "onnx-int8" if use_int8(directory, settings.quantized, drop) else "onnx-fp32"
+        calibration = choose(directory, version_id(directory), threads, drop, settings.state_dir, baseline)
         name, reason = calibration.chosen, f"auto: {calibration.reason}"
     else:
         name, reason = ALIASES.get(settings.engine, settings.engine), f"HATESPEECH_ENGINE={settings.engine}"
@@ -99,6 +100,7 @@ def start_live(service: Any, engine: BaseEngine, name: str, directory: Path, rea
         max_batch_tokens=settings.max_batch_tokens,
         max_wait_s=settings.max_wait_ms / 1000.0,
         max_queue=settings.max_queue,
+        padding_free=engine.padding_free,
         on_batch=service.metrics.observe_batch,
         on_abandoned=service.metrics.abandoned.inc,
     )

@@ -245,7 +245,10 @@ class ModelOut(BaseModel):
     labels: list[str]
     threshold: float
     max_length: int
-    engine: str = Field(description="What runs the model: onnx-fp32, onnx-int8, openvino-f32 or openvino-bf16.")
+    engine: str = Field(
+        description="What runs the model: onnx-fp32, onnx-int8, openvino-f32, openvino-bf16, ctranslate2-f32 or "
+        "ctranslate2-int8."
+    )
     engine_reason: str = Field(description="Why that engine: the setting, or what auto measured on this CPU.")
     metrics: dict[str, Any] = Field(description="Validation and test metrics recorded at training time.")
     limits: LimitsOut = Field(description="This server's request limits.")

@@ -97,7 +97,7 @@ def build_engine(directory: Path, kind: str) -> Any:
         kind = "onnx-fp32"
     if kind in ENGINES or kind in ALIASES:
         return open_engine(directory, kind)
-    raise fail(f"unknown engine {kind!r}: use onnx, onnx-int8, openvino, openvino-bf16 or torch", 2)
+    raise fail(f"unknown engine {kind!r}: use onnx, torch, {', '.join(ENGINES)}, openvino or ctranslate2", 2)
 
 
 def predict_with_progress(runner: Any, texts: list[str], batch_size: int = 64) -> list[Any]:

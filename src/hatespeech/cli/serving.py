@@ -37,7 +37,8 @@ def predict(
     engine: Annotated[
         str,
         typer.Option(
-            help="onnx (fp32), onnx-int8, openvino, openvino-bf16, torch, or ray (Ray Data over --input, ONNX fp32)."
+            help="onnx (fp32), onnx-int8, openvino, openvino-bf16, ctranslate2, ctranslate2-int8, torch, or ray "
+            "(Ray Data over --input, ONNX fp32)."
         ),
     ] = "onnx",
     workers: Annotated[int, typer.Option(min=1, help="Ray: scoring actors (one thread each).")] = 2,
@@ -219,7 +220,7 @@ def pack(
         raise fail(f"unknown --graphs {graphs!r}: use served or all", 2)
     directory = model or default_model_dir()
     if graphs == "all":
-        keep: tuple[str, ...] = (artifact.ONNX_FP32, artifact.ONNX_INT8)
+        keep: tuple[str, ...] = (artifact.ONNX_FP32, artifact.ONNX_INT8, artifact.CT2_DIR)
     else:
         max_drop = Settings.model_fields["max_int8_accuracy_drop"].default
         keep = (artifact.ONNX_INT8 if use_int8(directory, "auto", max_drop) else artifact.ONNX_FP32,)

@@ -223,7 +223,10 @@ def evaluate(
     ] = "sampled_test",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     engine: Annotated[
-        str, typer.Option(help="onnx (fp32), onnx-int8, openvino (f32), openvino-bf16 or torch.")
+        str,
+        typer.Option(
+            help="onnx (fp32), onnx-int8, openvino (f32), openvino-bf16, ctranslate2 (f32), ctranslate2-int8 or torch."
+        ),
     ] = "onnx",
     report: Annotated[
         Path | None, typer.Option(help="Also write report.html with plots and the worst errors into this folder.")
