@@ -1,7 +1,10 @@
 """Every engine this CPU can run for a model, measured as ``HATESPEECH_ENGINE=auto`` measures them: texts per
 second over the model's parity sentences in length-sorted batches of 32, accuracy and label agreement against
 ONNX Runtime fp32, and which one auto would serve. Repeated ``--runs`` times (fresh engines each run) to show the
-spread. A model dir exported before parity.jsonl existed gets one in a temporary copy. Usage::
+spread; each run's wall time is what auto's first start costs. Then each engine's resident memory: a fresh
+process opens it alone and scores the parity sentences; its RSS after that, less the same process's RSS before it
+opened the engine (numpy, tokenizers and the package imported). A model dir exported before parity.jsonl existed
+gets one in a temporary copy. Usage::
 
     .venv/bin/python benchmarks/engines.py [--model models/current] [--threads 2] [--runs 3]
 """
@@ -9,9 +12,12 @@ spread. A model dir exported before parity.jsonl existed gets one in a temporary
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import shutil
 import statistics
 import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +27,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from hatespeech import artifact
-from hatespeech.engine_choice import calibrate, cpu_description
+from hatespeech.engine_choice import calibrate, cpu_description, open_engine, parity_texts
+from hatespeech.onnx_engine import use_int8
 
 console = Console(width=140)
 
@@ -39,6 +46,34 @@ def with_parity(model: Path, scratch: Path) -> Path:
     return copy
 
 
+def rss_mb() -> float:
+    """This process's resident set, from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def resident(model: Path, engine: str, threads: int) -> tuple[float, float]:
+    """In a fresh process: RSS before opening ``engine`` and after it scored the parity sentences (MB)."""
+    texts, _ = parity_texts(model)
+    before = rss_mb()
+    opened = open_engine(model, engine, threads)
+    opened.predict(texts[:64])
+    opened.predict(texts[64:128])
+    return before, rss_mb()
+
+
+def memory(model: Path, engines: list[str], threads: int) -> dict[str, dict[str, float]]:
+    """Each engine's resident memory, each in its own spawned process."""
+    found = {}
+    for engine in engines:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            before, after = pool.submit(resident, model, engine, threads).result()
+        found[engine] = {"process_mb": before, "total_mb": after, "engine_mb": after - before}
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=Path("models/current"))
@@ -49,24 +84,34 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         model = with_parity(args.model, Path(scratch))
-        runs = [calibrate(model, args.threads, args.max_drop) for _ in range(args.runs)]
+        runs, seconds = [], []
+        baseline = "onnx-int8" if use_int8(model, "auto", args.max_drop) else "onnx-fp32"  # what `onnx` serves
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            runs.append(calibrate(model, args.threads, args.max_drop, baseline))
+            seconds.append(time.perf_counter() - started)
+        resident_mb = memory(model, [t.engine for t in runs[0].trials if t.error is None], args.threads)
     title = f"Engines on {cpu_description()}, {args.threads} threads, {runs[0].texts} parity sentences"
     table = Table(title=escape(title))
-    for column in ("engine", "texts/s median [min-max]", "x onnx-fp32", "accuracy", "agreement", "passes"):
+    columns = ("engine", "texts/s median [min-max]", "x onnx-fp32", "accuracy", "agreement", "passes", "RSS MB")
+    for column in columns:
         table.add_column(column, justify="left" if column == "engine" else "right")
     rows = []
     reference = statistics.median(r.trials[0].texts_per_s for r in runs)
     for index, trial in enumerate(runs[0].trials):
         speeds = [r.trials[index].texts_per_s for r in runs]
         median = statistics.median(speeds)
-        rows.append({**asdict(trial), "texts_per_s": median, "runs": speeds})
+        memory_mb = resident_mb.get(trial.engine, {})
+        rows.append({**asdict(trial), "texts_per_s": median, "runs": speeds, **memory_mb})
         table.add_row(trial.engine, f"{median:.0f} [{min(speeds):.0f}-{max(speeds):.0f}]", f"{median / reference:.2f}",
-                      f"{trial.accuracy:.4f}", f"{trial.agreement:.4f}", "yes" if trial.passed else "no")  # fmt: skip
+                      f"{trial.accuracy:.4f}", f"{trial.agreement:.4f}", "yes" if trial.passed else "no",
+                      f"{memory_mb.get('engine_mb', 0):.0f}")  # fmt: skip
     console.print(table)
     chosen = [r.chosen for r in runs]
     console.print(escape(f"auto chose: {', '.join(chosen)} ({runs[0].reason})"), highlight=False)
+    console.print(f"calibration took {', '.join(f'{s:.0f}' for s in seconds)} s (what auto's first start adds)")
     figures = {"cpu": cpu_description(), "threads": args.threads, "texts": runs[0].texts, "rows": rows,
-               "chosen": chosen}  # fmt: skip
+               "chosen": chosen, "reasons": [r.reason for r in runs], "calibration_s": seconds}  # fmt: skip
     console.print(f"written: {record.write('engines', figures, args.json)}")
 
 

@@ -6,7 +6,11 @@ same for all: distinct texts from sampled_test (at most 80 tokens, so nobody tru
 32-text requests at each concurrency, counting only 200 answers. Per server: req/s, texts/s, p50/p99, the
 peak RSS of its process tree, and the time from start to ready; then the ratios of ours to each peer.
 
-    .venv/bin/python benchmarks/peers.py [--model models/current] [--peers ours naive infinity-onnx ...]
+Ours runs once per engine this machine can run for the model (``ours-<engine>``, HATESPEECH_ENGINE=<engine>),
+besides ``ours`` (the default setting) and ``ours-auto`` (a fresh state dir, so its ready time includes the
+calibration; the engine it picked is recorded).
+
+    .venv/bin/python benchmarks/peers.py [--model models/current] [--peers ours ours-auto naive infinity-onnx ...]
         [--concurrency 1 8 32 128] [--seconds 10] [--runs 2] [--json benchmarks/results/peers.json]
 
 What each peer is given (the fair-comparison rules) is in PEERS below and in docs/benchmarks.md.
@@ -35,6 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hatespeech.data import load_split, resolve_data_dir
+from hatespeech.engine_choice import candidates
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -61,6 +66,17 @@ class Peer:
     batch: Callable[[list[str]], object] | None
     prepare: Callable[[Path, Path], Path] | None = None  # (model dir, scratch) -> the dir to serve
     cwd_is_model: bool = False
+    engine: str | None = None  # ours: HATESPEECH_ENGINE
+
+
+def ours(engine: str | None = None) -> Peer:
+    """Our server, with the default engine setting or ``engine``."""
+    return Peer(
+        "ours" if engine is None else f"ours-{engine}", None,
+        lambda python, model, port: [str(python.with_name("hatespeech")), "serve", "--model", str(model),
+                                     "--port", str(port)],
+        "/ready", "/predict", lambda t: {"text": t}, lambda ts: {"texts": ts}, engine=engine,
+    )  # fmt: skip
 
 
 def _onnx_only(model: Path, scratch: Path) -> Path:
@@ -85,12 +101,8 @@ def _infinity(engine: str) -> Callable[[Path, Path, int], list[str]]:
 
 
 PEERS = {
-    "ours": Peer(
-        "ours", None,
-        lambda python, model, port: [str(python.with_name("hatespeech")), "serve", "--model", str(model),
-                                     "--port", str(port)],
-        "/ready", "/predict", lambda t: {"text": t}, lambda ts: {"texts": ts},
-    ),
+    "ours": ours(),
+    "ours-auto": ours("auto"),
     "naive": Peer(
         "naive", "naive.txt",
         lambda python, model, port: [str(python), str(HERE / "naive_server.py"), str(model), str(port)],
@@ -218,9 +230,13 @@ def free_port() -> int:
         return port
 
 
-def start(peer: Peer, python: Path, model: Path, port: int, log: Path) -> tuple[subprocess.Popen[bytes], float]:
+def start(
+    peer: Peer, python: Path, model: Path, port: int, log: Path, scratch: Path
+) -> tuple[subprocess.Popen[bytes], float]:
     env = {**os.environ, **OFFLINE, "HATESPEECH_PEER_MODEL": str(model)}
     env.pop("PYTHONPATH", None)
+    if peer.engine is not None:  # a fresh state dir: auto measures at start, and ready_s says what that costs
+        env.update({"HATESPEECH_ENGINE": peer.engine, "HATESPEECH_STATE_DIR": str(scratch / "state")})
     cwd = model if peer.cwd_is_model else HERE / "peers"
     started = time.perf_counter()
     with log.open("ab") as out:
@@ -266,7 +282,8 @@ def measure(peer: Peer, model: Path, texts: list[str], concurrency: list[int], s
     try:
         served = peer.prepare(model, scratch) if peer.prepare else model
         port = free_port()
-        process, ready = start(peer, python, served, port, log)
+        process, ready = start(peer, python, served, port, log, scratch)
+        engine = httpx.get(f"http://127.0.0.1:{port}/model").json().get("engine") if peer.engine else None
         rss = TreeRss(process.pid)
         cells: dict[str, dict[str, float]] = {}
         try:
@@ -291,7 +308,7 @@ def measure(peer: Peer, model: Path, texts: list[str], concurrency: list[int], s
         finally:
             peak = rss.stop()
             stop(process)
-        return {"ready_s": ready, "peak_rss_mb": peak, "cells": cells}
+        return {"ready_s": ready, "peak_rss_mb": peak, "cells": cells, "engine": engine}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -321,13 +338,16 @@ def report(runs: list[dict[str, dict]], names: list[str]) -> None:
         table.add_row(label, *[
             "/".join(f"{run[name][key]:.1f}" for run in runs if name in run) or "-" for name in names
         ])  # fmt: skip
+    table.add_row("engine", *[
+        "/".join(str(run[name].get("engine") or "-") for run in runs if name in run) or "-" for name in names
+    ])  # fmt: skip
     console.print(table)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("models/current"))
-    parser.add_argument("--peers", nargs="+", default=list(PEERS), choices=list(PEERS))
+    parser.add_argument("--peers", nargs="+", default=None, help=f"default: {', '.join(PEERS)} and ours-<engine>")
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32, 128])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=2)
@@ -336,6 +356,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     model = args.model.resolve()
+    for engine in candidates(model):
+        PEERS.setdefault(f"ours-{engine}", ours(engine))
+    args.peers = args.peers or list(PEERS)
+    unknown = set(args.peers) - set(PEERS)
+    if unknown:
+        sys.exit(f"unknown peers: {', '.join(sorted(unknown))} (known: {', '.join(PEERS)})")
     texts = distinct_texts(model, 6000)
     log = Path(tempfile.mkdtemp(prefix="peers-")) / "servers.log"
     console.print(f"{len(texts)} distinct texts; server logs in {log}")

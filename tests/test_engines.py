@@ -98,22 +98,23 @@ def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
     import hatespeech.engine_choice as engine_choice
 
     speeds = {"onnx-fp32": 100.0, "onnx-int8": 102.0, "openvino-f32": 104.0, "ctranslate2-f32": 103.0}
-    real = engine_choice._run
+    real = engine_choice._seconds
 
-    opened: list[str] = []
+    def timed(engine: BaseEngine, batches: list[Encoded]) -> float:
+        real(engine, batches)
+        name = next(n for n, e in opened.items() if e is engine)
+        return sum(b.input_ids.shape[0] for b in batches) / speeds[name]  # as if it ran at its speed
+
+    opened: dict[str, BaseEngine] = {}
     real_open = engine_choice.open_engine
 
-    def timed(engine: BaseEngine, texts: list[str]) -> tuple[np.ndarray, float]:
-        scores, _ = real(engine, texts)
-        return scores, len(texts) / speeds[opened[-1]]  # seconds as if the engine opened last ran at its speed
-
-    def opening(directory: Path, name: str, threads: int | None = None) -> object:
-        opened.append(name)
-        return real_open(directory, name, threads)
+    def opening(directory: Path, name: str, threads: int | None = None) -> BaseEngine:
+        opened[name] = real_open(directory, name, threads)
+        return opened[name]
 
     monkeypatch.setattr(engine_choice, "candidates", lambda directory: list(speeds))
     monkeypatch.setattr(engine_choice, "open_engine", opening)
-    monkeypatch.setattr(engine_choice, "_run", timed)
+    monkeypatch.setattr(engine_choice, "_seconds", timed)
     tie = calibrate(tiny_model, 1, 0.5, baseline="onnx-int8")
     assert tie.chosen == "onnx-int8" and tie.reason.startswith("kept onnx-int8")  # 104 < 102 x MIN_GAIN
     speeds["ctranslate2-f32"] = 102.0 * MIN_GAIN + 1
