@@ -283,7 +283,7 @@ def measure(peer: Peer, model: Path, texts: list[str], concurrency: list[int], s
         served = peer.prepare(model, scratch) if peer.prepare else model
         port = free_port()
         process, ready = start(peer, python, served, port, log, scratch)
-        engine = httpx.get(f"http://127.0.0.1:{port}/model").json().get("engine") if peer.engine else None
+        engine = httpx.get(f"http://127.0.0.1:{port}/model").json().get("engine") if peer.requirements is None else None
         rss = TreeRss(process.pid)
         cells: dict[str, dict[str, float]] = {}
         try:

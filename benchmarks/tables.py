@@ -219,10 +219,80 @@ def engines() -> str:
         for r in figures["rows"]
     ]  # fmt: skip
     header = ["engine", "texts/s, median (range)", f"{TIMES} onnx-fp32", "accuracy", "agreement with fp32", "passes"]
+    if all("engine_mb" in r for r in figures["rows"]):
+        header.append("resident MB")
+        for row, r in zip(rows, figures["rows"], strict=True):
+            row.append(f"{r['engine_mb']:.0f}")
+    seconds = figures.get("calibration_s")
+    took = f"; a calibration took {_spread(seconds)} s" if seconds else ""
     return block(
         table(header, rows),
         f"{figures['texts']} parity sentences, {figures['threads']} threads, {len(figures['chosen'])} runs; auto "
-        f"chose {', '.join(sorted(set(figures['chosen'])))} on `{figures['cpu']}`; {provenance(record)}.",
+        f"chose {', '.join(sorted(set(figures['chosen'])))} on `{figures['cpu']}`{took}; {provenance(record)}.",
+    )
+
+
+def _engine_servers(record: dict[str, Any]) -> list[str]:
+    runs = record["figures"]["runs"]
+    return [name for name in runs[0] if name.startswith("ours")]
+
+
+def _picked(runs: list[dict[str, Any]], name: str) -> str:
+    return ", ".join(sorted({str(run[name].get("engine")) for run in runs if name in run}))
+
+
+def engine_serving() -> str:
+    """docs/engines.md: our server once per engine, same texts and load (benchmarks/peers.py)."""
+    record = load("peers_engines")
+    runs = record["figures"]["runs"]
+    rows = []
+    for name in [*_engine_servers(record), *(n for n in runs[0] if not n.startswith("ours"))]:
+        cells = []
+        for cell, key in (("single/c1", "req_s"), ("single/c1", "p50_ms"), ("single/c32", "req_s"),
+                          ("batch32/c32", "texts_s")):  # fmt: skip
+            values = _peer_values(runs, name, cell, key)
+            cells.append(f"{statistics.median(values):.{1 if key == 'p50_ms' else 0}f}" if values else DASH)
+        rss = statistics.median(run[name]["peak_rss_mb"] for run in runs if name in run)
+        ready = statistics.median(run[name]["ready_s"] for run in runs if name in run)
+        label = f"`{name}`" + (f" (served {_picked(runs, name)})" if name in ("ours", "ours-auto") else "")
+        rows.append([label, *cells, f"{rss:.0f} MB", f"{ready:.1f} s"])
+    header = ["server", "1 client, req/s", "p50 at 1 client, ms", "32 clients, req/s",
+              "32-text requests at 32 clients, texts/s", "peak RSS", "ready"]  # fmt: skip
+    return block(table(header, rows), f"Medians of {len(runs)} runs; {provenance(record)}.")
+
+
+def ort_fusion() -> str:
+    """docs/engines.md: ONNX Runtime with fused attention against our graphs (benchmarks/ort_fusion.py)."""
+    record = load("ort_fusion")
+    figures = record["figures"]
+    rows = []
+    for row in figures["rows"]:
+        base = next(r for r in figures["rows"] if r["texts"] == row["texts"] and r["graph"] == "ours fp32")
+        rows.append([row["texts"], row["graph"], f"{row['texts_per_s']:.0f}",
+                     f"{row['texts_per_s'] / base['texts_per_s']:.2f}", f"{row['agreement']:.4f}"])  # fmt: skip
+    fused = ", ".join(f"{name} {count}" for name, count in figures["fused_operators"].items())
+    return block(
+        table(["texts", "graph", "texts/s", f"{TIMES} ours fp32", "label agreement with ours fp32"], rows),
+        f"Fused operators: {fused}. {figures['threads']} threads, best of {figures['rounds']}; {provenance(record)}.",
+    )
+
+
+def auto_pick() -> str:
+    """README: what HATESPEECH_ENGINE=auto served on the benchmark machine, against the default, same run."""
+    record = load("peers_engines")
+    runs = record["figures"]["runs"]
+
+    def median(name: str, cell: str, key: str) -> float:
+        return statistics.median(_peer_values(runs, name, cell, key))
+
+    auto, default = "ours-auto", "ours"
+    ratios = [f"{median(auto, c, k) / median(default, c, k):.2f}{TIMES} {what}"
+              for c, k, what in (("single/c1", "req_s", "at 1 client"), ("single/c32", "req_s", "at 32 clients"),
+                                 ("batch32/c32", "texts_s", "with 32-text requests"))]  # fmt: skip
+    return block(
+        f"With `HATESPEECH_ENGINE=auto` this machine served **{_picked(runs, auto)}** "
+        f"({', '.join(ratios)} the default setting's {_picked(runs, default)}, in the same run); "
+        f"per engine: [docs/engines.md](docs/engines.md). {provenance(record)}."
     )
 
 
@@ -370,6 +440,9 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "explain": explain_cost,
     "lifecycle": lifecycle,
     "engines": engines,
+    "engine-serving": engine_serving,
+    "auto-pick": auto_pick,
+    "ort-fusion": ort_fusion,
 }
 
 

@@ -23,7 +23,7 @@ PARTS = {
         "store",
         "keys",
     ],
-    "engine": ["engine", "parts", "onnx_engine", "openvino_engine", "engine_choice", "batching", "explain"],
+    "engine": ["engine", "parts", "onnx_engine", "openvino_engine", "ctranslate2_engine", "engine_choice", "batching", "explain"],
     "api": ["api"],
     "training": ["modeling", "training", "evaluation", "report", "export"],
     "scale": ["scale"],
