@@ -1,4 +1,9 @@
-"""Shared fixtures: the shared dataset, a small upstream-layout copy, and a tiny random BERT (seconds)."""
+"""Shared fixtures: the dataset, a small upstream-layout copy, and a tiny random BERT (seconds).
+
+Before anything runs, the suite is isolated from the user's own configuration (``HATESPEECH_*`` settings, Ray's
+auth token), and the dataset is found as the CLI finds it (``HATESPEECH_TEST_DATA``, ``HATESPEECH_DATA_DIR``,
+``./data/...``, ``../shared/...``, else the upstream download): without one, the run stops at once, in one line.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +17,41 @@ import pytest
 
 from hatespeech import artifact
 from hatespeech.config import TrainConfig
-from hatespeech.data import load_split
+from hatespeech.data import load_split, resolve_data_dir
+from hatespeech.errors import DataError
 
 from layout import write_upstream_layout
 from postgres import PostgresServer, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("HATESPEECH_TEST_DATA", REPO.parent / "shared/data/hate-speech-dataset"))
+KEPT_VARIABLES = frozenset(  # HATESPEECH_* variables that configure the tests themselves, not the code under test
+    {"HATESPEECH_TEST_DATA", "HATESPEECH_DATA_DIR", "HATESPEECH_CACHE", "HATESPEECH_DOCKER_MODEL",
+     "HATESPEECH_REQUIRE_SHIPPED", "HATESPEECH_SHIPPED_MODEL", "HATESPEECH_CHROMIUM"}
+)  # fmt: skip
+DATASET: Path | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Isolate the run from the user's configuration; find the dataset or stop with one line."""
+    global DATASET
+    for name in [n for n in os.environ if n.startswith("HATESPEECH_") and n not in KEPT_VARIABLES]:
+        del os.environ[name]  # a user's HATESPEECH_API_KEYS would otherwise close the test servers
+    for name in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        os.environ.pop(name, None)
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # a token in ~/.ray/auth_token must not lock out the test cluster
+    os.chdir(REPO)  # ./data and ../shared are looked for from the repo, wherever pytest was started
+    try:
+        DATASET = resolve_data_dir(os.environ.get("HATESPEECH_TEST_DATA"))
+    except DataError as exc:
+        pytest.exit(f"no dataset for the tests: {exc}. Put it beside the repo (../shared/data/hate-speech-dataset) "
+                    "or set HATESPEECH_DATA_DIR=DIR (the upstream layout, see README)", returncode=4)  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not (SHARED_DATA / "annotations_metadata.csv").is_file():
-        pytest.fail(f"the shared dataset is missing at {SHARED_DATA}: CI must have ../shared beside the repo")
-    return SHARED_DATA
+    """The dataset found at session start (upstream layout)."""
+    assert DATASET is not None
+    return DATASET
 
 
 @pytest.fixture(scope="session")

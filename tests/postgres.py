@@ -26,7 +26,7 @@ class PostgresServer:
     def __init__(self) -> None:
         bin_dir = binaries()
         if bin_dir is None:
-            raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (make test does)")
+            raise RuntimeError("PostgreSQL is not installed: run `make postgres` (Debian's package; make test does it)")
         self.root = root = Path(tempfile.mkdtemp(prefix="hatespeech-pg-"))
         self.bin, self.data, self.port = bin_dir, root / "data", free_port()
         self.as_postgres = os.geteuid() == 0

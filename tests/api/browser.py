@@ -28,6 +28,6 @@ def chromium_path() -> Path:
     if found:
         return Path(found)
     raise FileNotFoundError(
-        f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package (make test does, as root) "
+        f"Chromium not found at {CHROMIUM}: run `make browser` (Debian's 'chromium' package; make test does it) "
         "or set HATESPEECH_CHROMIUM"
     )

@@ -6,13 +6,14 @@ They take only admin keys (``HATESPEECH_ADMIN_KEYS``) whenever any key is config
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hatespeech.api.errors import ApiError, responses
 from hatespeech.api.lifecycle import reload
+from hatespeech.api.service import ServiceDep
 
 router = APIRouter(prefix="/admin")
 
@@ -30,9 +31,8 @@ class ReloadOut(BaseModel):
     summary="Load the model the model dir points to now, and swap it in without dropping a request",
     responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "reload_failed", "not_enabled"),
 )
-async def post_reload(request: Request, force: bool = False) -> ReloadOut:
+async def post_reload(service: ServiceDep, force: bool = False) -> ReloadOut:
     """A model that fails to load leaves the current one serving: 409 with the reason (also in /ready)."""
-    service = request.app.state.service
     if service.settings.reload_by_redeploy:
         raise ApiError("not_enabled", "on Ray Serve the model changes by a redeploy: send SIGHUP to `hatespeech "
                        "serve --engine ray`, or update the RayService (docs/models.md)")  # fmt: skip
@@ -62,8 +62,7 @@ class ShadowOut(BaseModel):
     summary="How the shadow (candidate) model compares with the one serving, on live traffic",
     responses=responses("unauthorized", "forbidden", "rate_limited", "not_enabled"),
 )
-async def get_shadow(request: Request) -> Any:
-    service = request.app.state.service
+async def get_shadow(service: ServiceDep) -> ShadowOut:
     if service.shadow is None:
         why = service.shadow_error or "set HATESPEECH_SHADOW_MODEL_DIR (e.g. models/candidate)"
         raise ApiError("not_enabled", f"no shadow model: {why}")

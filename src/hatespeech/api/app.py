@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,46 +20,27 @@ from fastapi.staticfiles import StaticFiles
 from hatespeech import __version__
 from hatespeech.api.admin import router as admin_router
 from hatespeech.api.errors import install_error_handlers
-from hatespeech.api.feedback import Stores, purge_forever
 from hatespeech.api.feedback import router as feedback_router
-from hatespeech.api.lifecycle import Live, PendingReload, bring_up, reload, watch_link
+from hatespeech.api.lifecycle import bring_up, reload, watch_link
 from hatespeech.api.metrics import Metrics
 from hatespeech.api.middleware import AccessLogMiddleware, BodyLimitMiddleware, FullQueueMiddleware
 from hatespeech.api.rate_limit import RateLimitMiddleware
 from hatespeech.api.routes import STATIC_DIR, router
 from hatespeech.api.schemas import TEXT_PATTERN
 from hatespeech.api.security import ApiKeyMiddleware
-from hatespeech.api.shadow import Shadow
+from hatespeech.api.service import ModelService
+from hatespeech.api.stores import Stores, purge_forever
 from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine
+from hatespeech.logs import configure as configure_logs
 
 logger = logging.getLogger("hatespeech.api")
-
-
-@dataclass
-class Service:
-    """Everything a request handler needs: settings, metrics, and (once loaded) the live model."""
-
-    settings: Settings
-    metrics: Metrics
-    live: Live | None = None
-    load_error: str | None = None  # the model could not be loaded at start: not ready
-    reload_error: str | None = None  # the last reload failed: the previous model still serves
-    failed_target: Path | None = None
-    ready: bool = False
-    stores: Stores = field(default_factory=lambda: Stores(""))
-    started: float = field(default_factory=time.monotonic)
-    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    pending_reload: PendingReload | None = None  # the reload others asking now join (coalesced)
-    shadow: Shadow | None = None
-    shadow_error: str | None = None  # the shadow model could not be loaded
-    shadow_failed_target: Path | None = None
 
 
 def create_app(settings: Settings | None = None, engine: BaseEngine | None = None) -> FastAPI:
     """Build the service. Pass ``engine`` to serve it instead of loading ``settings.model_dir``."""
     settings = settings or Settings()
-    service = Service(settings=settings, metrics=Metrics(), stores=Stores(settings.store_url()))
+    service = ModelService(settings=settings, metrics=Metrics(), stores=Stores(settings.store_url()))
     ring = settings.keyring()
     background: set[asyncio.Task[Any]] = set()
 
@@ -181,5 +159,8 @@ def _document_limits(app: FastAPI, settings: Settings) -> None:
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (used by ``hatespeech serve``): settings from HATESPEECH_*."""
-    return create_app(Settings())
+    """Factory for ``uvicorn --factory`` (used by ``hatespeech serve``): settings from HATESPEECH_*, JSON logs
+    (configured here as well, since each worker process of ``--workers N`` runs this factory)."""
+    settings = Settings()
+    configure_logs(settings.log_level)
+    return create_app(settings)

@@ -7,30 +7,21 @@ feedback an admin key (:mod:`hatespeech.api.security`); the reviewer recorded is
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import threading
-from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 
 from hatespeech.api.errors import ApiError, responses
 from hatespeech.api.schemas import JsonInteger, Text
-from hatespeech.errors import StoreError
-from hatespeech.store import REQUEST_ID_LENGTH, Feedback, Store, StoredPrediction, as_utc
+from hatespeech.api.service import ModelService, ServiceDep
+from hatespeech.store import REQUEST_ID_LENGTH, Feedback, StoredPrediction, as_utc
 
 router = APIRouter()
 logger = logging.getLogger("hatespeech.api")
-PURGE_EVERY_S = 3600.0
-DATABASE_DOWN = "the feedback database is unavailable or refused the operation: try again later"
-T = TypeVar("T")
 
 
 def _iso_moment(date_sep: str, time_sep: str) -> str:
@@ -137,51 +128,8 @@ class ReviewQueue(BaseModel):
     )
 
 
-class Stores:
-    """Opens the database once, on first use, from a worker thread (it may create a file or connect)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._store: Store | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def opened(self) -> Store | None:
-        return self._store
-
-    def get(self) -> Store:
-        with self._lock:
-            if self._store is None:
-                self._store = Store.open(self.url)
-            return self._store
-
-    async def run(self, call: Callable[[Store], T]) -> T:
-        """``call(store)`` in a worker thread, opening the database first if needed. Any database failure (down,
-        locked, disk full, a value it refuses) is a 503 ``database`` with a generic message; its cause goes to one
-        server log line. A response never carries SQL, parameters or hosts."""
-        try:
-            return await run_in_threadpool(lambda: call(self.get()))
-        except (StoreError, SQLAlchemyError, OSError, OverflowError) as exc:
-            logger.error(json.dumps({"event": "database_error", "error": _cause(exc)}))
-            raise ApiError("database", DATABASE_DOWN) from None
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-
-
-def _cause(exc: BaseException) -> str:
-    """The failure's type and first line (SQLAlchemy puts the statement on the lines after)."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:500]
-
-
-def _service(request: Request) -> Any:
-    return request.app.state.service
-
-
-def _needs_storing(request: Request) -> None:
-    if not _service(request).settings.store_predictions:
+def _needs_storing(service: ModelService) -> None:
+    if not service.settings.store_predictions:
         raise ApiError("not_enabled", "predictions are not stored: set HATESPEECH_STORE_PREDICTIONS=true")
 
 
@@ -204,14 +152,13 @@ def _needs_storing(request: Request) -> None:
         "database",
     ),
 )
-async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
-    service = _service(request)
+async def post_feedback(body: FeedbackIn, request: Request, service: ServiceDep) -> FeedbackCreated:
     text, prediction_id, score = body.text, None, None
     limit = service.settings.max_text_chars
     if text is not None and len(text) > limit:  # the schema's maxLength (as /predict)
         raise ApiError("validation", f"text: longer than {limit} characters ({len(text)})")
     if body.request_id is not None:
-        _needs_storing(request)
+        _needs_storing(service)
         request_id = body.request_id
         stored = await service.stores.run(lambda store: store.predictions_of(request_id))
         if len({p.position for p in stored}) != len(stored):  # a client sent the same X-Request-ID twice
@@ -236,7 +183,7 @@ async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackCreated:
     responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "database"),
 )
 async def get_feedback(
-    request: Request,
+    service: ServiceDep,
     label: Annotated[Literal["hate", "noHate"] | None, Query(description="Only this label.")] = None,
     since: Annotated[str | None, Query(pattern=ISO_MOMENT, description=f"Created at or after: {MOMENT_HELP}")] = None,
     until: Annotated[str | None, Query(pattern=ISO_MOMENT, description=f"Created before: {MOMENT_HELP}")] = None,
@@ -244,7 +191,7 @@ async def get_feedback(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> FeedbackPage:
     start, end = _moment("since", since), _moment("until", until)
-    page = await _service(request).stores.run(lambda store: store.feedback(label, start, end, limit, offset))
+    page = await service.stores.run(lambda store: store.feedback(label, start, end, limit, offset))
     return FeedbackPage(items=[_feedback_out(f) for f in page.items], total=page.total, limit=limit, offset=offset)
 
 
@@ -254,9 +201,8 @@ async def get_feedback(
     summary="Stored predictions most worth a human look (needs a reviewer key and stored predictions)",
     responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "not_enabled", "database"),
 )
-async def get_review(request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> ReviewQueue:
-    _needs_storing(request)
-    service = _service(request)
+async def get_review(service: ServiceDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> ReviewQueue:
+    _needs_storing(service)
     threshold = service.live.engine.info.threshold if service.live is not None else 0.5
     items = await service.stores.run(lambda store: store.review_queue(limit, threshold))
     return ReviewQueue(items=[_review_item(p) for p in items])
@@ -281,19 +227,3 @@ def _feedback_out(record: Feedback) -> FeedbackOut:
 def _review_item(p: StoredPrediction) -> ReviewItem:
     return ReviewItem(prediction_id=p.id, request_id=p.request_id, position=p.position, text=p.text, score=p.score,
                       label=p.label, created_at=as_utc(p.created_at))  # fmt: skip
-
-
-async def purge_forever(stores: Stores, retention_days: float, store_predictions: bool) -> None:
-    """At start and every hour: delete what is older than the retention (only once a database is in use)."""
-    while True:
-        try:
-            store = stores.opened
-            if store is None and store_predictions:
-                store = await run_in_threadpool(stores.get)
-            if store is not None:
-                predictions, feedback = await run_in_threadpool(store.purge, retention_days)
-                if predictions or feedback:
-                    logger.info(f'{{"event": "purged", "predictions": {predictions}, "feedback": {feedback}}}')
-        except Exception as exc:  # a database that is down must not end the server; the next round retries
-            logger.error(f'{{"event": "purge_failed", "error": "{type(exc).__name__}"}}')
-        await asyncio.sleep(PURGE_EVERY_S)

@@ -18,10 +18,10 @@ import logging
 import os
 import time
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
+from hatespeech.api.service import Live, ModelService, PendingReload, ReloadOutcome
+from hatespeech.api.shadow import Shadow
 from hatespeech.batching import MicroBatcher
 from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine
@@ -29,29 +29,6 @@ from hatespeech.engine import BaseEngine
 logger = logging.getLogger("hatespeech.api")
 WARM_UP_TEXT = "warm-up forward pass"
 RELEASE_AFTER_S = 2.0  # by then the requests that held the old model have answered
-
-
-@dataclass(frozen=True)
-class Live:
-    """A loaded, warmed-up model and the batcher in front of it."""
-
-    engine: BaseEngine
-    engine_name: str
-    batcher: MicroBatcher
-    version: str
-    directory: Path
-    engine_reason: str = ""
-
-
-@dataclass(frozen=True)
-class ReloadOutcome:
-    """What a reload did: ``reloaded``, ``unchanged`` (already serving that dir) or ``failed``."""
-
-    status: Literal["reloaded", "unchanged", "failed"]
-    version: str | None
-    previous: str | None
-    seconds: float
-    error: str | None = None
 
 
 def load_engine(
@@ -89,7 +66,7 @@ async def load_warm(settings: Settings, directory: Path, threads: int | None = N
     return engine, name, reason
 
 
-def start_live(service: Any, engine: BaseEngine, name: str, directory: Path, reason: str = "") -> Live:
+def start_live(service: ModelService, engine: BaseEngine, name: str, directory: Path, reason: str = "") -> Live:
     """Put a batcher (with the service's limits and metrics) in front of a warmed-up engine."""
     from hatespeech.versions import version_id
 
@@ -108,7 +85,7 @@ def start_live(service: Any, engine: BaseEngine, name: str, directory: Path, rea
     return Live(engine, name, batcher, version_id(directory), directory, reason)
 
 
-async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
+async def bring_up(service: ModelService, engine: BaseEngine | None = None) -> None:
     """At start: load (or take ``engine``), warm up and start serving; a failure is kept for ``/ready``."""
     directory = service.settings.model_dir.resolve()
     try:
@@ -122,24 +99,16 @@ async def bring_up(service: Any, engine: BaseEngine | None = None) -> None:
         service.load_error, service.failed_target = str(exc), directory
         logger.error(json.dumps({"event": "model_load_failed", "error": str(exc)}))
         return
-    _go_live(service, start_live(service, engine, name, directory, why))
-    logger.info(json.dumps({"event": "ready", "engine": name, "engine_reason": why, "version": service.live.version,
+    live = start_live(service, engine, name, directory, why)
+    _go_live(service, live)
+    logger.info(json.dumps({"event": "ready", "engine": name, "engine_reason": why, "version": live.version,
                             "model_dir": str(service.settings.model_dir),
                             "seconds": round(time.monotonic() - service.started, 3)}))  # fmt: skip
     async with service.reload_lock:
         await refresh_shadow(service)
 
 
-@dataclass(frozen=True)
-class PendingReload:
-    """A reload queued or under way: what it loads, whether it is forced, and its outcome to come."""
-
-    target: Path
-    force: bool
-    task: asyncio.Future[ReloadOutcome]
-
-
-async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcome:
+async def reload(service: ModelService, reason: str, force: bool = False) -> ReloadOutcome:
     """Load what ``settings.model_dir`` points to now and swap it in; the old model keeps serving until then.
     Whatever the outcome, the shadow is then brought in line (its link may have moved on its own).
 
@@ -155,14 +124,14 @@ async def reload(service: Any, reason: str, force: bool = False) -> ReloadOutcom
     return await asyncio.shield(task)
 
 
-async def _reload_in_turn(service: Any, reason: str, force: bool) -> ReloadOutcome:
+async def _reload_in_turn(service: ModelService, reason: str, force: bool) -> ReloadOutcome:
     async with service.reload_lock:
         outcome = await _swap(service, reason, force)
         await refresh_shadow(service)
         return outcome
 
 
-async def _swap(service: Any, reason: str, force: bool) -> ReloadOutcome:
+async def _swap(service: ModelService, reason: str, force: bool) -> ReloadOutcome:
     started = time.perf_counter()
     old: Live | None = service.live
     previous = old.version if old else None
@@ -197,13 +166,12 @@ def shadow_target(settings: Settings) -> Path | None:
     return settings.shadow_model_dir.resolve()
 
 
-async def refresh_shadow(service: Any) -> None:
+async def refresh_shadow(service: ModelService) -> None:
     """Make the shadow match its dir and the primary serving now (called with the reload lock held).
 
     A new shadow starts its comparison from zero; one that fails to load is reported in ``/admin/shadow``
     and the log, and leaves no shadow (the primary is never affected).
     """
-    from hatespeech.api.shadow import Shadow
     from hatespeech.versions import version_id
 
     old, live, wanted = service.shadow, service.live, shadow_target(service.settings)
@@ -236,7 +204,7 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _go_live(service: Any, live: Live) -> None:
+def _go_live(service: ModelService, live: Live) -> None:
     """The swap: one assignment on the event loop; requests that took the old model keep it."""
     if service.live is not None:  # before the new label: a forced reload keeps the same version
         service.metrics.model_info.remove(service.live.version)
@@ -246,7 +214,7 @@ def _go_live(service: Any, live: Live) -> None:
     service.metrics.model_info.labels(live.version).set(1)
 
 
-async def watch_link(service: Any, every_s: float) -> None:
+async def watch_link(service: ModelService, every_s: float) -> None:
     """Reload whenever ``model_dir`` comes to point somewhere new (a target that failed is not retried)."""
     while True:
         await asyncio.sleep(every_s)

@@ -9,17 +9,16 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hatespeech.api.errors import error_response
 from hatespeech.api.routes import ROUTE_PATHS
+from hatespeech.api.service import ModelService
 from hatespeech.errors import Overloaded
+from hatespeech.logs import REQUEST
 from hatespeech.store import REQUEST_ID_LENGTH
-
-if TYPE_CHECKING:
-    from hatespeech.api.app import Service
 
 logger = logging.getLogger("hatespeech.api")
 
@@ -87,7 +86,7 @@ class FullQueueMiddleware:
     request's own count of texts, before tokenizing.) The server discards the unread body and keeps the
     connection."""
 
-    def __init__(self, app: ASGIApp, service: Service) -> None:
+    def __init__(self, app: ASGIApp, service: ModelService) -> None:
         self.app = app
         self.service = service
 
@@ -115,7 +114,7 @@ class AccessLogMiddleware:
     """Request id (``X-Request-ID``), one JSON log line per request, request metrics. Never logs texts
     unless ``log_texts`` is set."""
 
-    def __init__(self, app: ASGIApp, service: Service) -> None:
+    def __init__(self, app: ASGIApp, service: ModelService) -> None:
         self.app = app
         self.service = service
 
@@ -128,6 +127,7 @@ class AccessLogMiddleware:
         # A client's id is kept only when it fits what is stored; else the answer carries a fresh one.
         request_id = incoming if 0 < len(incoming) <= REQUEST_ID_LENGTH and incoming.isprintable() else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        context = REQUEST.set({"request_id": request_id})  # on every log line of this request (hatespeech.logs)
         status = 500
         error_type: str | None = None
 
@@ -176,3 +176,4 @@ class AccessLogMiddleware:
             if self.service.settings.log_texts and "input_texts" in state:
                 record["input_texts"] = state["input_texts"]
             logger.info(json.dumps(record, ensure_ascii=False))
+            REQUEST.reset(context)

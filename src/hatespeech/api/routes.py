@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 
 from hatespeech import __version__
 from hatespeech.api.errors import ApiError, responses
-from hatespeech.api.lifecycle import Live
 from hatespeech.api.schemas import (
     BatchPredictionOut,
     HealthOut,
@@ -32,7 +31,9 @@ from hatespeech.api.schemas import (
     TextsRequest,
     request_texts,
 )
+from hatespeech.api.service import Live, ModelService, ServiceDep
 from hatespeech.batching import Reservation
+from hatespeech.config import Settings
 from hatespeech.engine import Prediction, Split, collate, is_valid_unicode, regroup
 from hatespeech.explain import contributions, plan
 
@@ -68,19 +69,7 @@ T = TypeVar("T")
 INLINE_TOKENIZE_CHARS = 4096  # above this, tokenize on a worker thread to keep the event loop free
 
 
-def _service(request: Request) -> Any:
-    return request.app.state.service
-
-
-def _ready_service(request: Request) -> Any:
-    service = _service(request)
-    if not service.ready:
-        message = service.load_error or "the model is still loading"
-        raise ApiError("not_ready", f"not ready: {message}")
-    return service
-
-
-def _check_limits(texts: list[str], settings: Any) -> None:
+def _check_limits(texts: list[str], settings: Settings) -> None:
     if not texts:
         raise ApiError("validation", "no texts given: send at least one")
     if len(texts) > settings.max_texts:
@@ -124,13 +113,13 @@ async def _unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) 
     return task.result()
 
 
-async def _tokenized(service: Any, texts: list[str]) -> tuple[Live, list[Split], Reservation]:
+async def _tokenized(service: ModelService, texts: list[str]) -> tuple[Live, list[Split], Reservation]:
     """The live model, the texts split into rows by its tokenizer, and the queue room they hold. Room is
     reserved before tokenizing (under overload a 503 must be cheap, and a burst of large requests must not all
     tokenize at once). Tokenizing may leave the event loop (long texts): if a reload swapped the model
     meanwhile, tokenize again with the new one, so the caller queues on the model whose tokenizer it used."""
     while True:
-        live: Live = service.live
+        live = service.require_live()
         reservation = live.batcher.reserve(len(texts))
         try:
             with service.metrics.tokenize.time():
@@ -145,7 +134,7 @@ async def _tokenized(service: Any, texts: list[str]) -> tuple[Live, list[Split],
 
 
 async def _explanations(
-    request: Request, service: Any, live: Live, texts: list[str], predictions: list[Prediction]
+    request: Request, service: ModelService, live: Live, texts: list[str], predictions: list[Prediction]
 ) -> list[list[SpanOut]]:
     """Each text's spans and their contributions, over its worst part (the text itself unless it was split):
     one more round of rows, the part with each span masked, against the part's score."""
@@ -190,9 +179,9 @@ def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
         "timeout",
     ),
 )
-async def predict(body: PredictRequest, request: Request) -> Any:
+async def predict(body: PredictRequest, request: Request, service: ServiceDep) -> Any:
     """`{"text"}` -> one prediction; `{"texts"}` -> `{"predictions": [...]}`; `{"inputs"}` -> TEI's shape."""
-    service = _ready_service(request)
+    service.require_live()
     settings = service.settings
     texts = request_texts(body)
     _check_limits(texts, settings)
@@ -259,9 +248,8 @@ async def health() -> HealthOut:
     summary="Readiness: 200 once the model is loaded and warmed up",
     responses=responses("not_ready"),
 )
-async def ready(request: Request) -> ReadyOut:
-    service = _ready_service(request)
-    live = service.live
+async def ready(service: ServiceDep) -> ReadyOut:
+    live = service.require_live()
     return ReadyOut(engine=live.engine_name, version=live.version, reload_error=service.reload_error)
 
 
@@ -271,9 +259,8 @@ async def ready(request: Request) -> ReadyOut:
     summary="The model being served",
     responses=responses("unauthorized", "rate_limited", "not_ready"),
 )
-async def model(request: Request) -> ModelOut:
-    service = _ready_service(request)
-    live = service.live
+async def model(service: ServiceDep) -> ModelOut:
+    live = service.require_live()
     info = live.engine.info
     return ModelOut(
         name=info.directory.resolve().name,
@@ -308,8 +295,7 @@ async def favicon() -> Response:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
-    service = _service(request)
+async def metrics(service: ServiceDep) -> Response:
     if service.live is not None:
         service.metrics.queue_depth.set(service.live.batcher.depth)
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hatespeech.api.errors import error_response
 from hatespeech.keys import ROLE_SETTINGS, ApiKey, KeyRing, Role
+from hatespeech.logs import REQUEST
 
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
@@ -62,6 +63,9 @@ class ApiKeyMiddleware:
         scheme, _, token = header.partition(" ")
         key = self.ring.match(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         scope.setdefault("state", {})["api_key"] = key
+        context = REQUEST.get()
+        if context is not None and key is not None:
+            context["key"] = key.name  # on every log line of this request
         needed = required_role(scope.get("method", "GET"), scope.get("path", ""))
         refusal = None if needed is None else self._refusal(needed, key, bool(header), scope)
         if refusal is not None:

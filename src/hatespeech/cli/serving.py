@@ -256,7 +256,6 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the model over HTTP (FastAPI + ONNX Runtime + dynamic batching). Other settings: HATESPEECH_*."""
-    import logging
     import math
     import os
     import signal
@@ -267,6 +266,7 @@ def serve(
     from hatespeech import artifact
     from hatespeech.api.protocol import GuardedHttpProtocol
     from hatespeech.config import Settings
+    from hatespeech.logs import configure as configure_logs
 
     flags = {"model_dir": model, "host": host, "port": port, "workers": workers}
     for name, value in flags.items():
@@ -282,7 +282,7 @@ def serve(
     if engine == "ray":
         _serve_on_ray(settings, replicas, autoscale, address)
         return
-    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    configure_logs(settings.log_level)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the previous handler:
     # make that handler a clean exit, so a graceful shutdown ends with status 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
@@ -293,6 +293,7 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=None,  # uvicorn's lines go through our JSON formatter (hatespeech.logs)
         access_log=False,  # our own JSON access log replaces uvicorn's
         timeout_graceful_shutdown=int(settings.request_timeout_s) + 5,
         http=GuardedHttpProtocol,  # header deadline and connection limit (api/protocol.py)

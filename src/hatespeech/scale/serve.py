@@ -8,7 +8,6 @@ their own micro-batcher. Routes, errors, limits, API keys, metrics and the web p
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import tempfile
@@ -23,6 +22,7 @@ from ray.serve import Application
 from rich.console import Console
 
 from hatespeech.api.app import create_app_from_env
+from hatespeech.api.service import service_of
 from hatespeech.config import Settings
 
 APP_NAME = "hatespeech"
@@ -31,7 +31,6 @@ STARTUP_WAIT_S = 20.0  # below the deployment's health_check_timeout_s
 
 def replica_app() -> FastAPI:
     """Runs in each replica: its JSON access log goes to stderr (Ray's worker log), then the app."""
-    logging.basicConfig(level=Settings().log_level.upper(), format="%(message)s")
     return create_app_from_env()
 
 
@@ -47,7 +46,7 @@ class HateSpeechIngress:
         Serve first calls it right after start-up, while the model is still loading in the background:
         it then waits (up to ``STARTUP_WAIT_S``) instead of failing a replica that is about to be ready.
         """
-        service = self.app.state.service
+        service = service_of(self.app)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTUP_WAIT_S
         while not service.ready and service.load_error is None and loop.time() < deadline:
