@@ -3,8 +3,8 @@
 SQLite by default: one file, created on first use, in WAL mode so readers never block the writer, and
 ``synchronous=FULL`` so a committed record survives a crash of the process or the machine. PostgreSQL
 with a ``postgresql+psycopg://`` URL. Every write is one transaction, so a record is stored whole or
-not at all. The schema is versioned: ``schema_version`` holds the number of migrations applied, and
-:func:`migrate` applies the rest in order, each in its own transaction.
+not at all. The schema is versioned with Alembic (``hatespeech/migrations``): the server and ``feedback upgrade``
+apply what a database lacks (:func:`migrate`); readers never migrate.
 
 Texts are personal data. Nothing is written unless a reviewer sends feedback or
 ``HATESPEECH_STORE_PREDICTIONS`` is on, and :meth:`Store.purge` deletes what is older than the retention.
@@ -12,13 +12,18 @@ Texts are personal data. Nothing is written unless a reviewer sends feedback or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError as AlembicError
 from sqlalchemy import (
     DateTime,
     Engine,
@@ -78,32 +83,61 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-def _v1(connection: Connection) -> None:
-    """predictions and feedback."""
-    Base.metadata.create_all(connection, tables=[StoredPrediction.__table__, Feedback.__table__])  # type: ignore[list-item]
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+"""Alembic's scripts: ``versions/`` holds one file per schema change, applied in order. Append, never edit."""
+LEGACY_TABLE = "schema_version"  # before Alembic: its version 1 is revision 0001
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
-"""Applied in order; ``schema_version.version`` = how many have run. Append, never edit."""
+def _alembic(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
 
 
-def migrate(engine: Engine) -> int:
-    """Apply the migrations this database has not had yet; returns its schema version.
+def head() -> str:
+    """The newest revision this code knows: the schema it reads and writes."""
+    found = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert found is not None, f"no migrations in {MIGRATIONS_DIR}"
+    return found
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The database's revision (None: no schema yet); a database from before Alembic counts as revision 0001
+    once :func:`migrate` has adopted it, and as None before."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision) is not None
+    except AlembicError:
+        return False
+
+
+def migrate(engine: Engine) -> str:
+    """Upgrade the database to :func:`head` in one transaction; returns the revision.
 
     Several processes may start at once (server workers, replicas, a CLI): PostgreSQL serialises them with
-    an advisory lock held by the one migrating transaction, SQLite with a lock file beside the database.
+    an advisory lock held by the migrating transaction, SQLite with a lock file beside the database.
     """
     with _migration_lock(engine), engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        connection.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
-        version = int(connection.execute(text("SELECT max(version) FROM schema_version")).scalar() or 0)
-        if version > len(MIGRATIONS):
-            raise StoreError(f"the database is at schema version {version}, newer than this code ({len(MIGRATIONS)})")
-        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            step(connection)
-            connection.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": number})
-    return len(MIGRATIONS)
+        config = _alembic(connection)
+        tables = set(inspect(connection).get_table_names())
+        if LEGACY_TABLE in tables and "alembic_version" not in tables:  # made before Alembic: adopt it
+            legacy = int(connection.execute(text(f"SELECT max(version) FROM {LEGACY_TABLE}")).scalar() or 0)
+            if legacy > 1:
+                raise StoreError(f"the database is at schema version {legacy}, newer than this code")
+            if legacy == 1:
+                command.stamp(config, "0001")
+            connection.execute(text(f"DROP TABLE {LEGACY_TABLE}"))
+        current = current_revision(connection)
+        if current is not None and not _known(current):
+            raise StoreError(f"the database is at schema revision {current}, newer than this code ({head()})")
+        command.upgrade(config, "head")
+    return head()
 
 
 def _engine(url: str) -> Engine:
@@ -179,16 +213,15 @@ class Store:
         try:
             engine = _engine(url)
             with engine.connect() as connection:
-                has_versions = inspect(connection).has_table("schema_version")
-                query = text("SELECT max(version) FROM schema_version")
-                version = int(connection.execute(query).scalar() or 0) if has_versions else 0
+                current = current_revision(connection)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the database {_redacted(url)}: {exc.__class__.__name__}") from exc
-        if version != len(MIGRATIONS):
+        if current != head():
             engine.dispose()
+            newer = current is not None and not _known(current)
             raise StoreError(
-                f"the database {_redacted(url)} is at schema version {version}, this code reads version "
-                f"{len(MIGRATIONS)}: " + ("upgrade this code" if version > len(MIGRATIONS) else
+                f"the database {_redacted(url)} is at schema revision {current or 'none'}, this code reads "
+                f"{head()}: " + ("upgrade this code" if newer else
                 "run `hatespeech feedback upgrade --database URL` (readers never change a schema)")
             )  # fmt: skip
         return cls(engine)
@@ -196,9 +229,10 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def schema_version(self) -> int:
+    def revision(self) -> str | None:
+        """The schema revision of this database (Alembic's)."""
         with self.engine.connect() as connection:
-            return int(connection.execute(text("SELECT max(version) FROM schema_version")).scalar() or 0)
+            return current_revision(connection)
 
     def tables(self) -> set[str]:
         return set(inspect(self.engine).get_table_names())

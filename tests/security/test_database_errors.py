@@ -99,7 +99,7 @@ def test_readers_never_migrate_and_name_the_upgrade(empty_database: str, tmp_pat
     assert tables() == set()  # nothing created or migrated
     upgraded = cli("feedback", "upgrade", "--database", empty_database)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert {"feedback", "predictions", "schema_version"} <= tables()
+    assert {"feedback", "predictions", "alembic_version"} <= tables()
     assert cli(*readers[0]).returncode == 0
 
 

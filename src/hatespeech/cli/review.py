@@ -39,10 +39,10 @@ def upgrade(database: DatabaseOption = None) -> None:
     """Create or migrate the feedback database's schema to this version's (the server does it at start too)."""
     store = _open(database, migrate_schema=True)
     try:
-        version = store.schema_version()
+        revision = store.revision()
     finally:
         store.close()
-    console.print(f"the feedback database is at schema version {version}", highlight=False)
+    console.print(f"the feedback database is at schema revision {revision}", highlight=False)
 
 
 @feedback_app.command("export")
