@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from pathlib import Path
@@ -112,8 +113,8 @@ def log_lines(server: RunningServer, request_id: str) -> list[dict[str, object]]
     deadline = time.monotonic() + 10
     while True:
         lines = [
-            json.loads(line[line.index("{") :]) for line in server.log_text().splitlines() if '{"request_id"' in line
-        ]
+            json.loads(line[line.index("{") :]) for line in server.log_text().splitlines() if '"route": ' in line
+        ]  # the access log's lines: every line of a request carries its id, only the access line its route
         mine = [line for line in lines if line.get("request_id") == request_id]
         if mine or time.monotonic() > deadline:
             return mine
@@ -139,7 +140,10 @@ def test_metrics_count_requests_batches_and_labels(server: RunningServer, client
 def test_metrics_and_log_count_errors_by_type(server: RunningServer, client: httpx.Client) -> None:
     request_id = request_id_of(client.post("/predict", json={"text": " "}))
     assert 'hatespeech_errors_total{error_type="validation"}' in all_metrics(server, client)
-    assert [line["error_type"] for line in log_lines(server, request_id)] == ["validation"]
+    lines = log_lines(server, request_id)
+    assert [line["error_type"] for line in lines] == ["validation"]
+    assert lines[0]["level"] == "info" and lines[0]["logger"] == "hatespeech.api"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", str(lines[0]["time"]))  # UTC, ISO 8601
 
 
 def test_openapi_documents_the_error_statuses(client: httpx.Client) -> None:
