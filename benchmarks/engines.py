@@ -3,7 +3,8 @@ second over the model's parity sentences in length-sorted batches of 32, accurac
 ONNX Runtime fp32, and which one auto would serve. Repeated ``--runs`` times (fresh engines each run) to show the
 spread; each run's wall time is what auto's first start costs. Then each engine's resident memory: a fresh
 process opens it alone and scores the parity sentences; its RSS after that, less the same process's RSS before it
-opened the engine (numpy, tokenizers and the package imported). A model dir exported before parity.jsonl existed
+opened the engine (numpy, tokenizers and the package imported), and its ``sampled_test`` accuracy (reporting
+only). A model dir exported before parity.jsonl existed
 gets one in a temporary copy. Usage::
 
     .venv/bin/python benchmarks/engines.py [--model models/current] [--threads 2] [--runs 3]
@@ -27,6 +28,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from hatespeech import artifact
+from hatespeech.data import load_split, resolve_data_dir
+from hatespeech.engine import predict_in_batches
 from hatespeech.engine_choice import calibrate, cpu_description, open_engine, parity_texts
 from hatespeech.onnx_engine import use_int8
 
@@ -54,23 +57,29 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def resident(model: Path, engine: str, threads: int) -> tuple[float, float]:
-    """In a fresh process: RSS before opening ``engine`` and after it scored the parity sentences (MB)."""
+def resident(model: Path, engine: str, threads: int) -> tuple[float, float, float]:
+    """In a fresh process: RSS before opening ``engine`` and after it scored 128 parity sentences (MB); then its
+    accuracy on ``sampled_test`` (reporting only: nothing is chosen on it)."""
     texts, _ = parity_texts(model)
     before = rss_mb()
     opened = open_engine(model, engine, threads)
     opened.predict(texts[:64])
     opened.predict(texts[64:128])
-    return before, rss_mb()
+    after = rss_mb()
+    test = load_split(resolve_data_dir(None), "sampled_test")
+    predicted = [p.label == "hate" for p in predict_in_batches(opened, test.texts, batch_size=32)]
+    accuracy = sum(p == (label == 1) for p, label in zip(predicted, test.labels, strict=True)) / len(test)
+    return before, after, accuracy
 
 
 def memory(model: Path, engines: list[str], threads: int) -> dict[str, dict[str, float]]:
-    """Each engine's resident memory, each in its own spawned process."""
+    """Each engine's resident memory and ``sampled_test`` accuracy, each in its own spawned process."""
     found = {}
     for engine in engines:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            before, after = pool.submit(resident, model, engine, threads).result()
+            before, after, accuracy = pool.submit(resident, model, engine, threads).result()
         found[engine] = {"process_mb": before, "total_mb": after, "engine_mb": after - before}
+        found[engine]["test_accuracy"] = accuracy
     return found
 
 
@@ -93,7 +102,8 @@ def main() -> None:
         resident_mb = memory(model, [t.engine for t in runs[0].trials if t.error is None], args.threads)
     title = f"Engines on {cpu_description()}, {args.threads} threads, {runs[0].texts} parity sentences"
     table = Table(title=escape(title))
-    columns = ("engine", "texts/s median [min-max]", "x onnx-fp32", "accuracy", "agreement", "passes", "RSS MB")
+    columns = ("engine", "texts/s median [min-max]", "x onnx-fp32", "accuracy", "agreement", "passes", "RSS MB",
+               "sampled_test")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "engine" else "right")
     rows = []
@@ -105,7 +115,7 @@ def main() -> None:
         rows.append({**asdict(trial), "texts_per_s": median, "runs": speeds, **memory_mb})
         table.add_row(trial.engine, f"{median:.0f} [{min(speeds):.0f}-{max(speeds):.0f}]", f"{median / reference:.2f}",
                       f"{trial.accuracy:.4f}", f"{trial.agreement:.4f}", "yes" if trial.passed else "no",
-                      f"{memory_mb.get('engine_mb', 0):.0f}")  # fmt: skip
+                      f"{memory_mb.get('engine_mb', 0):.0f}", f"{memory_mb.get('test_accuracy', 0):.4f}")  # fmt: skip
     console.print(table)
     chosen = [r.chosen for r in runs]
     console.print(escape(f"auto chose: {', '.join(chosen)} ({runs[0].reason})"), highlight=False)

@@ -223,6 +223,10 @@ def engines() -> str:
         header.append("resident MB")
         for row, r in zip(rows, figures["rows"], strict=True):
             row.append(f"{r['engine_mb']:.0f}")
+    if all("test_accuracy" in r for r in figures["rows"]):
+        header.append("`sampled_test` accuracy (reporting only)")
+        for row, r in zip(rows, figures["rows"], strict=True):
+            row.append(f"{r['test_accuracy']:.4f}")
     seconds = figures.get("calibration_s")
     took = f"; a calibration took {_spread(seconds)} s" if seconds else ""
     return block(

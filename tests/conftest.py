@@ -41,7 +41,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     os.environ["RAY_AUTH_MODE"] = "disabled"  # a token in ~/.ray/auth_token must not lock out the test cluster
     os.chdir(REPO)  # ./data and ../shared are looked for from the repo, wherever pytest was started
     try:
-        DATASET = resolve_data_dir(os.environ.get("HATESPEECH_TEST_DATA"))
+        DATASET = resolve_data_dir(os.environ.get("HATESPEECH_TEST_DATA")).resolve()
     except DataError as exc:
         pytest.exit(f"no dataset for the tests: {exc}. Put it beside the repo (../shared/data/hate-speech-dataset) "
                     "or set HATESPEECH_DATA_DIR=DIR (the upstream layout, see README)", returncode=4)  # fmt: skip

@@ -21,6 +21,7 @@ PARTS = {
         "base_models",
         "calibration",
         "store",
+        "migrations",
         "keys",
         "logs",
     ],

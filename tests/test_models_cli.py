@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,8 +68,7 @@ def test_promote_makes_the_candidate_current(model_copy: Path, tmp_path: Path) -
     staged = artifact.staging_dir(elsewhere)
     artifact.revise(model_copy, lambda d: None)  # a second version, so the candidate is not the current one
     versions.use(model_copy, first)
-    for path in model_copy.resolve().iterdir():
-        (staged / path.name).write_bytes(path.read_bytes())
+    shutil.copytree(model_copy.resolve(), staged, dirs_exist_ok=True)
     candidate = artifact.publish(staged, elsewhere)
     artifact.point(model_copy.parent / "candidate", candidate)
     assert any(r["candidate"] for r in listed(model_copy))
