@@ -170,7 +170,8 @@ def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = "o
     errors: dict[str, str] = {}
     order: list[int] = []
     batches: list[Encoded] = []
-    for name in candidates(directory):
+    names = candidates(directory)
+    for name in names:
         try:
             engine = open_engine(directory, name, threads)
             if not batches:
@@ -186,7 +187,7 @@ def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = "o
     timed_texts = sum(batch.input_ids.shape[0] for batch in timed)
     trials: list[Trial] = []
     reference: np.ndarray | None = None
-    for name in candidates(directory):
+    for name in names:
         if name in errors:
             trials.append(Trial(name, 0.0, 0.0, 0.0, False, errors[name]))
             continue
