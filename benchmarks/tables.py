@@ -295,7 +295,7 @@ def auto_pick() -> str:
                                  ("batch32/c32", "texts_s", "with 32-text requests"))]  # fmt: skip
     return block(
         f"With `HATESPEECH_ENGINE=auto` this machine served **{_picked(runs, auto)}** "
-        f"({', '.join(ratios)} the default setting's {_picked(runs, default)}, in the same run); "
+        f"({', '.join(ratios)}, against the default setting's {_picked(runs, default)} in the same run); "
         f"per engine: [docs/engines.md](docs/engines.md). {provenance(record)}."
     )
 
