@@ -58,6 +58,16 @@ async def run_batcher(batcher: MicroBatcher, requests: list[list[Tokens]]) -> li
         batcher.stop()
 
 
+async def all_queued_then_run(batcher: MicroBatcher, engine: EchoEngine, requests: list[list[Tokens]]) -> None:
+    """Queue every request while the engine is held, then let it run: the batcher plans them all at once."""
+    batcher.start()
+    pending = [asyncio.create_task(batcher.submit(r, timeout=10)) for r in requests]
+    await asyncio.sleep(0.01)
+    engine.gate.set()
+    await asyncio.gather(*pending)
+    batcher.stop()
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     sizes=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=25),
@@ -91,17 +101,7 @@ def test_batches_respect_the_padded_token_budget_and_group_by_length() -> None:
     engine.gate.clear()
     batcher = MicroBatcher(engine, max_batch_size=32, max_batch_tokens=100, max_wait_s=0.05)
     lengths = [5, 50, 6, 48, 7, 49]
-    requests = [[tokens(i, n)] for i, n in enumerate(lengths)]
-
-    async def scenario() -> None:
-        batcher.start()
-        pending = [asyncio.create_task(batcher.submit(r, timeout=10)) for r in requests]
-        await asyncio.sleep(0.01)
-        engine.gate.set()
-        await asyncio.gather(*pending)
-        batcher.stop()
-
-    asyncio.run(scenario())
+    asyncio.run(all_queued_then_run(batcher, engine, [[tokens(i, n)] for i, n in enumerate(lengths)]))
     for batch in engine.batches:
         assert batch.input_ids.size <= 100
     widths = [b.input_ids.shape[1] for b in engine.batches]
@@ -115,17 +115,8 @@ def test_a_padding_free_engine_gets_batches_by_real_tokens() -> None:
         engine = EchoEngine()
         engine.gate.clear()
         batcher = MicroBatcher(engine, max_batch_tokens=100, max_wait_s=0.05, padding_free=padding_free)
-
-        async def scenario(batcher: MicroBatcher = batcher, engine: EchoEngine = engine) -> None:
-            batcher.start()
-            texts = [[tokens(i, n)] for i, n in enumerate(lengths, 1)]  # ids from 1: a row's length is its nonzero ids
-            pending = [asyncio.create_task(batcher.submit(text, timeout=10)) for text in texts]
-            await asyncio.sleep(0.01)
-            engine.gate.set()
-            await asyncio.gather(*pending)
-            batcher.stop()
-
-        asyncio.run(scenario())
+        texts = [[tokens(i, n)] for i, n in enumerate(lengths, 1)]  # ids from 1: a row's length is its nonzero ids
+        asyncio.run(all_queued_then_run(batcher, engine, texts))
         planned[padding_free] = [sorted(int(n) for n in b.input_ids.astype(bool).sum(axis=1)) for b in engine.batches]
     assert planned[False] == [[5, 6, 7], [48, 49], [50]]  # rows x longest row <= 100
     assert planned[True] == [[5, 6, 7, 48], [49, 50]]  # real tokens <= 100: fewer, fuller passes
