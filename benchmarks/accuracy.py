@@ -44,8 +44,9 @@ from hatespeech.calibration import VALIDATION_SCORES_FILE
 from hatespeech.config import TrainConfig
 from hatespeech.corpora import SHARED_DAVIDSON, load_davidson
 from hatespeech.data import LABELS, Dataset, load_split, resolve_data_dir
-from hatespeech.engine import TorchEngine, predict_in_batches
+from hatespeech.engine import predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking
+from hatespeech.modeling import TorchEngine
 from hatespeech.training import train
 from hatespeech.training.data_mix import load_natural, load_training_data
 

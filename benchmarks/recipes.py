@@ -28,8 +28,9 @@ from rich.table import Table
 
 from hatespeech.config import TrainConfig
 from hatespeech.data import Dataset, Example, LoadReport, resolve_data_dir
-from hatespeech.engine import TorchEngine, predict_in_batches
+from hatespeech.engine import predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms
+from hatespeech.modeling import TorchEngine
 from hatespeech.training import averaging, train
 from hatespeech.training.data_mix import load_contrast_set, load_training_data
 

@@ -17,12 +17,12 @@ from hatespeech.calibration import (
     operating_points,
     prior_shift,
     prior_weights,
+    threshold_sweep,
 )
 from hatespeech.cli import app
 from hatespeech.config import TrainConfig
 from hatespeech.data import load_split
 from hatespeech.errors import InputError
-from hatespeech.evaluation import threshold_sweep
 from hatespeech.onnx_engine import OnnxEngine
 from hatespeech.training import train
 

@@ -18,9 +18,9 @@ from hatespeech.data import (
     load_table,
     normalise_label,
     resolve_data_dir,
-    train_validation_split,
 )
 from hatespeech.errors import DataError
+from hatespeech.training.data_mix import train_validation_split
 
 from layout import write_upstream_layout
 

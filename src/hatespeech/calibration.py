@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hatespeech import artifact
+from hatespeech.data import LABELS
 from hatespeech.errors import InputError
 
 Objective = Literal["f1", "precision", "recall"]
@@ -75,12 +76,43 @@ class OperatingPoint:
         return {k: round(v, 4) for k, v in self.__dict__.items()}
 
 
+def threshold_sweep(
+    labels: Sequence[int] | npt.NDArray[np.integer],
+    hate_scores: Sequence[float] | npt.NDArray[np.floating],
+    weights: npt.NDArray[np.floating] | None = None,
+    thresholds: npt.NDArray[np.floating] | None = None,
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Hate-class precision, recall, F1, accuracy, false-positive rate and texts flagged per 1,000 at each
+    threshold (default: 0.01 ... 0.99). ``weights`` re-weight the texts (e.g. to another class prior)."""
+    y = np.asarray(labels, dtype=int) == LABELS.index("hate")
+    scores = np.asarray(hate_scores, dtype=float)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    grid = np.round(np.arange(1, 100) / 100, 2) if thresholds is None else np.asarray(thresholds, dtype=float)
+    flagged = scores[None, :] >= grid[:, None]  # (thresholds, texts)
+    tp = (flagged & y).astype(float) @ w
+    fp = (flagged & ~y).astype(float) @ w
+    positives, negatives = float(w[y].sum()), float(w[~y].sum())
+    fn = positives - tp
+    precision = np.divide(tp, tp + fp, out=np.ones_like(tp), where=(tp + fp) > 0)
+    recall = tp / positives if positives else np.zeros_like(tp)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0)
+    total = positives + negatives
+    return {
+        "threshold": grid,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "accuracy": (tp + negatives - fp) / total,
+        "false_positive_rate": fp / negatives if negatives else np.zeros_like(tp),
+        "flagged_per_1000": 1000 * (tp + fp) / total,
+        "missed_per_1000": 1000 * fn / total,
+    }
+
+
 def operating_points(
     labels: Sequence[int], scores: npt.NDArray[np.floating], weights: npt.NDArray[np.floating]
 ) -> list[OperatingPoint]:
     """Every threshold of the 0.001 grid with its precision, recall, F1, accuracy and alarm rate."""
-    from hatespeech.evaluation import threshold_sweep  # scikit-learn: kept off the serving path
-
     sweep = threshold_sweep(labels, scores, weights, np.round(np.arange(1, 1000) / 1000, 3))
     return [
         OperatingPoint(*(float(sweep[key][i]) for key in (

@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -351,19 +351,6 @@ def check_trainable(dataset: Dataset, min_per_class: int = 4) -> None:
             f"{dataset.report.source}: too few examples ({rarest}) of one class; need at least "
             f"{min_per_class} per class"
         )
-
-
-def train_validation_split(
-    examples: Sequence[Example], validation_fraction: float, seed: int
-) -> tuple[list[Example], list[Example]]:
-    """Stratified, seeded split of ``examples`` into train and validation."""
-    from sklearn.model_selection import train_test_split
-
-    labels = [e.label for e in examples]
-    train, validation = train_test_split(
-        list(examples), test_size=validation_fraction, random_state=seed, stratify=labels
-    )
-    return list(train), list(validation)
 
 
 def fingerprint(examples: Iterable[Example]) -> str:

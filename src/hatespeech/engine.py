@@ -1,13 +1,12 @@
 """Inference engines: tokenize with `tokenizers`, run a forward pass, turn logits into predictions.
 
-:class:`OnnxEngine` (ONNX Runtime) is what the server and CLI use; :class:`TorchEngine` runs the same
-steps on the PyTorch weights, for parity checks and for models without an ONNX export. Neither imports
-anything from the HTTP layer; only ``TorchEngine`` imports torch, and only when it is built.
+:class:`OnnxEngine` (ONNX Runtime) is what the server and CLI use; ``hatespeech.modeling.TorchEngine`` runs
+the same steps on the PyTorch weights (training side), for parity checks. Nothing here imports torch or the
+HTTP layer.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import Collection, Sequence
@@ -284,28 +283,6 @@ class BaseEngine:
         for start in range(0, len(rows), MAX_ROWS_PER_PASS):
             scored.extend(self.predict_encoded(collate(rows[start : start + MAX_ROWS_PER_PASS])))
         return regroup(splits, scored)
-
-
-class TorchEngine(BaseEngine):
-    """The PyTorch weights of a model dir, behind the same interface (imports torch)."""
-
-    def __init__(self, directory: Path, threshold: float | None = None) -> None:
-        super().__init__(directory, threshold)
-        from hatespeech.modeling import load_trained
-
-        _, self.model = load_trained(directory)
-        self.uses_token_types = "token_type_ids" in inspect.signature(self.model.forward).parameters
-
-    def forward(self, batch: Encoded) -> np.ndarray:
-        import torch
-
-        inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
-        if self.uses_token_types:
-            inputs["token_type_ids"] = batch.token_type_ids
-        with torch.inference_mode():
-            outputs = self.model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
-        result: np.ndarray = outputs.logits.float().numpy()
-        return result
 
 
 def predict_in_batches(engine: Engine, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:

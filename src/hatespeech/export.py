@@ -25,9 +25,10 @@ from rich.table import Table
 
 from hatespeech.artifact import CT2_DIR, PARITY_FILE
 from hatespeech.data import LABELS, Dataset
-from hatespeech.engine import TorchEngine, predict_in_batches
+from hatespeech.engine import predict_in_batches
 from hatespeech.errors import ModelError
 from hatespeech.evaluation import compute_metrics
+from hatespeech.modeling import TorchEngine
 from hatespeech.onnx_engine import ONNX_FP32, ONNX_INT8, OnnxEngine
 
 EXPORT_FILE = "export.json"

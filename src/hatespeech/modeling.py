@@ -1,12 +1,17 @@
-"""Base encoder + classification head: resolve the base model offline, build it with our label map."""
+"""Base encoder + classification head: resolve the base model offline, build it with our label map; and
+:class:`TorchEngine`, the trained PyTorch weights behind the serving engine's interface (parity checks)."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hatespeech.base_models import resolve_base_model
 from hatespeech.data import LABELS
+from hatespeech.engine import BaseEngine, Encoded
 from hatespeech.errors import ModelError
 
 if TYPE_CHECKING:
@@ -90,3 +95,23 @@ def parameter_groups(
             }
         )
     return groups
+
+
+class TorchEngine(BaseEngine):
+    """The PyTorch weights of a model dir, behind the same interface (imports torch)."""
+
+    def __init__(self, directory: Path, threshold: float | None = None) -> None:
+        super().__init__(directory, threshold)
+        _, self.model = load_trained(directory)
+        self.uses_token_types = "token_type_ids" in inspect.signature(self.model.forward).parameters
+
+    def forward(self, batch: Encoded) -> np.ndarray:
+        import torch
+
+        inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        if self.uses_token_types:
+            inputs["token_type_ids"] = batch.token_type_ids
+        with torch.inference_mode():
+            outputs = self.model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
+        result: np.ndarray = outputs.logits.float().numpy()
+        return result

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_curve
 
+from hatespeech.calibration import threshold_sweep
 from hatespeech.data import LABELS
-from hatespeech.evaluation import compute_metrics, threshold_sweep
+from hatespeech.evaluation import compute_metrics
 
 PLOTS = {
     "confusion_matrix.png": "Confusion matrix",

@@ -86,7 +86,7 @@ def build_engine(directory: Path, kind: str) -> Any:
     """The engine for a model dir that has been verified already."""
     if kind == "torch":
         from hatespeech import artifact
-        from hatespeech.engine import TorchEngine
+        from hatespeech.modeling import TorchEngine
 
         artifact.verify(directory, check_hashes=False, need=(artifact.TORCH_WEIGHTS,))
 

@@ -304,7 +304,8 @@ def calibrate(
     import numpy as np
 
     from hatespeech import artifact, calibration
-    from hatespeech.data import resolve_data_dir, train_validation_split
+    from hatespeech.data import resolve_data_dir
+    from hatespeech.training.data_mix import train_validation_split
 
     if objective not in ("f1", "precision", "recall"):
         raise fail(f"unknown objective {objective!r}: use f1, precision or recall", 2)

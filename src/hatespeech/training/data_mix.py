@@ -25,12 +25,24 @@ from hatespeech.data import (
     LoadReport,
     load_split,
     load_table,
-    train_validation_split,
 )
 from hatespeech.errors import DataError
 
 NATURAL_SPLIT = "all_files"
 SAMPLED_SPLITS = ("sampled_train", "sampled_test")
+
+
+def train_validation_split(
+    examples: Sequence[Example], validation_fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """Stratified, seeded split of ``examples`` into train and validation."""
+    from sklearn.model_selection import train_test_split
+
+    labels = [e.label for e in examples]
+    train, validation = train_test_split(
+        list(examples), test_size=validation_fraction, random_state=seed, stratify=labels
+    )
+    return list(train), list(validation)
 
 
 def load_natural(data_dir: Path) -> Dataset | None:
