@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from hatespeech import artifact
-from hatespeech.config import TrainConfig
+from hatespeech.config import DataRecipe, TrainConfig
 from hatespeech.data import load_split, resolve_data_dir
 from hatespeech.errors import DataError
 
@@ -93,7 +93,14 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_config(tiny_base: Path) -> TrainConfig:
     return TrainConfig(
-        base_model=str(tiny_base), head_epochs=1, epochs=2, batch_size=8, learning_rate=1e-3, device="cpu", folds=0
+        base_model=str(tiny_base),
+        head_epochs=1,
+        epochs=2,
+        batch_size=8,
+        learning_rate=1e-3,
+        device="cpu",
+        folds=0,
+        data=DataRecipe(natural=False, contrast=False, counterfactual=False),
     )  # hold-out validation; tests/test_training.py covers cross-fitting (the default) on its own
 
 
@@ -102,14 +109,16 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_config: TrainConfi
     """A trained, exported and published tiny model dir (models/current-style symlink)."""
     from hatespeech.export import export_model_dir
     from hatespeech.training import train
+    from hatespeech.training.data_mix import load_recipe
 
     out = tmp_path_factory.mktemp("models") / "current"
-    train_data = load_split(small_data, "sampled_train")
+    test_data = load_split(small_data, "sampled_test")
+    train_data = load_recipe(small_data, tiny_config.data, test_texts=test_data.texts)
     train(
         tiny_config,
         train_data,
         out,
-        test_data=load_split(small_data, "sampled_test"),
+        test_data=test_data,
         after_save=lambda staged: export_model_dir(staged, train_data),
     )
     return out

@@ -8,11 +8,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from hatespeech.cli import app
+from hatespeech.config import DataRecipe, TrainConfig
 
 from waiting import wait_until
 
@@ -181,6 +184,36 @@ def test_train_cli_trains_and_publishes(tiny_base: Path, small_data: Path, tmp_p
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (out / "model.onnx").is_file() and (out / "manifest.json").is_file()
+    saved = TrainConfig.load(out)  # the data recipe is saved with the model: calibrate rebuilds the same mix
+    assert saved.epochs == 1 and saved.batch_size == 8 and saved.data == DataRecipe()
+
+
+def _commands() -> dict[str, Any]:
+    """The click commands typer builds (typer carries its own click, so duck-typed)."""
+    commands: dict[str, Any] = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    return commands
+
+
+def test_every_training_argument_is_a_train_option_with_its_description() -> None:
+    options = {p.name: p for p in _commands()["train"].params if p.param_type_name == "option"}
+    fields = {**TrainConfig.model_fields, **DataRecipe.model_fields}
+    del fields["data"]
+    missing = sorted(set(fields) - set(options))
+    assert not missing, f"TrainConfig fields without a train option: {missing}"
+    for name, field in fields.items():
+        assert options[name].help == field.description, name
+    flags = {flag for option in options.values() for flag in option.opts + option.secondary_opts}
+    assert {"--no-natural", "--extra-data", "--head-learning-rate", "--no-balanced-epochs", "--threshold"} <= flags
+
+
+def test_no_help_text_is_empty_or_lost_to_markup() -> None:
+    """Rich reads [...] in a help text as markup and drops it: a "[default: x]" once left a stray " ."."""
+    for name, command in _commands().items():
+        for param in command.params:
+            if param.param_type_name == "option" and not param.hidden:
+                assert param.help, f"{name} {param.opts[0]} has no help"
+                lost = re.search(r"\[[a-z#/@][^\[]*?\]|\s\.(\s|$)", param.help)  # rich's markup tags
+                assert not lost, f"{name} {param.opts[0]}: {param.help!r}"
 
 
 def test_train_with_one_class_data_fails_clearly(tiny_base: Path, tmp_path: Path) -> None:
@@ -194,10 +227,12 @@ def test_train_with_one_class_data_fails_clearly(tiny_base: Path, tmp_path: Path
 def test_train_rejects_invalid_options(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--batch-size", "0", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2
-    assert "batch_size" in result.output
+    assert "invalid option --batch-size" in result.output and "greater than or equal to 1" in result.output
     result = runner.invoke(app, ["train", "--precision", "fp8", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2
-    assert "precision" in result.output and "'auto', 'fp32' or 'bf16'" in result.output
+    assert "--precision" in result.output and "fp8" in result.output and "bf16" in result.output
+    result = runner.invoke(app, ["train", "--extra-labels", "offensive", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "--extra-labels" in result.output
     result = runner.invoke(app, ["train", "--rdrop", "-1", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "rdrop" in result.output
     result = runner.invoke(app, ["train", "--adversarial", "-1", "--out", str(tmp_path / "m")])

@@ -27,14 +27,62 @@ def default_model_dir() -> Path:
     return Path(os.environ.get("HATESPEECH_MODEL_DIR") or DEFAULT_MODEL_DIR)
 
 
+Label = Literal["noHate", "hate"]  # hatespeech.data.LABELS
+
 EngineSetting = Literal[
     "onnx", "onnx-fp32", "onnx-int8", "openvino", "openvino-f32", "openvino-bf16",
     "ctranslate2", "ctranslate2-f32", "ctranslate2-int8", "auto",
 ]  # fmt: skip
 
 
+class DataRecipe(BaseModel):
+    """Which data a model learns from: saved with the training arguments, so that every later command
+    (``calibrate``, ``compare``) rebuilds the same mix (``hatespeech.training.data_mix.load_recipe``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: str = Field("sampled_train", description="Training split of a dataset folder.")
+    test_split: str | None = Field(
+        "sampled_test",
+        description="Split of a dataset folder evaluated after training, for the record only (never used to choose); "
+        "its texts are dropped from the training data.",
+    )
+    natural: bool = Field(
+        True,
+        description="Also train on the ordinary noHate sentences of the dataset's all_files/ outside both sampled "
+        "splits (when the folder has it); epochs stay class-balanced.",
+    )
+    contrast: bool = Field(
+        True,
+        description="Also train on the project's contrast set: hateful and non-hateful frames (explicit dislike, "
+        "threats, ...; negation, counter-speech, neutral mentions, ...) over every group (docs/training.md).",
+    )
+    counterfactual: bool = Field(
+        True,
+        description="Also train on group-swapped copies of the sentences that name a group, as many hateful as "
+        "ordinary, so that no group's name is a cue by itself (docs/training.md).",
+    )
+    extra_data: list[str] = Field(
+        default_factory=list,
+        description="More labelled rows: a CSV/JSONL file (text,label[,user_id]), a folder of them, or a dataset "
+        "folder. Repeatable; texts of the test split are dropped and counted.",
+    )
+    extra_labels: list[Label] = Field(
+        default_factory=lambda: list[Label](["noHate", "hate"]),
+        description="Keep only the extra data's rows with this label (repeatable): e.g. another platform's hate "
+        "without its ordinary posts (docs/training.md).",
+    )
+    feedback: list[str] = Field(
+        default_factory=list,
+        description="Reviewers' labels: a `hatespeech feedback export` file, or the feedback database's URL "
+        "(sqlite:///var/hatespeech.db, postgresql+psycopg://...). Repeatable. Their labels win over the same text "
+        "elsewhere; a reviewed text in the test split is an error.",
+    )
+
+
 class TrainConfig(BaseModel):
-    """Every knob of a training run. Saved as ``training_args.json`` next to the weights."""
+    """Every knob of a training run. Saved as ``training_args.json`` next to the weights; each field is also a
+    ``hatespeech train`` flag with its description as help (``hatespeech.cli.app.config_options``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,23 +98,25 @@ class TrainConfig(BaseModel):
         description="Hold-out mode (folds = 0): share of the training data held out for model selection.",
     )
     head_epochs: int = Field(1, ge=0, description="Stage 1: epochs training the head, encoder frozen.")
-    head_learning_rate: float = Field(1e-3, gt=0.0)
+    head_learning_rate: float = Field(1e-3, gt=0.0, description="Stage 1 learning rate (the head alone).")
     epochs: int = Field(5, ge=0, description="Stage 2: epochs fine-tuning all weights (0 = off).")
     learning_rate: float = Field(1e-4, gt=0.0, description="Stage 2 peak learning rate (top layer).")
     layer_decay: float = Field(
         0.85, gt=0.0, le=1.0, description="Layer-wise lr decay per layer below the top (1 = off)."
     )
-    weight_decay: float = Field(0.01, ge=0.0)
-    warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
-    label_smoothing: float = Field(0.0, ge=0.0, lt=0.5)
-    batch_size: int = Field(32, ge=1)
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay (both stages).")
+    warmup_ratio: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share of each stage's steps with a linearly rising learning rate."
+    )
+    label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="Label smoothing of the loss (0 = off).")
+    batch_size: int = Field(32, ge=1, description="Texts per training step.")
     average_from_epoch: int | None = Field(
         3,
         ge=1,
         description=(
             "Stage 2: average the weights of every epoch from this one (1-based) to the last; the "
             "average is kept when it validates at least as well as the best single epoch; earlier epochs are not "
-            "candidates (nor validated). None = off."
+            "candidates (nor validated). 0 or None = off."
         ),
     )
     soup_runs: int = Field(
@@ -161,6 +211,12 @@ class TrainConfig(BaseModel):
     )
     threshold: float = Field(0.5, gt=0.0, lt=1.0, description="P(hate) at or above which a text is hate.")
     device: str = Field("auto", description="'auto' (GPU when present), 'cpu' or 'cuda'.")
+    data: DataRecipe = Field(default_factory=DataRecipe, description="The training data mix.")
+
+    @field_validator("average_from_epoch", mode="before")
+    @classmethod
+    def _zero_is_off(cls, value: object) -> object:
+        return None if value == 0 else value
 
     @field_validator("folds")
     @classmethod

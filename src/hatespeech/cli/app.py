@@ -6,11 +6,16 @@ Heavy libraries (torch, transformers, onnxruntime) are imported inside the comma
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from hatespeech import __version__
@@ -30,14 +35,14 @@ WINDOW_BATCHES = 8  # predict --input reads this many batches ahead, then groups
 
 ModelOption = Annotated[
     Path | None,
-    typer.Option("--model", "-m", help="Model dir [default: $HATESPEECH_MODEL_DIR or models/current]."),
+    typer.Option("--model", "-m", help="Model dir (default: $HATESPEECH_MODEL_DIR or models/current)."),
 ]
 DataOption = Annotated[
     Path | None,
     typer.Option(
         "--data",
         help="Dataset folder (upstream layout) or a CSV/JSONL file with text,label "
-        "[default: $HATESPEECH_DATA_DIR, ./data/hate-speech-dataset, ../shared/data/hate-speech-dataset].",
+        "(default: $HATESPEECH_DATA_DIR, ./data/hate-speech-dataset, ../shared/data/hate-speech-dataset).",
     ),
 ]
 
@@ -45,6 +50,69 @@ DataOption = Annotated[
 def fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def config_options(model: type[BaseModel]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command one option per field of ``model`` (and of its nested models, flattened), with the field's
+    description as help and its default; the command gets the validated instance as its ``config`` parameter.
+    The config class is then the one source of the options: a new field is a new flag."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(command, include_extras=True)
+        own = [
+            parameter.replace(annotation=hints[name])
+            for name, parameter in inspect.signature(command).parameters.items()
+            if name != "config"
+        ]
+        generated = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for name, default, annotation in _options_of(model)
+        ]
+
+        @functools.wraps(command)
+        def run(**values: Any) -> None:
+            fields = {name: values.pop(name) for name, _, _ in _options_of(model)}
+            try:
+                config = _build(model, fields)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                name = next((str(part) for part in reversed(error["loc"]) if isinstance(part, str)), "")
+                name = name.replace("_", "-")
+                raise fail(f"invalid option --{name}: {error['msg']}", 2) from exc
+            command(config=config, **values)
+
+        parameters = [*own, *generated]
+        run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        return run
+
+    return decorate
+
+
+def _options_of(model: type[BaseModel]) -> list[tuple[str, Any, Any]]:
+    """(name, default, typer annotation) for every field, nested models' fields in place of the model."""
+    options: list[tuple[str, Any, Any]] = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            options += _options_of(annotation)
+            continue
+        if typing.get_origin(annotation) is list:  # typer takes a repeatable option of plain strings
+            annotation = list[str]
+        default = field.get_default(call_default_factory=True)
+        help_text = (field.description or "").strip()
+        options.append((name, default, Annotated[annotation, typer.Option(help=help_text)]))
+    return options
+
+
+def _build(model: type[BaseModel], values: dict[str, Any]) -> BaseModel:
+    nested = {
+        name: _build(annotation, values)
+        for name, field in model.model_fields.items()
+        if isinstance(annotation := field.annotation, type) and issubclass(annotation, BaseModel)
+    }
+    own = {name: values[name] for name in model.model_fields if name not in nested}
+    return model.model_validate({**own, **nested})
 
 
 def _version(value: bool) -> None:

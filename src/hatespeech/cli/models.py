@@ -25,7 +25,7 @@ app.add_typer(models_app, name="models")
 
 CurrentOption = Annotated[
     Path | None,
-    typer.Option("--model", "-m", help="The published link [default: $HATESPEECH_MODEL_DIR or models/current]."),
+    typer.Option("--model", "-m", help="The published link (default: $HATESPEECH_MODEL_DIR or models/current)."),
 ]
 ReloadOption = Annotated[
     str | None,
@@ -76,7 +76,7 @@ def use(
 
 @models_app.command("promote")
 def promote(
-    candidate: Annotated[Path | None, typer.Option(help="The candidate [default: candidate beside --model].")] = None,
+    candidate: Annotated[Path | None, typer.Option(help="The candidate (default: candidate beside --model).")] = None,
     model: CurrentOption = None,
     reload: ReloadOption = None,
 ) -> None:

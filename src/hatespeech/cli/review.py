@@ -22,7 +22,7 @@ app.add_typer(feedback_app, name="feedback")
 
 DatabaseOption = Annotated[
     str | None,
-    typer.Option(help="Database URL [default: $HATESPEECH_DATABASE_URL, else SQLite in $HATESPEECH_STATE_DIR]."),
+    typer.Option(help="Database URL (default: $HATESPEECH_DATABASE_URL, else SQLite in $HATESPEECH_STATE_DIR)."),
 ]
 
 

@@ -31,8 +31,8 @@ def predict(
         Path | None,
         typer.Option("--input", "-i", help=".txt (a text per line), .csv or .jsonl (a 'text' field)."),
     ] = None,
-    output_path: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL output [default: stdout].")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 64,
+    output_path: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL output (default: stdout).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Texts per forward pass.")] = 64,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed input line.")] = False,
     engine: Annotated[
         str,
@@ -43,7 +43,7 @@ def predict(
     ] = "onnx",
     workers: Annotated[int, typer.Option(min=1, help="Ray: scoring actors (one thread each).")] = 2,
     address: Annotated[
-        str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) [default: start a local Ray].")
+        str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) (default: start a local Ray).")
     ] = None,
     explain: Annotated[
         bool,
@@ -245,14 +245,14 @@ def _serve_on_ray(settings: Any, replicas: int, autoscale: str | None, address: 
 @app.command()
 def serve(
     model: ModelOption = None,
-    host: Annotated[str | None, typer.Option(help="Interface [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Server processes [default: 1].")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (default: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes (default: 1).")] = None,
     engine: Annotated[str, typer.Option(help="local (one uvicorn process) or ray (Ray Serve replicas).")] = "local",
     replicas: Annotated[int, typer.Option(min=1, help="Ray: fixed number of replicas.")] = 1,
     autoscale: Annotated[str | None, typer.Option(help="Ray: MIN,MAX replicas, autoscaled on load.")] = None,
     address: Annotated[
-        str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) [default: start a local Ray].")
+        str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) (default: start a local Ray).")
     ] = None,
 ) -> None:
     """Serve the model over HTTP (FastAPI + ONNX Runtime + dynamic batching). Other settings: HATESPEECH_*."""

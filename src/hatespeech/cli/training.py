@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,171 +11,41 @@ import typer
 from rich.console import Console
 
 from hatespeech.cli.app import (
-    TRAIN_DEFAULTS,
     DataOption,
     ModelOption,
     app,
     build_engine,
+    config_options,
     console,
     fail,
     load_engine,
     predict_with_progress,
 )
 from hatespeech.config import TrainConfig, default_model_dir
-from hatespeech.data import LABELS, Dataset
+from hatespeech.data import Dataset
 
 
 @app.command()
+@config_options(TrainConfig)
 def train(
+    config: TrainConfig,
     data: DataOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to publish the model.")] = None,
-    base_model: Annotated[
-        str, typer.Option(help="Hugging Face id or local path; the default ships with the package.")
-    ] = TRAIN_DEFAULTS.base_model,
-    epochs: Annotated[
-        int, typer.Option(help="Stage 2 (full fine-tuning) epochs; 0 = head only.")
-    ] = TRAIN_DEFAULTS.epochs,
-    head_epochs: Annotated[int, typer.Option(help="Stage 1 (frozen encoder) epochs.")] = TRAIN_DEFAULTS.head_epochs,
-    learning_rate: Annotated[float, typer.Option(help="Stage 2 peak learning rate.")] = TRAIN_DEFAULTS.learning_rate,
-    soup_runs: Annotated[
-        int,
-        typer.Option(
-            help="With --folds 0: stage 2 runs from the same head, weight-averaged (model soup); 1 = one run."
-        ),
-    ] = TRAIN_DEFAULTS.soup_runs,
-    folds: Annotated[
-        int,
-        typer.Option(
-            help="Cross-fit: one stage-2 run per fold, validated on its fold, fold models averaged; every text "
-            "is trained on. 0 = a hold-out validation split and --soup-runs runs."
-        ),
-    ] = TRAIN_DEFAULTS.folds,
-    rdrop: Annotated[
-        float, typer.Option(help="Stage 2 R-Drop weight (two dropout passes per batch, KL between them); 0 = off.")
-    ] = TRAIN_DEFAULTS.rdrop,
-    adversarial: Annotated[
-        float,
-        typer.Option(help="Stage 2 adversarial training (FGM): L2 size of the word-embedding perturbation; 0 = off."),
-    ] = TRAIN_DEFAULTS.adversarial,
-    identity_weight: Annotated[
-        float,
-        typer.Option(
-            help="Stage 2 identity-term regulariser: weight of the squared score change when a text's group names "
-            "are masked (Kennedy et al. 2020); 0 = off (docs/training.md)."
-        ),
-    ] = TRAIN_DEFAULTS.identity_weight,
-    precision: Annotated[
-        str, typer.Option(help="auto (bfloat16 mixed precision where the CPU/GPU has it), bf16 or fp32.")
-    ] = TRAIN_DEFAULTS.precision,
-    batch_size: Annotated[int, typer.Option()] = TRAIN_DEFAULTS.batch_size,
-    seed: Annotated[int, typer.Option()] = TRAIN_DEFAULTS.seed,
-    max_length: Annotated[int | None, typer.Option(help="Token limit [default: from the data].")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    split: Annotated[str, typer.Option(help="Training split of a dataset folder.")] = "sampled_train",
-    test_split: Annotated[
-        str | None, typer.Option(help="Split evaluated (for the record only) after training.")
-    ] = "sampled_test",
     export: Annotated[bool, typer.Option(help="Also write the ONNX graphs (needed by the server).")] = True,
-    natural: Annotated[
-        bool,
-        typer.Option(
-            help="Also train on the ordinary noHate sentences of the dataset's all_files/ outside both sampled "
-            "splits (when the folder has it); epochs stay class-balanced."
-        ),
-    ] = True,
-    contrast: Annotated[
-        bool,
-        typer.Option(
-            help="Also train on the project's contrast set: hateful and non-hateful frames (explicit dislike, "
-            "threats, ...; negation, counter-speech, neutral mentions, ...) over every group (docs/training.md)."
-        ),
-    ] = True,
-    counterfactual: Annotated[
-        bool,
-        typer.Option(
-            help="Also train on group-swapped copies of the sentences that name a group, as many hateful as "
-            "ordinary, so that no group's name is a cue by itself (docs/training.md)."
-        ),
-    ] = True,
-    extra_data: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--extra-data",
-            help="More labelled rows: a CSV/JSONL file (text,label[,user_id]), a folder of them, or a dataset "
-            "folder. Repeatable; texts of the test split are dropped and counted.",
-        ),
-    ] = None,
-    extra_labels: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--extra-labels",
-            help="Keep only the extra data's rows with this label (hate or noHate; repeatable; default both): "
-            "e.g. another platform's hate without its ordinary posts (docs/training.md).",
-        ),
-    ] = None,
-    feedback: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Reviewers' labels: a `hatespeech feedback export` file, or the feedback database's URL "
-            "(sqlite:///var/hatespeech.db, postgresql+psycopg://...). Repeatable. Their labels win over the same "
-            "text elsewhere; a reviewed text in the test split is an error.",
-        ),
-    ] = None,
-    wise_alpha: Annotated[
-        float,
-        typer.Option(help="WiSE-FT: share of the fine-tuned weights kept vs the stage-1 start (1 = off)."),
-    ] = TRAIN_DEFAULTS.wise_alpha,
-    teacher: Annotated[
-        Path | None,
-        typer.Option(
-            help="Knowledge distillation: a trained model dir (e.g. fine-tuned all-mpnet-base-v2) whose P(hate) on "
-            "every training text the student also learns from."
-        ),
-    ] = None,
-    teacher_weight: Annotated[
-        float, typer.Option(help="Share of the loss on the teacher's scores (the rest on the labels).")
-    ] = TRAIN_DEFAULTS.teacher_weight,
-    epoch_ratio: Annotated[
-        float,
-        typer.Option(
-            help="noHate texts per hate text in each balanced epoch (loss weighted back to the balanced scale)."
-        ),
-    ] = TRAIN_DEFAULTS.epoch_ratio,
 ) -> None:
     """Fine-tune the base model (head first, then all weights) and publish the model dir."""
-    from pydantic import ValidationError
-
     from hatespeech.data import LoadReport, check_trainable, load_split, resolve_data_dir
     from hatespeech.evaluation import metrics_table
     from hatespeech.training import train as run_training
-    from hatespeech.training.data_mix import load_training_data
+    from hatespeech.training.data_mix import load_recipe
 
-    try:
-        config = TrainConfig(
-            base_model=base_model, epochs=epochs, head_epochs=head_epochs, learning_rate=learning_rate,
-            soup_runs=soup_runs, folds=folds, rdrop=rdrop, adversarial=adversarial, precision=precision,
-            identity_weight=identity_weight,
-            batch_size=batch_size, seed=seed, max_length=max_length, device=device, wise_alpha=wise_alpha,
-            epoch_ratio=epoch_ratio, teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight,
-        )  # fmt: skip
-    except ValidationError as exc:
-        raise fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", 2) from exc
     data_path = resolve_data_dir(data)
     test_data = None
+    test_split = config.data.test_split
     if test_split and data_path.is_dir() and (data_path / test_split).is_dir():
         test_data = load_split(data_path, test_split)
         console.print(f"test (reported, never used for selection): {test_data.report.summary()}")
-    train_data = load_training_data(
-        data_path,
-        split,
-        natural=natural,
-        contrast=contrast,
-        counterfactual=counterfactual,
-        extra=extra_data or [],
-        extra_labels=extra_labels or LABELS,
-        feedback=feedback or [],
-        test_texts=test_data.texts if test_data else [],
-    )
+    train_data = load_recipe(data_path, config.data, test_texts=test_data.texts if test_data else [])
     console.print(f"train: {train_data.report.summary()}", highlight=False)
     # The data given must train a classifier by itself: the contrast set and the group swaps do not count.
     check_trainable(Dataset([e for e in train_data.examples if not e.contrast], LoadReport(source=str(data_path))))
@@ -282,15 +150,12 @@ def evaluate(
 def calibrate(
     model: ModelOption = None,
     data: DataOption = None,
-    split: Annotated[str, typer.Option(help="Training split of a dataset folder (the model's training data).")] = (
-        "sampled_train"
-    ),
     objective: Annotated[
         str, typer.Option(help="f1 (maximum F1), precision or recall (reach --target, best of the other).")
     ] = "f1",
     target: Annotated[float | None, typer.Option(help="Precision or recall to reach, e.g. 0.9.")] = None,
     prior: Annotated[
-        float | None, typer.Option(help="Expected share of hate in your traffic, e.g. 0.11 [default: as trained].")
+        float | None, typer.Option(help="Expected share of hate in your traffic, e.g. 0.11 (default: as trained).")
     ] = None,
     engine: Annotated[
         str, typer.Option(help="onnx (fp32), onnx-int8, or torch (hold-out models; cross-fit ones use saved scores).")
@@ -320,7 +185,7 @@ def calibrate(
     else:
         runner = build_engine(directory, engine)  # verified above
         runner.info = dataclasses.replace(runner.info, prior_shift=0.0)  # score as trained; the prior comes below
-        dataset = _rebuild_training_data(resolve_data_dir(data), split, runner.info.fingerprint)
+        dataset = _rebuild_training_data(resolve_data_dir(data), train_config, runner.info.fingerprint)
         _, validation = train_validation_split(dataset.examples, train_config.validation_fraction, train_config.seed)
         labels = [e.label for e in validation]
         console.print(f"validation split: {len(validation)} texts carved from {dataset.report.source}", highlight=False)
@@ -357,28 +222,21 @@ def calibrate(
     )
 
 
-def _rebuild_training_data(data_path: Path, split: str, expected: str) -> Dataset:
-    """The training data of a model, rebuilt the ways ``train`` builds it, checked by its fingerprint."""
-    from hatespeech.data import fingerprint, load_dataset, load_split
-    from hatespeech.training.data_mix import load_training_data
+def _rebuild_training_data(data_path: Path, config: TrainConfig, expected: str) -> Dataset:
+    """A model's training data, rebuilt from the recipe saved with it, checked by its fingerprint."""
+    from hatespeech.data import fingerprint, load_split
+    from hatespeech.training.data_mix import load_recipe
 
-    test = load_split(data_path, "sampled_test").texts if (data_path / "sampled_test").is_dir() else []
-    candidates: list[Callable[[], Dataset]] = [functools.partial(load_dataset, data_path, split)]
-    if data_path.is_dir():
-        candidates += [
-            functools.partial(load_training_data, data_path, split, natural=natural, contrast=contrast,
-                              counterfactual=contrast, test_texts=test)
-            for natural in (True, False)
-            for contrast in (True, False)
-        ]  # fmt: skip
-    for build in candidates:
-        dataset = build()
-        if not expected or fingerprint(dataset.examples) == expected:
-            return dataset
-    raise fail(
-        f"{data_path} is not the data this model was trained on (fingerprint differs; models trained with "
-        "--extra-data cannot be rebuilt): the validation split can only be rebuilt from the training data"
-    )
+    test_split = config.data.test_split
+    has_test = test_split and data_path.is_dir() and (data_path / test_split).is_dir()
+    test = load_split(data_path, test_split).texts if test_split and has_test else []
+    dataset = load_recipe(data_path, config.data, test_texts=test)
+    if expected and fingerprint(dataset.examples) != expected:
+        raise fail(
+            f"{data_path} with the model's recipe ({config.data.model_dump_json()}) is not the data this model was "
+            "trained on (fingerprint differs): the validation split can only be rebuilt from the training data"
+        )
+    return dataset
 
 
 def _print_operating_points(points: dict[str, Any], title: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hatespeech.config import TrainConfig
+from hatespeech.config import DataRecipe, TrainConfig
 from hatespeech.data import (
     ANNOTATIONS_FILE,
     LABELS,
@@ -167,6 +167,21 @@ def load_training_data(
         parts.append(load_contrast_set())
     parts += [_only_labels(load_extra(path), extra_labels) for path in extra]
     return deduplicate(merge(reviewed + parts), test_texts)
+
+
+def load_recipe(data_path: Path, recipe: DataRecipe, test_texts: Sequence[str] = ()) -> Dataset:
+    """The training mix a :class:`DataRecipe` (saved in the model's training arguments) describes."""
+    return load_training_data(
+        data_path,
+        recipe.split,
+        natural=recipe.natural,
+        contrast=recipe.contrast,
+        counterfactual=recipe.counterfactual,
+        extra=[Path(path) for path in recipe.extra_data],
+        extra_labels=recipe.extra_labels,
+        feedback=recipe.feedback,
+        test_texts=test_texts,
+    )
 
 
 def _only_labels(data: Dataset, labels: Sequence[str]) -> Dataset:
