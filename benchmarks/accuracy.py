@@ -40,12 +40,12 @@ import record
 from rich.console import Console
 from rich.table import Table
 
-from hatespeech.calibration import VALIDATION_SCORES_FILE
 from hatespeech.config import TrainConfig
 from hatespeech.corpora import SHARED_DAVIDSON, load_davidson
 from hatespeech.data import LABELS, Dataset, load_split, resolve_data_dir
 from hatespeech.engine import predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking
+from hatespeech.model_dir import VALIDATION_SCORES_FILE, ModelDir
 from hatespeech.modeling import TorchEngine
 from hatespeech.training import train
 from hatespeech.training.data_mix import load_natural, load_training_data
@@ -99,7 +99,7 @@ def out_of_fold_ranking(model_dir: Path, data_dir: Path, test: Dataset) -> dict[
     """Hate of the labelled sample against the natural noHate sentences, on the fold models' out-of-fold scores
     (``validation_scores.json``). A model dir of 0.5.0 records no text kinds: its mix (sample, natural, then
     the 200 contrast sentences at the end) is rebuilt and checked label by label."""
-    record = json.loads((model_dir / VALIDATION_SCORES_FILE).read_text())
+    record = ModelDir(model_dir).read(VALIDATION_SCORES_FILE)
     labels, scores = record["labels"], record["scores"]
     kinds = record.get("texts")
     if kinds is None:
@@ -129,7 +129,8 @@ def out_of_domain(dev: Dataset | None, scores: list[float]) -> dict[str, Any]:
 def model_figures(model_dir: Path, data_dir: Path, test: Dataset, dev: Dataset | None) -> dict[str, Any]:
     """Every figure of a trained (kept) model dir: test, out-of-fold ranking and false alarms, behaviour suite,
     out-of-domain ranking."""
-    metrics = json.loads((model_dir / "metrics.json").read_text())
+    files = ModelDir(model_dir)
+    metrics = files.metrics
     engine = TorchEngine(model_dir)
     cases = [c.text for c in load_cases()]
     texts = cases + (dev.texts if dev else [])
@@ -144,7 +145,7 @@ def model_figures(model_dir: Path, data_dir: Path, test: Dataset, dev: Dataset |
         **figures,
         "validation_accuracy": metrics["validation"]["accuracy"],
         "selected": metrics["selected"],
-        "train_texts": json.loads((model_dir / "data.json").read_text())["examples"],
+        "train_texts": files.data["examples"],
         "seconds": metrics["train_seconds"],
     }
 

@@ -44,6 +44,23 @@ def test_truncated_file_is_detected(model_copy: Path) -> None:
         artifact.verify(model_copy)
 
 
+def test_a_model_is_hashed_once_per_process_until_a_file_changes(
+    model_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    artifact.verify(model_copy)
+    opened: list[str] = []
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: opened.append(self.name) or real_open(self, *a, **k))
+    artifact.verify(model_copy)  # serve checks the model, then the app loads it: the weights are hashed once
+    assert opened == ["manifest.json"]
+    config = model_copy / "config.json"
+    text = config.read_text()
+    config.write_text(text.replace('"', "'", 1))  # same size, new content: the memo must not hide it
+    with pytest.raises(ModelError, match=r"config\.json does not match its sha256"):
+        artifact.verify(model_copy)
+    assert set(opened) == {"manifest.json", "config.json"}  # the weights were not read again
+
+
 def test_missing_file_is_detected(model_copy: Path) -> None:
     (model_copy / "tokenizer.json").unlink()
     with pytest.raises(ModelError, match=r"tokenizer\.json is missing"):

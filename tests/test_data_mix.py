@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hatespeech import calibration
 from hatespeech.cli import app
 from hatespeech.config import TrainConfig
 from hatespeech.data import Dataset, Example, LoadReport, load_split
 from hatespeech.errors import DataError
+from hatespeech.model_dir import ModelDir
 from hatespeech.training import train
 from hatespeech.training.data_mix import BalancedEpochs, deduplicate, load_extra, load_natural, load_training_data
 
@@ -133,7 +133,7 @@ def test_training_on_a_mix_reports_natural_false_alarms_and_stays_on_the_balance
     assert stage_two[0]["train_seconds"] >= 0
     record = json.loads((result.model_dir / "data.json").read_text())
     assert record["natural"] == 40 and record["score_prior"] == 0.5
-    assert calibration.training_prior(result.model_dir) == 0.5  # not the mix's 24/88
+    assert ModelDir(result.model_dir).score_prior == 0.5  # not the mix's 24/88
 
 
 def test_wise_ft_interpolates_the_final_weights_towards_the_stage_one_start(

@@ -22,7 +22,6 @@ from typing import Any
 from hatespeech.errors import ModelError
 
 MANIFEST_FILE = "manifest.json"
-METRICS_FILE = "metrics.json"
 PARITY_FILE = "parity.jsonl"  # sentences an engine must score like ONNX Runtime fp32 (hatespeech.engine_choice)
 REQUIRED_FILES = ("config.json", "tokenizer.json")
 TORCH_WEIGHTS = "model.safetensors"
@@ -38,12 +37,22 @@ VERSION_ID = re.compile(r"^(?:\d{8}-\d{6}(?:-\d+)?|previous-\d+)$")
 """How :func:`publish` names a version in the store (a timestamp, or ``previous-N`` for an older real dir)."""
 
 
+_HASHES: dict[tuple[str, int, int, int, int], str] = {}  # sha256_of's memo: (path, inode, size, mtime, ctime)
+
+
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The file's sha256, hashed once per process while the file stays the same (same inode, size, mtime and
+    ctime; ctime cannot be set back by a user), so that ``serve`` checking a model and then loading it hashes
+    its weights once."""
+    status = path.stat()
+    key = (str(path.resolve()), status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+    if key not in _HASHES:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]
 
 
 def write_manifest(directory: Path, **extra: Any) -> dict[str, Any]:
@@ -262,15 +271,3 @@ def left_out(manifest: dict[str, Any]) -> list[str]:
     """The files a serving copy's manifest says `pack` left out (none for a full model dir)."""
     names: list[str] = manifest.get("packed", {}).get("left_out", [])
     return names
-
-
-def read_json(directory: Path, name: str) -> dict[str, Any]:
-    """A JSON file of the model dir, or {} when it is absent; ModelError when it is not valid JSON."""
-    path = directory / name
-    if not path.is_file():
-        return {}
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ModelError(f"{path} is not valid JSON") from exc
-    return data

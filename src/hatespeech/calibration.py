@@ -25,10 +25,9 @@ import numpy.typing as npt
 from hatespeech import artifact
 from hatespeech.data import LABELS
 from hatespeech.errors import InputError
+from hatespeech.model_dir import CALIBRATION_FILE, CONFIG_FILE, VALIDATION_SCORES_FILE, ModelDir
 
 Objective = Literal["f1", "precision", "recall"]
-CALIBRATION_FILE = "calibration.json"
-VALIDATION_SCORES_FILE = "validation_scores.json"
 EPS = 1e-12
 
 
@@ -144,32 +143,21 @@ def choose_threshold(points: Sequence[OperatingPoint], objective: Objective, tar
 
 def stored_validation_scores(directory: Path) -> tuple[list[int], npt.NDArray[np.float64], str]:
     """Labels, P(hate) and kind of the validation scores saved at training time (``validation_scores.json``)."""
-    record = artifact.read_json(directory, VALIDATION_SCORES_FILE)
+    record = ModelDir(directory).read(VALIDATION_SCORES_FILE)
     labels, scores = record.get("labels"), record.get("scores")
     if not isinstance(labels, list) or not isinstance(scores, list) or len(labels) != len(scores) or not labels:
         raise InputError(f"{directory} has no usable {VALIDATION_SCORES_FILE}: retrain the model to calibrate it")
     return [int(y) for y in labels], np.asarray(scores, dtype=np.float64), str(record.get("kind", ""))
 
 
-def training_prior(directory: Path) -> float:
-    """The share of hate the model's scores assume (data.json): ``score_prior`` (0.5 after class-balanced
-    epochs), else the share in the training data (older model dirs), else 0.5."""
-    data = artifact.read_json(directory, "data.json")
-    if isinstance(data.get("score_prior"), int | float):
-        return float(data["score_prior"])
-    per_label = data.get("per_label") or {}
-    total = sum(per_label.values())
-    return per_label.get("hate", 0) / total if total else 0.5
-
-
 def save_calibration(target: Path, threshold: float, prior: float | None, record: dict[str, Any]) -> Path:
     """Publish a new version of the model at ``target`` with this threshold and prior (atomic, old kept)."""
     source = target.resolve()
-    train_prior = training_prior(source)
+    train_prior = ModelDir(source).score_prior
 
     def change(staged: Path) -> None:
-        config_path = staged / "config.json"
-        config = json.loads(config_path.read_text())
+        config_path = staged / CONFIG_FILE
+        config = ModelDir(staged).config
         config["decision_threshold"] = threshold
         config["hate_prior"] = prior
         config["training_hate_prior"] = train_prior

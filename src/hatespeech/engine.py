@@ -7,7 +7,6 @@ HTTP layer.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -17,10 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from hatespeech.artifact import read_json
 from hatespeech.calibration import apply_shift, prior_shift
-from hatespeech.data import LABELS
 from hatespeech.errors import ModelError
+from hatespeech.model_dir import CONFIG_FILE, ModelDir
 from hatespeech.parts import Splitter, worst
 
 HATE = "hate"
@@ -162,17 +160,10 @@ def is_valid_unicode(text: str) -> bool:
 
 def read_model_info(directory: Path) -> ModelInfo:
     """Labels, threshold and token limit from a model dir's config.json (plus metrics and data fingerprint)."""
-    config_path = directory / "config.json"
-    try:
-        config = json.loads(config_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {config_path}: {exc}") from exc
-    id2label = config.get("id2label") or dict(enumerate(LABELS))
-    labels = tuple(id2label[str(i)] if str(i) in id2label else id2label[i] for i in range(len(id2label)))
+    files = ModelDir(directory)
+    config, config_path, labels = files.config, directory / CONFIG_FILE, files.labels
     if HATE not in labels:
         raise ModelError(f"{config_path}: labels {labels} do not include {HATE!r}")
-    metrics = read_json(directory, "metrics.json")
-    data = read_json(directory, "data.json")
     prior = config.get("hate_prior")
     train_prior = config.get("training_hate_prior", 0.5)
     if prior is not None and not (0 < prior < 1 and 0 < train_prior < 1):
@@ -183,12 +174,12 @@ def read_model_info(directory: Path) -> ModelInfo:
         hate_index=labels.index(HATE),
         threshold=float(config.get("decision_threshold", 0.5)),
         max_length=int(config.get("max_seq_length", 128)),
-        base_model=str(config.get("base_model", config.get("_name_or_path", ""))),
+        base_model=files.base_model,
         lexical_weight=float(config.get("lexical_weight", 0.0)),
         hate_prior=None if prior is None else float(prior),
         prior_shift=prior_shift(prior, float(train_prior)),
-        metrics={k: v for k, v in metrics.items() if k in ("validation", "validation_kind", "test", "selected")},
-        fingerprint=str(data.get("fingerprint", "")),
+        metrics={k: v for k, v in files.metrics.items() if k in ("validation", "validation_kind", "test", "selected")},
+        fingerprint=files.fingerprint,
     )
 
 

@@ -28,10 +28,10 @@ from hatespeech.data import LABELS, Dataset
 from hatespeech.engine import predict_in_batches
 from hatespeech.errors import ModelError
 from hatespeech.evaluation import compute_metrics
+from hatespeech.model_dir import EXPORT_FILE
 from hatespeech.modeling import TorchEngine
 from hatespeech.onnx_engine import ONNX_FP32, ONNX_INT8, OnnxEngine
 
-EXPORT_FILE = "export.json"
 MIN_AGREEMENT = 0.995
 OPSET = 17
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from hatespeech import artifact
 from hatespeech.errors import ModelError
+from hatespeech.model_dir import ModelDir
 
 CANDIDATE = "candidate"
 VERSION_ID = artifact.VERSION_ID
@@ -60,7 +61,7 @@ def describe(directory: Path, current: Path) -> Version:
         manifest = artifact.verify(directory, check_hashes=False)
     except ModelError as exc:
         problem = str(exc)
-    config, data, metrics = (_json(directory, name) for name in ("config.json", "data.json", "metrics.json"))
+    files = ModelDir(directory, lenient=True)
     created = manifest.get("created") or _mtime(directory)
     resolved = directory.resolve()
     candidate = candidate_link(current)
@@ -68,9 +69,9 @@ def describe(directory: Path, current: Path) -> Version:
         id=version_id(directory),
         path=resolved,
         created=str(created),
-        base_model=str(config.get("base_model", config.get("_name_or_path", ""))),
-        fingerprint=str(data.get("fingerprint", ""))[:12],
-        metrics=_key_metrics(metrics),
+        base_model=files.base_model,
+        fingerprint=files.fingerprint[:12],
+        metrics=_key_metrics(files.metrics),
         current=current.is_symlink() and current.resolve() == resolved,
         candidate=candidate.is_symlink() and candidate.resolve() == resolved,
         problem=problem,
@@ -150,13 +151,6 @@ def _key_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
                 if isinstance(values.get(name), int | float):
                     found[f"{section}_{name}"] = values[name]
     return found
-
-
-def _json(directory: Path, name: str) -> dict[str, Any]:
-    try:
-        return artifact.read_json(directory, name)
-    except (ModelError, OSError):
-        return {}
 
 
 def _mtime(directory: Path) -> str:

@@ -170,6 +170,7 @@ def calibrate(
 
     from hatespeech import artifact, calibration
     from hatespeech.data import resolve_data_dir
+    from hatespeech.model_dir import ModelDir
     from hatespeech.training.data_mix import train_validation_split
 
     if objective not in ("f1", "precision", "recall"):
@@ -177,7 +178,7 @@ def calibrate(
     calibration.validate_prior(prior)
     directory = model or default_model_dir()
     artifact.verify(directory)
-    train_config = TrainConfig.load(directory)
+    train_config = ModelDir(directory).training_args()
     if train_config.folds >= 2:
         # Cross-fit: the model has trained on every text; the fold models' out-of-fold scores stand in for it.
         labels, raw, kind = calibration.stored_validation_scores(directory)
@@ -190,7 +191,7 @@ def calibrate(
         labels = [e.label for e in validation]
         console.print(f"validation split: {len(validation)} texts carved from {dataset.report.source}", highlight=False)
         raw = np.array([p.score for p in predict_with_progress(runner, [e.text for e in validation])])
-    train_prior = calibration.training_prior(directory)
+    train_prior = ModelDir(directory).score_prior
     shown_prior = prior if prior is not None else train_prior  # judged on the scale the scores are on
     scores = calibration.apply_shift(raw, calibration.prior_shift(prior, train_prior))
     points = calibration.operating_points(labels, scores, calibration.prior_weights(labels, shown_prior))

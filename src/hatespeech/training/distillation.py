@@ -7,13 +7,13 @@ MiniLM on its scores (``--teacher DIR``): the student learns the teacher's grade
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hatespeech.data import LABELS, Example
 from hatespeech.errors import ModelError
+from hatespeech.model_dir import ModelDir
 from hatespeech.training.batches import score_examples
 
 if TYPE_CHECKING:
@@ -26,10 +26,10 @@ def teacher_scores(teacher_dir: Path, examples: Sequence[Example], device: torch
     """The teacher model directory's P(hate) for each example (its raw scores, on its training scale)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    config_file = teacher_dir / "config.json"
-    if not config_file.is_file():
-        raise ModelError(f"teacher {teacher_dir} is not a model directory (no config.json)")
-    config = json.loads(config_file.read_text())
+    try:
+        config = ModelDir(teacher_dir).config
+    except ModelError as exc:
+        raise ModelError(f"teacher: {exc}") from exc
     if sorted(config.get("label2id", {})) != sorted(LABELS):
         raise ModelError(
             f"teacher {teacher_dir} does not predict {'/'.join(LABELS)} (label2id: {config.get('label2id')})"

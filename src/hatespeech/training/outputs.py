@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hatespeech import artifact
-from hatespeech.calibration import VALIDATION_SCORES_FILE
 from hatespeech.config import TrainConfig
 from hatespeech.data import LABELS, Dataset, Example, fingerprint
+from hatespeech.model_dir import DATA_FILE, METRICS_FILE, VALIDATION_SCORES_FILE
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -70,5 +69,5 @@ def save_model_dir(
         "score_prior": score_prior,
         "load_report": train_data.report.summary(),
     }
-    (directory / "data.json").write_text(json.dumps(data_info, indent=2) + "\n")
-    (directory / artifact.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    (directory / DATA_FILE).write_text(json.dumps(data_info, indent=2) + "\n")
+    (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
