@@ -27,12 +27,13 @@ def test_serve_replicas_run_on_both_nodes(server: RunningServer) -> None:
 
 def test_ray_serve_redeploys_under_load_with_no_failed_request(server: RunningServer, tiny_model: Path) -> None:
     """Ray Serve's mechanism: SIGHUP makes `serve --engine ray` redeploy when the link moved, and Serve rolls
-    the replicas over. Three swaps (the third to a broken dir, never deployed) and a rollback, under load. It
-    runs on the shared Ray server (one Serve HTTP port per cluster) and ends on the version it started with."""
+    the replicas over. A swap, a swap to a broken dir (never deployed) and a rollback, under load. It runs on
+    the shared Ray server (one Serve HTTP port per cluster) and ends on the version it started with. (Each
+    redeploy takes 20-30 s on 2 cores; tests/api/test_lifecycle.py swaps more often on the single process.)"""
     if server.engine != "ray":
         pytest.skip("single-process server: tests/api/test_lifecycle.py")
     first = versions.version_id(tiny_model)
-    second, third = new_version(tiny_model, 0.3), new_version(tiny_model, 0.7)
+    second = new_version(tiny_model, 0.3)
     broken = broken_version(tiny_model)
     redeploys = server.log_text().count("redeployed in")
     timeline = Timeline(first)
@@ -50,9 +51,8 @@ def test_ray_serve_redeploys_under_load_with_no_failed_request(server: RunningSe
     try:
         with Load(server.url, clients=16) as load:
             load.wait_for(100)
-            for version in (second, third):
-                swap(version)
-                load.wait_for(100)
+            swap(second)
+            load.wait_for(100)
             refused_before = server.log_text().count("not redeployed")
             artifact.point(tiny_model, artifact.versions_dir(tiny_model) / broken)
             server.process.send_signal(signal.SIGHUP)
@@ -71,5 +71,5 @@ def test_ray_serve_redeploys_under_load_with_no_failed_request(server: RunningSe
     assert not failed, f"{len(failed)} of {len(load.answers)} failed, e.g. {failed[:3]}"
     misattributed = [a for a in load.answers if not timeline.allows(a)]
     assert not misattributed, f"{len(misattributed)} answers from a version not current then: {misattributed[:3]}"
-    assert {a.version for a in load.answers} == {first, second, third}
+    assert {a.version for a in load.answers} == {first, second}
     print(f"Ray Serve redeploys: {len(load.answers)} requests from 16 clients, 0 failed")
