@@ -48,9 +48,14 @@ class RayCluster:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: Ray's socket paths are limited
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
-                    # a dead node is noticed after 3 missed 1 s health checks, not 5 missed 3 s ones (fault test)
-                    "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
+        self.env = {
+            **os.environ,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+            # a dead node is noticed after 3 missed 1 s health checks, not 5 missed 3 s ones (fault test)
+            "RAY_health_check_period_ms": "1000",
+            "RAY_health_check_failure_threshold": "3",
+        }
         self._started = time.time()
         before = set(_ray_processes())
         self.processes: dict[int, psutil.Process] = {}

@@ -1,4 +1,10 @@
-"""Fixtures: a real server on loopback (`python -m hatespeech serve`) serving the tiny model."""
+"""Fixtures: the API serving the tiny model, three ways.
+
+- ``client``: the app in this process (FastAPI's TestClient: the same app, middleware and engine, no socket),
+  then the same app as 2 Ray Serve replicas on a two-node Ray cluster. Most API tests take it.
+- ``server``: a real `python -m hatespeech serve` process on loopback (then the Ray one), for what only a real
+  server shows: its logs, signals, concurrency over sockets, the browser, real HTTP clients.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +16,69 @@ import httpx
 import pytest
 
 from api.live_server import SHARED_ADMIN_KEY, RunningServer
+from waiting import wait_until
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+# The API tests' settings. fp32, so batched and single results can be compared tightly (int8 activations are
+# quantized per batch).
+SETTINGS = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", "HATESPEECH_QUANTIZED": "no",
+            "HATESPEECH_MAX_EXPLAIN_TEXTS": "4", "HATESPEECH_ADMIN_KEYS": SHARED_ADMIN_KEY}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def ray_server(request: pytest.FixtureRequest, tiny_model: Path) -> Iterator[RunningServer]:
+    """The app as 2 Ray Serve replicas on the two-node test cluster (started once, shared)."""
+    cluster = request.getfixturevalue("ray_cluster")
+    args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]
+    running = RunningServer(tiny_model, SETTINGS, cluster.temp / "serve.log", args, ray_logs=cluster.temp)
+    running.wait_ready(timeout=180)
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session", params=["local", "ray"])
 def server(
     request: pytest.FixtureRequest, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    """The server every API test runs against: one uvicorn process, then the same app as 2 Ray Serve
-    replicas on a two-node Ray cluster."""
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    # fp32, so batched and single results can be compared tightly (int8 activations are quantized per batch).
-    settings = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", "HATESPEECH_QUANTIZED": "no",
-                "HATESPEECH_MAX_EXPLAIN_TEXTS": "4", "HATESPEECH_ADMIN_KEYS": SHARED_ADMIN_KEY}  # fmt: skip
+    """A real server: one uvicorn process, then the Ray Serve one."""
     if request.param == "ray":
-        cluster = request.getfixturevalue("ray_cluster")
-        args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]
-        running = RunningServer(tiny_model, settings, log, args, ray_logs=cluster.temp)
-        running.wait_ready(timeout=180)
-    else:
-        running = RunningServer(tiny_model, settings, log)
-        running.wait_ready()
+        yield request.getfixturevalue("ray_server")
+        return
+    running = RunningServer(tiny_model, SETTINGS, tmp_path_factory.mktemp("server") / "server.log")
+    running.wait_ready()
     yield running
     running.stop()
 
 
+@pytest.fixture(scope="session", params=["app", "ray"])
+def client(
+    request: pytest.FixtureRequest, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    """An HTTP client of the API: in this process (TestClient), then of the Ray Serve server."""
+    if request.param == "ray":
+        with httpx.Client(base_url=request.getfixturevalue("ray_server").url, timeout=30.0) as http:
+            yield http
+        return
+    from fastapi.testclient import TestClient
+
+    from hatespeech.api.app import create_app
+    from hatespeech.config import Settings
+
+    settings = Settings(
+        model_dir=tiny_model,
+        state_dir=tmp_path_factory.mktemp("state"),
+        **{name.removeprefix("HATESPEECH_").lower(): value for name, value in SETTINGS.items()},
+    )
+    with TestClient(create_app(settings), base_url="http://testserver") as http:
+        wait_until(lambda: http.get("/ready").status_code == 200, timeout=60, what="the in-process app is ready")
+        yield http
+
+
 @pytest.fixture
-def client(server: RunningServer) -> Iterator[httpx.Client]:
+def server_client(server: RunningServer) -> Iterator[httpx.Client]:
+    """A client of the real ``server`` (for tests that also read its logs or metrics)."""
     with httpx.Client(base_url=server.url, timeout=30.0) as http:
         yield http
 

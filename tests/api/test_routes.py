@@ -72,13 +72,13 @@ def test_hugging_face_shape_batch_and_top_k(client: httpx.Client) -> None:
     assert len(body) == 2 and all(len(item) == 1 for item in body)
 
 
-def test_huggingface_hub_inference_client_works_unchanged(server: RunningServer, client: httpx.Client) -> None:
+def test_huggingface_hub_inference_client_works_unchanged(server: RunningServer, server_client: httpx.Client) -> None:
     from huggingface_hub import InferenceClient
 
     text = "They should all be sent back where they came from."
     hf = InferenceClient(model=f"{server.url}/predict", timeout=30)
     result = hf.text_classification(text)
-    ours = client.post("/predict", json={"text": text}).json()
+    ours = server_client.post("/predict", json={"text": text}).json()
     # TEI answers one input with a list of labels sorted by score; the client returns the top one.
     top = result[0] if isinstance(result, list) else result
     assert top.label == ours["label"]
@@ -121,10 +121,10 @@ def log_lines(server: RunningServer, request_id: str) -> list[dict[str, object]]
         time.sleep(0.2)
 
 
-def test_metrics_count_requests_batches_and_labels(server: RunningServer, client: httpx.Client) -> None:
+def test_metrics_count_requests_batches_and_labels(server: RunningServer, server_client: httpx.Client) -> None:
     for _ in range(4 if server.engine == "ray" else 1):
-        client.post("/predict", json={"texts": ["a", "b", "c"]})
-    text = all_metrics(server, client)
+        server_client.post("/predict", json={"texts": ["a", "b", "c"]})
+    text = all_metrics(server, server_client)
     for name in (
         'hatespeech_requests_total{route="/predict",status="200"}',
         "hatespeech_request_seconds_bucket",
@@ -137,9 +137,9 @@ def test_metrics_count_requests_batches_and_labels(server: RunningServer, client
         assert name in text
 
 
-def test_metrics_and_log_count_errors_by_type(server: RunningServer, client: httpx.Client) -> None:
-    request_id = request_id_of(client.post("/predict", json={"text": " "}))
-    assert 'hatespeech_errors_total{error_type="validation"}' in all_metrics(server, client)
+def test_metrics_and_log_count_errors_by_type(server: RunningServer, server_client: httpx.Client) -> None:
+    request_id = request_id_of(server_client.post("/predict", json={"text": " "}))
+    assert 'hatespeech_errors_total{error_type="validation"}' in all_metrics(server, server_client)
     lines = log_lines(server, request_id)
     assert [line["error_type"] for line in lines] == ["validation"]
     assert lines[0]["level"] == "info" and lines[0]["logger"] == "hatespeech.api"
@@ -173,9 +173,11 @@ def test_concurrent_requests_each_get_their_own_answers(server: RunningServer) -
     assert [c["score"] for c in concurrent] == pytest.approx([s["score"] for s in sequential], abs=1e-5)
 
 
-def test_server_logs_one_json_line_per_request_without_texts(server: RunningServer, client: httpx.Client) -> None:
+def test_server_logs_one_json_line_per_request_without_texts(
+    server: RunningServer, server_client: httpx.Client
+) -> None:
     secret = "a very private sentence 8472"
-    request_id = request_id_of(client.post("/predict", json={"text": secret}))
+    request_id = request_id_of(server_client.post("/predict", json={"text": secret}))
     mine = log_lines(server, request_id)
     assert len(mine) == 1
     assert mine[0]["route"] == "/predict" and mine[0]["status"] == 200 and mine[0]["texts"] == 1
