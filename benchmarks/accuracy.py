@@ -40,6 +40,7 @@ import record
 from rich.console import Console
 from rich.table import Table
 
+from hatespeech.behaviour import load_cases, per_category
 from hatespeech.config import TrainConfig
 from hatespeech.corpora import SHARED_DAVIDSON, load_davidson
 from hatespeech.data import LABELS, Dataset, load_split, resolve_data_dir
@@ -51,7 +52,6 @@ from hatespeech.training import train
 from hatespeech.training.data_mix import load_natural, load_training_data
 
 from baselines import tfidf_baseline
-from behaviour import load_cases, per_category
 
 console = Console(width=160)
 DATA_SWITCHES = ("natural", "contrast", "counterfactual")

@@ -26,6 +26,7 @@ import record
 from rich.console import Console
 from rich.table import Table
 
+from hatespeech.behaviour import load_cases, score_model
 from hatespeech.config import TrainConfig
 from hatespeech.data import Dataset, Example, LoadReport, resolve_data_dir
 from hatespeech.engine import predict_in_batches
@@ -33,8 +34,6 @@ from hatespeech.evaluation import compute_metrics, natural_false_alarms
 from hatespeech.modeling import TorchEngine
 from hatespeech.training import averaging, train
 from hatespeech.training.data_mix import load_contrast_set, load_training_data
-
-from behaviour import load_cases, score_model
 
 console = Console(width=160)
 DEV_FOLDS = 5  # one fold of five = 20% of the authors

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from hatespeech.behaviour import CASES, FIRST_TRY_SENTENCES, load_cases, score_model
 from hatespeech.data import LABELS, load_split
+from hatespeech.engine_choice import open_engine
 from hatespeech.training.data_mix import load_training_data
-
-from behaviour import CASES, FIRST_TRY_SENTENCES, load_cases, load_engine, score_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = Path(os.environ.get("HATESPEECH_SHIPPED_MODEL") or REPO / "models" / "current")
@@ -57,7 +57,7 @@ def shipped_accuracy() -> dict[str, float]:
         if os.environ.get("HATESPEECH_REQUIRE_SHIPPED") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    return score_model(load_engine(SHIPPED, "onnx-int8"), load_cases(CASES))
+    return score_model(open_engine(SHIPPED, "onnx-int8"), load_cases(CASES))
 
 
 @pytest.mark.shipped
@@ -73,7 +73,7 @@ def test_shipped_model_answers_the_sentences_a_new_user_tried(text: str) -> None
     """Issue 27's six sentences (none of them, nor a near copy, is in any training data: tests/test_frames.py)."""
     if not (SHIPPED / "manifest.json").is_file():
         pytest.skip(f"no trained model at {SHIPPED} (make test-model trains one)")
-    [prediction] = load_engine(SHIPPED, "onnx-int8").predict([text])
+    [prediction] = open_engine(SHIPPED, "onnx-int8").predict([text])
     assert prediction.label == LABELS[FIRST_TRY_SENTENCES[text]], prediction
 
 
@@ -103,7 +103,7 @@ def top_spans(texts: list[str]) -> list[str]:
 
     if not (SHIPPED / "manifest.json").is_file():
         pytest.skip(f"no trained model at {SHIPPED} (make test-model trains one)")
-    engine = load_engine(SHIPPED, "onnx-int8")
+    engine = open_engine(SHIPPED, "onnx-int8")
     results = explain(engine, texts)
     return [text[top.start : top.end] for text, (_, spans) in zip(texts, results, strict=True)
             for top in [max(spans, key=lambda s: s.contribution)]]  # fmt: skip

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hatespeech.behaviour import CASES, FIRST_TRY_SENTENCES, load_cases
 from hatespeech.data import Example, load_split
 from hatespeech.evaluation import validation_report
 from hatespeech.training.data_mix import BalancedEpochs, load_contrast_set, load_training_data
@@ -23,8 +24,6 @@ from hatespeech.training.groups import (
     named_groups,
     swap,
 )
-
-from behaviour import CASES, FIRST_TRY_SENTENCES, load_cases
 
 
 def _words(text: str) -> list[str]:

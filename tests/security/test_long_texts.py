@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hatespeech.behaviour import CASES, load_cases
+
 from api.live_server import RunningServer, serving
-from behaviour import CASES, load_cases
 
 ADMIN = "admin-secret-long-texts-1"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}

@@ -142,7 +142,8 @@ def run() -> None:
         sys.exit(130)
 
 
-def load_engine(model: Path | None, kind: str) -> Any:
+def open_checked(model: Path | None, kind: str) -> Any:
+    """Verify a model dir (default: ``models/current``) and open it in the engine ``kind``."""
     from hatespeech import artifact
 
     directory = model or default_model_dir()

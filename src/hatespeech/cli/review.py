@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hatespeech.cli.app import DataOption, app, console, fail, load_engine
+from hatespeech.cli.app import DataOption, app, console, fail, open_checked
 
 feedback_app = typer.Typer(
     help="Reviewers' feedback in the database: export it, purge old records.", no_args_is_help=True
@@ -92,16 +92,18 @@ def compare(
     feedback: Annotated[
         str | None, typer.Option(help="Reviewed texts (export file or database URL): each model's agreement.")
     ] = None,
-    behaviour: Annotated[Path, typer.Option(help="The behaviour suite's cases (JSONL: text, label, category).")] = Path(
-        "benchmarks/behaviour_cases.jsonl"
-    ),
+    behaviour: Annotated[
+        Path | None,
+        typer.Option(help="The behaviour suite's cases (JSONL: text, label, category) (default: the package's)."),
+    ] = None,
     engine: Annotated[str, typer.Option(help="onnx, onnx-int8 or torch.")] = "onnx-int8",
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
 ) -> None:
     """Two model dirs side by side: sampled_test, natural-text false alarms, behaviour suite, reviewed texts."""
     from rich.table import Table
 
-    from hatespeech.data import load_split, normalise_label, resolve_data_dir
+    from hatespeech.behaviour import CASES, load_cases, score_model
+    from hatespeech.data import load_split, resolve_data_dir
     from hatespeech.engine import predict_in_batches
     from hatespeech.evaluation import compute_metrics
     from hatespeech.training.data_mix import load_natural
@@ -111,10 +113,10 @@ def compare(
     test = load_split(data_path, "sampled_test")
     natural = load_natural(data_path)
     reviewed = load_feedback(feedback) if feedback else None
-    cases = [json.loads(line) for line in behaviour.read_text().splitlines()] if behaviour.is_file() else []
+    cases = load_cases(behaviour or CASES)
     figures: dict[str, dict[str, float | None]] = {}
     for name, directory in (("old", old), ("new", new)):
-        runner = load_engine(directory, engine)
+        runner = open_checked(directory, engine)
         threshold = runner.info.threshold
 
         def flagged(texts: list[str]) -> list[bool]:
@@ -126,11 +128,8 @@ def compare(
         }
         if natural is not None:
             row["natural false-alarm rate"] = sum(flagged(natural.texts)) / len(natural.texts)
-        if cases:
-            hits: dict[str, list[bool]] = {}
-            for case, hate in zip(cases, flagged([c["text"] for c in cases]), strict=True):
-                hits.setdefault(case["category"], []).append(hate == (normalise_label(case["label"]) == 1))
-            row["behaviour suite, mean of categories"] = sum(sum(h) / len(h) for h in hits.values()) / len(hits)
+        per_category = score_model(runner, cases)
+        row["behaviour suite, mean of categories"] = sum(per_category.values()) / len(per_category)
         if reviewed is not None and reviewed.examples:
             agree = sum(
                 hate == bool(e.label) for hate, e in zip(flagged(reviewed.texts), reviewed.examples, strict=True)

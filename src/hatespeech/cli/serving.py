@@ -16,7 +16,7 @@ from hatespeech.cli.app import (
     app,
     console,
     fail,
-    load_engine,
+    open_checked,
 )
 from hatespeech.config import default_model_dir
 from hatespeech.engine import is_valid_unicode
@@ -64,7 +64,7 @@ def predict(
         return
     if input_path is not None and not input_path.is_file():
         raise fail(f"input file {input_path} not found")
-    runner = load_engine(model, engine)
+    runner = open_checked(model, engine)
     if texts:
         for record in _records(runner, texts, explain):
             typer.echo(json.dumps(record, ensure_ascii=False))

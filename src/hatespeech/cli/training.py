@@ -18,7 +18,7 @@ from hatespeech.cli.app import (
     config_options,
     console,
     fail,
-    load_engine,
+    open_checked,
     predict_with_progress,
 )
 from hatespeech.config import TrainConfig, default_model_dir
@@ -106,7 +106,7 @@ def evaluate(
     from hatespeech.data import load_dataset, resolve_data_dir
     from hatespeech.evaluation import compute_metrics, metrics_table, natural_false_alarms
 
-    runner = load_engine(model, engine)
+    runner = open_checked(model, engine)
     data_path = resolve_data_dir(data)
     if split == "natural":
         from hatespeech.training.data_mix import load_natural

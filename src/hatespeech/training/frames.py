@@ -14,7 +14,7 @@ in ordinary frames and no group's name is a cue by itself. Each frame is one fol
 quoted hateful sentence joins its frame's group):
 out-of-fold figures are measured on frames a fold model never saw. The set is made in code, with a fixed
 seed (the same sentences every time); ``tests/test_frames.py`` checks that no sentence is close to a case of
-the behaviour suite, which is written separately (``benchmarks/behaviour_cases.jsonl``).
+the behaviour suite, which is written separately (``hatespeech/behaviour_cases.jsonl``).
 """
 
 from __future__ import annotations
