@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import record
+import harness
 from rich.console import Console
 from rich.table import Table
 
@@ -45,13 +45,11 @@ from hatespeech.config import TrainConfig
 from hatespeech.corpora import SHARED_DAVIDSON, load_davidson
 from hatespeech.data import LABELS, Dataset, load_split, resolve_data_dir
 from hatespeech.engine import predict_in_batches
-from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking
+from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking, tfidf_baseline
 from hatespeech.model_dir import VALIDATION_SCORES_FILE, ModelDir
 from hatespeech.modeling import TorchEngine
 from hatespeech.training import train
 from hatespeech.training.data_mix import load_natural, load_training_data
-
-from baselines import tfidf_baseline
 
 console = Console(width=160)
 DATA_SWITCHES = ("natural", "contrast", "counterfactual")
@@ -250,7 +248,7 @@ def main() -> None:
             console.print(json.dumps(rows[-1]))
 
     print_table(rows)
-    console.print(f"written: {record.write('accuracy', {'rows': rows}, args.json)}")
+    console.print(f"written: {harness.write('accuracy', {'rows': rows}, args.json)}")
 
 
 COLUMNS = (  # (header, row key, digits)

@@ -24,10 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import record
-from peers import PEERS, distinct_texts, drain, free_port, run_wrk, stop, wrk_script
+import harness
+import httpx
 from rich.console import Console
-from serve import start
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console(width=140)
@@ -38,7 +37,7 @@ def start_at(src: Path, model: Path, port: int) -> subprocess.Popen[bytes]:
     """``hatespeech serve`` with ``src`` first on the path (the worktree of the commit, or this tree)."""
     env = {**os.environ, "PYTHONPATH": str(src), "HATESPEECH_LOG_LEVEL": "info"}
     command = [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(port)]
-    process, _ = start(command, "/ready", port, env)
+    process, _ = harness.start_server(command, f"http://127.0.0.1:{port}/ready", env=env)
     return process
 
 
@@ -46,18 +45,19 @@ def measure(
     src: Path, model: Path, bodies: list[str], concurrency: list[int], seconds: int, per_request: int = 1
 ) -> dict[str, float]:
     """Answered requests per second (texts per second when a request carries several texts)."""
-    peer, port = PEERS["ours"], free_port()
+    port = harness.free_port()
     process = start_at(src, model, port)
     try:
-        run_wrk(wrk_script(peer, port, bodies[:200]), port, 8, 3)  # warm-up
+        harness.run_wrk(harness.wrk_script("/predict", port, bodies[:200]), port, 8, 3)  # warm-up
         rates = {}
         for c in concurrency:
-            figures = run_wrk(wrk_script(peer, port, bodies), port, c, seconds)
-            drain(peer, port, bodies[0])
+            figures = harness.run_wrk(harness.wrk_script("/predict", port, bodies), port, c, seconds)
+            # one answer after the cell: work wrk left queued must not slow the next one
+            httpx.post(f"http://127.0.0.1:{port}/predict", content=bodies[0], headers=JSON, timeout=300)
             rates[f"c{c}"] = figures["ok"] * per_request / figures["seconds"]
         return rates
     finally:
-        stop(process)
+        harness.stop(process)
 
 
 def interleaved(
@@ -70,7 +70,7 @@ def interleaved(
 
     import httpx
 
-    ports = {side: free_port() for side in sides}
+    ports = {side: harness.free_port() for side in sides}
     processes = [start_at(src, model, ports[side]) for side, src in sides.items()]
     seconds: dict[str, list[float]] = {side: [] for side in sides}
     warm_up = max(10, 200 // burst)
@@ -99,7 +99,7 @@ def interleaved(
         asyncio.run(run())
     finally:
         for process in processes:
-            stop(process)
+            harness.stop(process)
     figures = {}
     for side, values in seconds.items():
         p50 = statistics.median(values)
@@ -125,12 +125,10 @@ def main() -> None:
     worktree = Path(tempfile.mkdtemp(prefix="before-")) / "tree"
     subprocess.run(["git", "worktree", "add", "--detach", str(worktree), args.before], cwd=REPO, check=True,
                    capture_output=True)  # fmt: skip
-    texts, size = distinct_texts(model, 6000), args.texts_per_request
-    singles = [json.dumps(PEERS["ours"].single(t)) for t in texts]  # the interleaved phase sends one text
-    batch = PEERS["ours"].batch
-    assert batch is not None
+    texts, size = harness.distinct_texts(model, 6000), args.texts_per_request
+    singles = [json.dumps({"text": t}) for t in texts]  # the interleaved phase sends one text
     groups = range(0, len(texts) - size + 1, size)
-    bodies = singles if size == 1 else [json.dumps(batch(texts[i : i + size])) for i in groups]
+    bodies = singles if size == 1 else [json.dumps({"texts": texts[i : i + size]}) for i in groups]
     sides = {"before": worktree / "src", "after": REPO / "src"}
     unit = "texts/s" if size > 1 else "req/s"
     pairs: list[dict[str, dict[str, float]]] = []
@@ -162,7 +160,7 @@ def main() -> None:
             for side, v in by_side.items()) + f"; after/before {ratio:.2f}")  # fmt: skip
     figures = {"before": args.before, "seconds": args.seconds, "texts_per_request": size, "unit": unit,
                "pairs": pairs, "median": summary, "interleaved": alternating}  # fmt: skip
-    console.print(f"written: {record.write('before_after', figures, args.json)}")
+    console.print(f"written: {harness.write('before_after', figures, args.json)}")
 
 
 if __name__ == "__main__":

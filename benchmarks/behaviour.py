@@ -21,9 +21,9 @@ console = Console(width=160)
 
 
 def main() -> None:
-    import record
+    import harness
 
-    from baselines import tfidf_baseline
+    from hatespeech.evaluation import tfidf_baseline
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, action="append", default=[], help="model dir (repeatable)")
@@ -55,7 +55,7 @@ def main() -> None:
     table.add_row("lowest category", "", "", *(f"{min(c.values()):.2f}" for c in columns.values()))
     console.print(table)
     figures = {"cases": len(cases), "engine": args.engine, "gold": gold, "counts": counts, "results": columns}
-    console.print(f"written: {record.write('behaviour', figures, args.json)}")
+    console.print(f"written: {harness.write('behaviour', figures, args.json)}")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import harness
 import httpx
-import record
-from peers import free_port
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
@@ -34,7 +33,7 @@ def docker(*args: str, timeout: float = 120) -> str:
 
 def start(*options: str) -> tuple[str, str, float]:
     """docker run -d -p PORT:8000; returns (container, URL, seconds until /ready answers 200)."""
-    port = free_port()
+    port = harness.free_port()
     started = time.monotonic()
     container = docker("run", "-d", "-p", f"{port}:8000", *options, IMAGE).strip()
     url = f"http://127.0.0.1:{port}"
@@ -103,7 +102,7 @@ def main() -> None:
         f"build {build_s:.0f} s, image {size_mb:.0f} MB, ready {statistics.median(ready):.2f} s "
         f"[{min(ready):.2f}-{max(ready):.2f}], stop {[round(s['seconds'], 2) for s in stops]}"
     )
-    console.print(f"written: {record.write('docker', figures)}")
+    console.print(f"written: {harness.write('docker', figures)}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-import record
+import harness
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -49,23 +49,15 @@ def with_parity(model: Path, scratch: Path) -> Path:
     return copy
 
 
-def rss_mb() -> float:
-    """This process's resident set, from /proc (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
 def resident(model: Path, engine: str, threads: int) -> tuple[float, float, float]:
     """In a fresh process: RSS before opening ``engine`` and after it scored 128 parity sentences (MB); then its
     accuracy on ``sampled_test`` (reporting only: nothing is chosen on it)."""
     texts, _ = parity_texts(model)
-    before = rss_mb()
+    before = harness.rss_mb()
     opened = open_engine(model, engine, threads)
     opened.predict(texts[:64])
     opened.predict(texts[64:128])
-    after = rss_mb()
+    after = harness.rss_mb()
     test = load_split(resolve_data_dir(None), "sampled_test")
     predicted = [p.label == "hate" for p in predict_in_batches(opened, test.texts, batch_size=32)]
     accuracy = sum(p == (label == 1) for p, label in zip(predicted, test.labels, strict=True)) / len(test)
@@ -122,7 +114,7 @@ def main() -> None:
     console.print(f"calibration took {', '.join(f'{s:.0f}' for s in seconds)} s (what auto's first start adds)")
     figures = {"cpu": cpu_description(), "threads": args.threads, "texts": runs[0].texts, "rows": rows,
                "chosen": chosen, "reasons": [r.reason for r in runs], "calibration_s": seconds}  # fmt: skip
-    console.print(f"written: {record.write('engines', figures, args.json)}")
+    console.print(f"written: {harness.write('engines', figures, args.json)}")
 
 
 if __name__ == "__main__":

@@ -18,12 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import psutil
-import record
-from peers import free_port
 from rich.console import Console
-from serve import start
 from tokenizers import Tokenizer
 
 from hatespeech.data import load_split, resolve_data_dir
@@ -33,9 +31,9 @@ GROUPS = ((1, 16), (17, 32), (33, 64))
 
 
 def serve(model: Path) -> tuple[Any, str]:
-    port = free_port()
+    port = harness.free_port()
     command = [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(port)]
-    process, _ = start(command, "/ready", port)
+    process, _ = harness.start_server(command, f"http://127.0.0.1:{port}/ready")
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -88,7 +86,7 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(30)
-    console.print(f"written: {record.write('explain', {'runs': args.runs, 'rows': rows})}")
+    console.print(f"written: {harness.write('explain', {'runs': args.runs, 'rows': rows})}")
 
 
 if __name__ == "__main__":

@@ -26,12 +26,10 @@ import threading
 import time
 from pathlib import Path
 
+import harness
 import httpx
 import psutil
-import record
-from peers import distinct_texts, stop
 from rich.console import Console
-from serve import free_port, start
 
 from hatespeech import artifact, versions
 
@@ -56,9 +54,9 @@ def second_version(model: Path, scratch: Path) -> tuple[Path, str, str]:
 
 
 def serve(link: Path, env: dict[str, str]) -> tuple[object, str]:
-    port = free_port()
+    port = harness.free_port()
     command = [sys.executable, "-m", "hatespeech", "serve", "--model", str(link), "--port", str(port)]
-    process, _ = start(command, "/ready", port, {**os.environ, **env})
+    process, _ = harness.start_server(command, f"http://127.0.0.1:{port}/ready", env={**os.environ, **env})
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -109,7 +107,7 @@ def swaps(link: Path, first: str, second: str, texts: list[str], count: int) -> 
         stopping.set()
         for thread in threads:
             thread.join()
-        stop(process)  # type: ignore[arg-type]
+        harness.stop(process)  # type: ignore[arg-type]
     failed = sum(status != 200 for _, status, _ in answers)
     console.print(f"{len(answers)} requests from 16 clients during {count} swaps: {failed} failed")
     return {"swaps": results, "requests": len(answers), "failed": failed, "clients": 16}
@@ -152,8 +150,8 @@ def shadow_cost(link: Path, texts: list[str], phases: int, requests: int) -> dic
                 time.sleep(0.5)
         summary = httpx.get(f"{shadowed_url}/admin/shadow").json()
     finally:
-        stop(plain)  # type: ignore[arg-type]
-        stop(shadowed)  # type: ignore[arg-type]
+        harness.stop(plain)  # type: ignore[arg-type]
+        harness.stop(shadowed)  # type: ignore[arg-type]
     ratio = statistics.median(medians["shadow"]) / statistics.median(medians["plain"])
     pairs = [s / p for s, p in zip(medians["shadow"], medians["plain"], strict=True)]
     quartiles = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else pairs * 3
@@ -176,12 +174,12 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="lifecycle-"))
     try:
         link, first, second = second_version(args.model, scratch)
-        texts = distinct_texts(args.model.resolve(), 20000)
+        texts = harness.distinct_texts(args.model.resolve(), 20000)
         figures = {"swap": swaps(link, first, second, texts, args.swaps),
                    "shadow": shadow_cost(link, texts, args.phases, args.requests)}  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    console.print(f"written: {record.write('lifecycle', figures)}")
+    console.print(f"written: {harness.write('lifecycle', figures)}")
 
 
 if __name__ == "__main__":

@@ -13,27 +13,20 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-import record
+import harness
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve import Connection, free_port, start
 
 from hatespeech.data import load_split, resolve_data_dir
 
 console = Console(width=150)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def clients(port: int, texts: list[str], count: int, seconds: float, max_requests: int) -> dict[str, object]:
@@ -45,7 +38,7 @@ async def clients(port: int, texts: list[str], count: int, seconds: float, max_r
 
     async def client(index: int) -> None:
         nonlocal sent
-        connection = Connection("127.0.0.1", port)
+        connection = harness.Connection("127.0.0.1", port)
         try:
             while time.perf_counter() < deadline and sent < max_requests:
                 sent += 1
@@ -55,7 +48,7 @@ async def clients(port: int, texts: list[str], count: int, seconds: float, max_r
                     status = await connection.post_json("/predict", payload)
                 except (ConnectionError, asyncio.IncompleteReadError):
                     status = 0  # connection refused or dropped: counted as an error
-                    connection = Connection("127.0.0.1", port)
+                    connection = harness.Connection("127.0.0.1", port)
                 latencies.append(time.perf_counter() - started)
                 statuses[status] += 1
         finally:
@@ -74,12 +67,10 @@ async def clients(port: int, texts: list[str], count: int, seconds: float, max_r
     }
 
 
-def serve(model: Path, env: dict[str, str]) -> tuple[object, int]:
-    port = free_port()
-    os.environ.update(env)
-    process, _ = start(
-        [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(port)], "/ready", port
-    )
+def serve(model: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    port = harness.free_port()
+    command = [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(port)]
+    process, _ = harness.start_server(command, f"http://127.0.0.1:{port}/ready", env={**os.environ, **env})
     return process, port
 
 
@@ -97,12 +88,12 @@ def main() -> None:
     process, port = serve(args.model, {})
     try:
         asyncio.run(clients(port, texts, args.clients, 5.0, 2000))  # warm-up
-        rss_warm = rss_mb(process.pid)  # type: ignore[attr-defined]
+        rss_warm = harness.rss_mb(process.pid)
         steady = asyncio.run(clients(port, texts, args.clients, args.seconds, 200_000))
-        rss_end = rss_mb(process.pid)  # type: ignore[attr-defined]
+        rss_end = harness.rss_mb(process.pid)
     finally:
-        process.terminate()  # type: ignore[attr-defined]
-        process.wait(30)  # type: ignore[attr-defined]
+        process.terminate()
+        process.wait(30)
     growth = (rss_end - rss_warm) / rss_warm
     console.print(f"steady load, {args.clients} clients, {args.seconds:.0f} s: {steady}")
     console.print(f"RSS after warm-up {rss_warm:.0f} MB, at the end {rss_end:.0f} MB ({growth:+.1%})")
@@ -116,8 +107,8 @@ def main() -> None:
         overload = asyncio.run(clients(port, texts, args.overload_clients, 10.0, 20_000))
         after = asyncio.run(clients(port, texts, 4, 3.0, 200))
     finally:
-        process.terminate()  # type: ignore[attr-defined]
-        process.wait(30)  # type: ignore[attr-defined]
+        process.terminate()
+        process.wait(30)
     console.print(f"overload, {args.overload_clients} clients, queue {args.overload_queue}: {overload}")
     console.print(f"right after: {after}")
     if not set(overload["statuses"]) <= {200, 503}:  # type: ignore[arg-type]
@@ -128,7 +119,7 @@ def main() -> None:
     figures = {"clients": args.clients, "seconds": args.seconds, "steady": steady, "rss_warm_mb": rss_warm,
                "rss_end_mb": rss_end, "overload_clients": args.overload_clients, "overload_queue": args.overload_queue,
                "overload": overload, "after": after, "failures": failures}  # fmt: skip
-    console.print(f"written: {record.write('load', figures)}")
+    console.print(f"written: {harness.write('load', figures)}")
     sys.exit(1 if failures else 0)
 
 

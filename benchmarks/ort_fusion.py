@@ -22,10 +22,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import harness
 import numpy as np
 import onnx
 import onnxruntime as ort
-import record
 from rich.console import Console
 from rich.table import Table
 
@@ -120,7 +120,7 @@ def main() -> None:
                       f"{row['agreement']:.4f}")  # fmt: skip
     console.print(table)
     figures = {"threads": args.threads, "rounds": args.rounds, "fused_operators": counts, "rows": rows}
-    console.print(f"written: {record.write('ort_fusion', figures, args.json)}")
+    console.print(f"written: {harness.write('ort_fusion', figures, args.json)}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import record
-from peers import distinct_texts
+import harness
 from rich.console import Console
 
 from hatespeech.engine import Tokens, collate
@@ -59,7 +58,7 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for threads in args.threads:
         engine = OnnxEngine(model, quantized=not args.fp32, threads=threads)
-        tokens = engine.tokenize(distinct_texts(model, args.texts))
+        tokens = engine.tokenize(harness.distinct_texts(model, args.texts))
         shuffled = random.Random(0).sample(tokens, len(tokens))
         by_length = sorted(tokens, key=len)
         for size in args.sizes:
@@ -74,7 +73,7 @@ def main() -> None:
                     highlight=False,
                 )
     figures = {"graph": "fp32" if args.fp32 else "int8", "texts": args.texts, "rounds": args.rounds, "rows": rows}
-    console.print(f"written: {record.write('ort_shapes', figures)}")
+    console.print(f"written: {harness.write('ort_shapes', figures)}")
 
 
 if __name__ == "__main__":

@@ -26,19 +26,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import harness
 import httpx
-import psutil
-import record
 from rich.console import Console
 from rich.table import Table
 
-from hatespeech.data import load_split, resolve_data_dir
 from hatespeech.engine_choice import candidates
 
 HERE = Path(__file__).resolve().parent
@@ -142,94 +138,6 @@ def venv_python(peer: Peer) -> Path:
     return target / "bin" / "python"
 
 
-def distinct_texts(model: Path, count: int, max_tokens: int = 80) -> list[str]:
-    """sampled_test sentences short enough that no server truncates; repeated ones get a numbered suffix."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(model / "tokenizer.json"))
-    base = [e.text for e in load_split(resolve_data_dir(None), "sampled_test").examples]
-    base = [t for t in base if len(tokenizer.encode(t).ids) <= max_tokens - 4]
-    return [base[i % len(base)] + (f" ({i // len(base)})" if i >= len(base) else "") for i in range(count)]
-
-
-def lua_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def wrk_script(peer: Peer, port: int, bodies: list[str]) -> str:
-    """Requests formatted in request(), after wrk knows the host: Host and Content-Type on every one."""
-    return f"""
-local bodies = {{ {", ".join(lua_string(b) for b in bodies)} }}
-local i = 0
-local headers = {{ ["Host"] = "127.0.0.1:{port}", ["Content-Type"] = "application/json" }}
-ok = 0
-function request()
-  i = i % #bodies + 1
-  return wrk.format("POST", "{peer.path}", headers, bodies[i])
-end
-function response(status, hdrs, body)
-  if status == 200 then ok = ok + 1 end
-end
-local threads = {{}}
-function setup(thread) table.insert(threads, thread) end
-function done(summary, latency, requests)
-  local good = 0
-  for _, t in ipairs(threads) do good = good + t:get("ok") end
-  io.write(string.format('RESULT {{"requests": %d, "ok": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, ' ..
-    '"timeouts": %d}}\\n', summary.requests, good, summary.duration / 1e6, latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, summary.errors.timeout))
-end
-"""
-
-
-def run_wrk(script: str, port: int, concurrency: int, seconds: float) -> dict[str, float]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    try:
-        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{int(seconds)}s", "--timeout", "60s", "-s", handle.name,
-                   f"http://127.0.0.1:{port}"]  # fmt: skip
-        output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120).stdout
-    finally:
-        os.unlink(handle.name)
-    line = next((line for line in output.splitlines() if line.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no result: {output[-500:]}")
-    result: dict[str, float] = json.loads(line[len("RESULT ") :])
-    return result
-
-
-class TreeRss:
-    """Samples the summed RSS of a process and its descendants; keeps the peak."""
-
-    def __init__(self, pid: int) -> None:
-        self.process, self.peak_mb, self._stop = psutil.Process(pid), 0.0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.2):
-            try:
-                tree = [self.process, *self.process.children(recursive=True)]
-                total = sum(p.memory_info().rss for p in tree if p.is_running())
-            except psutil.Error:
-                continue
-            self.peak_mb = max(self.peak_mb, total / 2**20)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak_mb
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def start(
     peer: Peer, python: Path, model: Path, port: int, log: Path, scratch: Path
 ) -> tuple[subprocess.Popen[bytes], float]:
@@ -238,35 +146,8 @@ def start(
     if peer.engine is not None:  # a fresh state dir: auto measures at start, and ready_s says what that costs
         env.update({"HATESPEECH_ENGINE": peer.engine, "HATESPEECH_STATE_DIR": str(scratch / "state")})
     cwd = model if peer.cwd_is_model else HERE / "peers"
-    started = time.perf_counter()
-    with log.open("ab") as out:
-        process = subprocess.Popen(peer.command(python, model, port), env=env, cwd=cwd, stdout=out, stderr=out)
-    while time.perf_counter() - started < 300:
-        if process.poll() is not None:
-            raise RuntimeError(f"{peer.name} exited with {process.returncode}: see {log}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{peer.ready}", timeout=2).status_code == 200:
-                return process, time.perf_counter() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.02)
-    process.kill()
-    raise RuntimeError(f"{peer.name} was not ready in 300 s: see {log}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    try:
-        children = psutil.Process(process.pid).children(recursive=True)
-    except psutil.Error:
-        children = []
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    for child in children:
-        if child.is_running():
-            child.kill()
+    command = peer.command(python, model, port)
+    return harness.start_server(command, f"http://127.0.0.1:{port}{peer.ready}", env=env, log=log, cwd=cwd)
 
 
 def drain(peer: Peer, port: int, body: str) -> None:
@@ -281,21 +162,22 @@ def measure(peer: Peer, model: Path, texts: list[str], concurrency: list[int], s
     scratch = Path(tempfile.mkdtemp(prefix=f"peer-{peer.name}-"))
     try:
         served = peer.prepare(model, scratch) if peer.prepare else model
-        port = free_port()
+        port = harness.free_port()
         process, ready = start(peer, python, served, port, log, scratch)
         engine = httpx.get(f"http://127.0.0.1:{port}/model").json().get("engine") if peer.requirements is None else None
-        rss = TreeRss(process.pid)
+        rss = harness.TreeRss(process.pid)
         cells: dict[str, dict[str, float]] = {}
         try:
             single = [json.dumps(peer.single(t)) for t in texts]
-            run_wrk(wrk_script(peer, port, single[:200]), port, 8, 3)  # warm-up (BentoML starts one by one)
+            # warm-up (BentoML starts one by one)
+            harness.run_wrk(harness.wrk_script(peer.path, port, single[:200]), port, 8, 3)
             shapes = [("single", single, 1)]
             if peer.batch is not None:
                 groups = [texts[i : i + 32] for i in range(0, len(texts) - 31, 32)]
                 shapes.append(("batch32", [json.dumps(peer.batch(g)) for g in groups], 32))
             for shape, bodies, per_request in shapes:
                 for c in concurrency:
-                    figures = run_wrk(wrk_script(peer, port, bodies), port, c, seconds)
+                    figures = harness.run_wrk(harness.wrk_script(peer.path, port, bodies), port, c, seconds)
                     drain(peer, port, single[0])
                     rate = figures["ok"] / figures["seconds"]
                     cells[f"{shape}/c{c}"] = {**figures, "req_s": rate, "texts_s": rate * per_request}
@@ -307,7 +189,7 @@ def measure(peer: Peer, model: Path, texts: list[str], concurrency: list[int], s
                     )
         finally:
             peak = rss.stop()
-            stop(process)
+            harness.stop(process)
         return {"ready_s": ready, "peak_rss_mb": peak, "cells": cells, "engine": engine}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -351,7 +233,7 @@ def main() -> None:
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32, 128])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--json", type=Path, default=record.RESULTS / "peers.json")
+    parser.add_argument("--json", type=Path, default=harness.RESULTS / "peers.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -362,7 +244,7 @@ def main() -> None:
     unknown = set(args.peers) - set(PEERS)
     if unknown:
         sys.exit(f"unknown peers: {', '.join(sorted(unknown))} (known: {', '.join(PEERS)})")
-    texts = distinct_texts(model, 6000)
+    texts = harness.distinct_texts(model, 6000)
     log = Path(tempfile.mkdtemp(prefix="peers-")) / "servers.log"
     console.print(f"{len(texts)} distinct texts; server logs in {log}")
     runs: list[dict[str, dict]] = []
@@ -374,7 +256,7 @@ def main() -> None:
             results[name] = measure(PEERS[name], model, texts, args.concurrency, args.seconds, log)
         runs.append(results)
     report(runs, args.peers)
-    console.print(f"written: {record.write('peers', {'seconds': args.seconds, 'runs': runs}, args.json)}")
+    console.print(f"written: {harness.write('peers', {'seconds': args.seconds, 'runs': runs}, args.json)}")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import harness
 import numpy as np
-import record
 from rich.console import Console
 from rich.table import Table
 
@@ -161,7 +161,7 @@ def main() -> None:
         behaviour = " / ".join(f"{statistics.mean(r[f'dev_behaviour_{k}'] for r in mine):.3f}" for k in ("mean", "min"))
         table.add_row(name, *cells, behaviour, f"{statistics.mean(r['seconds'] for r in mine):.0f}")
     console.print(table)
-    console.print(f"written: {record.write('recipes', {'rows': rows}, args.json)}")
+    console.print(f"written: {harness.write('recipes', {'rows': rows}, args.json)}")
 
 
 if __name__ == "__main__":

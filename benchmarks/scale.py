@@ -21,15 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import harness
 import psutil
-import record
 from rich.console import Console
 from rich.table import Table
 
 from hatespeech.data import load_split, resolve_data_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve import drive, free_port, start
 
 console = Console(width=150)
 HATESPEECH = [sys.executable, "-m", "hatespeech"]
@@ -84,7 +83,7 @@ def main() -> None:
     results["batch single process"] = rates(local(small), local(source), len(texts))
     console.print(f"batch single process: {results['batch single process']}")
 
-    port = free_port()
+    port = harness.free_port()
     temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     before = {p.pid for p in psutil.process_iter()}
@@ -111,25 +110,27 @@ def main() -> None:
             return
 
         requests = [f"serve {t}" for t in texts_for(args.requests)]
-        http_port = free_port()
-        process, _ = start([*HATESPEECH, "serve", "-m", model, "--port", str(http_port)], "/ready", http_port)
+        http_port = harness.free_port()
+        process, _ = harness.start_server(
+            [*HATESPEECH, "serve", "-m", model, "--port", str(http_port)], f"http://127.0.0.1:{http_port}/ready"
+        )
         try:
-            asyncio.run(drive(http_port, [f"warm {i}" for i in range(64)], 32))
-            results["serve single process"] = asyncio.run(drive(http_port, requests, 32))
+            asyncio.run(harness.drive(http_port, [f"warm {i}" for i in range(64)], 32))
+            results["serve single process"] = asyncio.run(harness.drive(http_port, requests, 32))
         finally:
             process.terminate()
             process.wait(30)
         console.print(f"serve single process: {results['serve single process']}")
         for replicas in (1, 2):
-            http_port = free_port()
+            http_port = harness.free_port()
             command = [*HATESPEECH, "serve", "--engine", "ray", "--address", address, "--replicas", str(replicas),
                        "-m", model, "--port", str(http_port)]  # fmt: skip
-            process, _ = start(command, "/ready", http_port)
+            process, _ = harness.start_server(command, f"http://127.0.0.1:{http_port}/ready")
             try:
                 time.sleep(2)  # every replica is up once serve.run returned; let the proxy see them
-                asyncio.run(drive(http_port, [f"warm {replicas} {i}" for i in range(64)], 32))
+                asyncio.run(harness.drive(http_port, [f"warm {replicas} {i}" for i in range(64)], 32))
                 results[f"serve ray {replicas} replica(s)"] = asyncio.run(
-                    drive(http_port, [f"{replicas} {t}" for t in requests], 32)
+                    harness.drive(http_port, [f"{replicas} {t}" for t in requests], 32)
                 )
             finally:
                 process.terminate()
@@ -182,7 +183,7 @@ def summarise(results: dict[str, dict[str, float]], count: int, json_path: Path 
             f"targets ({label}): Ray Data 2 vs 1 workers {twos[key] / ones[key]:.2f}x (>= 1.7x); "
             f"2 workers vs single process {twos[key] / single[key]:.2f}x (>= 0.85x)"
         )
-    console.print(f"written: {record.write('scale', results, json_path)}")
+    console.print(f"written: {harness.write('scale', results, json_path)}")
 
 
 if __name__ == "__main__":

@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import socket
-import statistics
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-import record
+import harness
 from rich.console import Console
 from rich.table import Table
 
@@ -40,113 +34,15 @@ class Result:
     runs: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def start(
-    command: list[str], ready_path: str, port: int, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[bytes], float]:
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}{ready_path}"
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return process, time.perf_counter() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.01)
-
-
-class Connection:
-    """A minimal keep-alive HTTP/1.1 client on asyncio streams: far cheaper per request than httpx, so the
-    load generator (which shares the CPU with the server) distorts the figures as little as possible."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post_json(self, path: str, payload: bytes) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + payload)
-        status_line = await self.reader.readline()
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        await self.reader.readexactly(length)
-        return int(status_line.split()[1])
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-async def drive(port: int, texts: list[str], concurrency: int) -> dict[str, float]:
-    """Send every text once as {"text": ...} with ``concurrency`` requests in flight; latency per request."""
-    latencies: list[float] = []
-    errors = 0
-    pending = iter([json.dumps({"text": t}).encode() for t in texts])
-
-    async def worker() -> None:
-        nonlocal errors
-        connection = Connection("127.0.0.1", port)
-        try:
-            for payload in pending:
-                sent = time.perf_counter()
-                status = await connection.post_json("/predict", payload)
-                latencies.append(time.perf_counter() - sent)
-                errors += status != 200
-        finally:
-            await connection.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
-
-    return {
-        "rps": len(texts) / elapsed,
-        "p50": statistics.median(latencies) * 1000,
-        "p95": pct(95),
-        "p99": pct(99),
-        "errors": errors,
-    }
-
-
 def bench(name: str, command: list[str], ready_path: str, port: int, texts: list[str], levels: list[int]) -> Result:
-    process, ready = start(command, ready_path, port)
+    process, ready = harness.start_server(command, f"http://127.0.0.1:{port}{ready_path}")
     result = Result(name, ready)
     try:
-        asyncio.run(drive(port, [f"warm-up {i}" for i in range(32)], 8))
+        asyncio.run(harness.drive(port, [f"warm-up {i}" for i in range(32)], 8))
         for level, chunk in zip(levels, split(texts, len(levels)), strict=True):
-            result.runs[level] = asyncio.run(drive(port, chunk, level))
+            result.runs[level] = asyncio.run(harness.drive(port, chunk, level))
             console.print(f"{name} c={level}: {result.runs[level]}")
-        result.peak_rss_mb = peak_rss_mb(process.pid)
+        result.peak_rss_mb = harness.rss_mb(process.pid, "VmHWM")
     finally:
         process.terminate()
         process.wait(30)
@@ -172,7 +68,7 @@ def main() -> None:
     texts = [f"{base[i % len(base)]} ({i // len(base)})" if i >= len(base) else base[i] for i in range(total)]
     ours_texts, naive_texts = texts[: total // 2], texts[total // 2 :]
 
-    port = free_port()
+    port = harness.free_port()
     ours = bench(
         "hatespeech (ONNX Runtime + batching)",
         [sys.executable, "-m", "hatespeech", "serve", "--model", str(args.model), "--port", str(port)],
@@ -181,7 +77,7 @@ def main() -> None:
         ours_texts,
         args.concurrency,
     )
-    port = free_port()
+    port = harness.free_port()
     naive = bench(
         "naive (FastAPI + transformers.pipeline)",
         [sys.executable, str(HERE / "naive_server.py"), str(args.model), str(port)],
@@ -214,7 +110,7 @@ def main() -> None:
     figures = {
         r.name: {"runs": r.runs, "peak_rss_mb": r.peak_rss_mb, "ready_s": r.ready_seconds} for r in (ours, naive)
     }
-    console.print(f"written: {record.write('serve', {'servers': figures, 'ratios': ratios})}")
+    console.print(f"written: {harness.write('serve', {'servers': figures, 'ratios': ratios})}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-import record
+import harness
 import torch
 
 from hatespeech.config import DEFAULT_BASE_MODEL
@@ -55,7 +55,7 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
             print(f"{precision} {name}: {statistics.median(times):.3f} s/step")
             figures[f"{precision} {name}"] = statistics.median(times)
-    print(f"written: {record.write('train_step', {'base_model': args.base_model, 'seconds_per_step': figures})}")
+    print(f"written: {harness.write('train_step', {'base_model': args.base_model, 'seconds_per_step': figures})}")
 
 
 if __name__ == "__main__":

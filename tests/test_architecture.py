@@ -4,6 +4,7 @@ torch import on the serving side, a type-only import of a higher part, a module 
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -68,3 +69,19 @@ def test_a_broken_rule_fails(package_copy: Path, module: str, added: str, broken
             target.write_text(original)
     assert result.returncode != 0
     assert broken in result.stdout, result.stdout
+
+
+def test_no_benchmark_script_imports_another() -> None:
+    """The scripts share the harness (and the package), never each other's code."""
+    scripts = {path.stem for path in (REPO / "benchmarks").glob("*.py")}
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        imported = {
+            name.split(".")[0]
+            for node in ast.walk(ast.parse(path.read_text()))
+            for name in (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            )
+        }  # fmt: skip
+        wrong = sorted(imported & scripts - {"harness", path.stem})
+        assert not wrong, f"benchmarks/{path.name} imports {wrong}: move what they share into harness.py"

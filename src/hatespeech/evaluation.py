@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from rich.table import Table
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -18,6 +20,7 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
+from sklearn.pipeline import make_pipeline, make_union
 
 from hatespeech.data import LABELS, Example
 
@@ -149,3 +152,17 @@ def metrics_table(metrics: dict[str, Any], title: str = "Evaluation") -> Table:
         cells = "  ".join(f"pred {LABELS[j]}: {matrix[i][j]}" for j in range(len(LABELS)))
         table.add_row(f"true {label}", cells, "", "", "")
     return table
+
+
+def tfidf_baseline(train_texts: Sequence[str], train_labels: Sequence[int], test_texts: Sequence[str]) -> list[float]:
+    """The TF-IDF baseline every benchmark reports beside the model: word (1-2) + char (2-5) n-gram TF-IDF with
+    logistic regression (classes balanced). P(hate) per text."""
+    model = make_pipeline(
+        make_union(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+        ),
+        LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced"),
+    )
+    model.fit(list(train_texts), list(train_labels))
+    return [float(p) for p in model.predict_proba(list(test_texts))[:, 1]]
