@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hatespeech.artifact import CT2_DIR
-from hatespeech.engine import BaseEngine, Encoded
+from hatespeech.engine import BaseEngine, Encoded, optional_module
 from hatespeech.errors import ModelError
 
 HEAD_FILE = "head.npz"
@@ -44,10 +44,7 @@ class CTranslate2Engine(BaseEngine):
         threads: int | None = None,
         threshold: float | None = None,
     ) -> None:
-        try:
-            import ctranslate2
-        except ImportError as exc:
-            raise ModelError(f"the ctranslate2 engine needs CTranslate2: pip install '.[ctranslate2]' ({exc})") from exc
+        ctranslate2 = optional_module("ctranslate2", "ctranslate2", "CTranslate2")
         if precision not in COMPUTE_TYPES:
             raise ModelError(f"unknown CTranslate2 precision {precision!r}: use {' or '.join(COMPUTE_TYPES)}")
         super().__init__(directory, threshold)

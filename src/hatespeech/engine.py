@@ -7,10 +7,12 @@ HTTP layer.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
@@ -149,6 +151,14 @@ class Engine(Protocol):
     def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
 
 
+def optional_module(name: str, engine: str, package: str) -> ModuleType:
+    """Import the library an optional engine needs, or say in one line which extra installs it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ModelError(f"the {engine} engine needs {package}: pip install '.[{engine}]' ({exc})") from exc
+
+
 def is_valid_unicode(text: str) -> bool:
     """False for strings that cannot be UTF-8 encoded (lone surrogates, e.g. from JSON "\\ud800")."""
     try:
@@ -276,12 +286,17 @@ class BaseEngine:
         return regroup(splits, scored)
 
 
+def length_batches(lengths: Sequence[int], size: int) -> list[list[int]]:
+    """Indices in batches of ``size``, shortest first, so that a batch pads little; a caller puts each result
+    back at its index. The one length-sorted batching of offline scoring (engines, calibration, training)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
 def predict_in_batches(engine: Engine, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
-    """Predict many texts: sort by length so batches pad little, then restore input order."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    """Predict many texts in length-sorted batches, in input order."""
     results: list[Prediction | None] = [None] * len(texts)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
+    for chunk in length_batches([len(text) for text in texts], batch_size):
         for index, prediction in zip(chunk, engine.predict([texts[i] for i in chunk]), strict=True):
             results[index] = prediction
     return [r for r in results if r is not None]

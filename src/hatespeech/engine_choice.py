@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from hatespeech.artifact import CT2_DIR, ONNX_FP32, ONNX_INT8, PARITY_FILE
-from hatespeech.engine import BaseEngine, Encoded, collate
+from hatespeech.engine import BaseEngine, Encoded, collate, length_batches
 from hatespeech.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -137,8 +137,8 @@ def parity_texts(directory: Path) -> tuple[list[str], np.ndarray]:
 def _batches(engine: BaseEngine, texts: list[str]) -> tuple[list[int], list[Encoded]]:
     """The texts' order by length, and their length-sorted batches (as the micro-batcher makes them)."""
     rows = [split.rows[0] for split in engine.split(texts)]  # parity texts are sentences: one part each
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-    return order, [collate([rows[i] for i in order[s : s + BATCH]]) for s in range(0, len(order), BATCH)]
+    batches = length_batches([len(row) for row in rows], BATCH)
+    return [i for batch in batches for i in batch], [collate([rows[i] for i in batch]) for batch in batches]
 
 
 def _score(engine: BaseEngine, order: list[int], batches: list[Encoded]) -> np.ndarray:

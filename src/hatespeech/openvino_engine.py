@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hatespeech.artifact import ONNX_FP32
-from hatespeech.engine import BaseEngine, Encoded
+from hatespeech.engine import BaseEngine, Encoded, optional_module
 from hatespeech.errors import ModelError
 
 
@@ -40,10 +40,7 @@ class OpenVinoEngine(BaseEngine):
         threads: int | None = None,
         threshold: float | None = None,
     ) -> None:
-        try:
-            import openvino as ov
-        except ImportError as exc:
-            raise ModelError(f"the openvino engine needs OpenVINO: pip install '.[openvino]' ({exc})") from exc
+        ov = optional_module("openvino", "openvino", "OpenVINO")
         super().__init__(directory, threshold)
         native = native_precisions()
         if precision not in native:

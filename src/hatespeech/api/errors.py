@@ -66,6 +66,10 @@ def error_response(error_type: str, message: str, headers: dict[str, str] | None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+BODY_ERRORS = ("bad_request", "validation", "payload_too_large", "unsupported_media_type")
+"""What any route that reads a JSON body may answer before its handler runs."""
+
+
 def responses(*error_types: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error types, from the same table."""
     documented: dict[int | str, dict[str, Any]] = {}

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from hatespeech.api.errors import ApiError, responses
+from hatespeech.api.errors import BODY_ERRORS, ApiError, responses
 from hatespeech.api.schemas import JsonInteger, Text
 from hatespeech.api.service import ModelService, ServiceDep
 from hatespeech.store import REQUEST_ID_LENGTH, Feedback, StoredPrediction, as_utc
@@ -139,10 +139,7 @@ def _needs_storing(service: ModelService) -> None:
     response_model=FeedbackCreated,
     summary="Store a reviewer's label for a text",
     responses=responses(
-        "bad_request",
-        "validation",
-        "payload_too_large",
-        "unsupported_media_type",
+        *BODY_ERRORS,
         "unauthorized",
         "forbidden",
         "rate_limited",

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from hatespeech import __version__
-from hatespeech.api.errors import ApiError, responses
+from hatespeech.api.errors import BODY_ERRORS, ApiError, responses
 from hatespeech.api.schemas import (
     BatchPredictionOut,
     HealthOut,
@@ -168,10 +168,7 @@ def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
     response_model_exclude_none=True,  # `explanation` only when asked for
     summary="Classify one or more texts",
     responses=responses(
-        "bad_request",
-        "validation",
-        "payload_too_large",
-        "unsupported_media_type",
+        *BODY_ERRORS,
         "unauthorized",
         "rate_limited",
         "overloaded",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hatespeech.data import LABELS, Example
+from hatespeech.engine import length_batches
 from hatespeech.training.groups import mask_identity_terms
 
 if TYPE_CHECKING:
@@ -101,8 +102,7 @@ def score_examples(
     import torch
 
     device = next(model.parameters()).device
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = length_batches([len(e.text) for e in examples], batch_size)
     scores = np.zeros(len(examples), dtype=np.float64)
     hate_id = LABELS.index("hate")
     model.eval()  # type: ignore[no-untyped-call]
