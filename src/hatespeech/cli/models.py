@@ -7,7 +7,6 @@ the change up on SIGHUP, ``POST /admin/reload`` (``--reload URL`` sends it) or, 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +15,7 @@ import typer
 from rich.table import Table
 
 from hatespeech.cli.app import app, console, fail
-from hatespeech.config import default_model_dir
+from hatespeech.config import ToolEnvironment, default_model_dir
 
 models_app = typer.Typer(
     help="Model versions: list them, switch (and roll back), remove, promote.", no_args_is_help=True
@@ -117,7 +116,7 @@ def _reload(url: str | None) -> None:
         return
     import httpx
 
-    key = os.environ.get("HATESPEECH_ADMIN_KEY", "")
+    key = ToolEnvironment().admin_key
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         response = httpx.post(f"{url.rstrip('/')}/admin/reload", headers=headers, timeout=120)

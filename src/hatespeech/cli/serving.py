@@ -264,16 +264,15 @@ def serve(
     from pydantic import ValidationError
 
     from hatespeech import artifact
+    from hatespeech.api.app import create_app
     from hatespeech.api.protocol import GuardedHttpProtocol
     from hatespeech.config import Settings
     from hatespeech.logs import configure as configure_logs
 
     flags = {"model_dir": model, "host": host, "port": port, "workers": workers}
-    for name, value in flags.items():
-        if value is not None:
-            os.environ[f"HATESPEECH_{name.upper()}"] = str(value)
+    given = {name: value for name, value in flags.items() if value is not None}
     try:
-        settings = Settings()
+        settings = Settings(**given)  # type: ignore[arg-type]  # flags over HATESPEECH_* over defaults
     except ValidationError as exc:
         raise fail(f"invalid setting: {exc.errors()[0]['msg']}", 2) from exc
     artifact.verify(settings.model_dir)
@@ -286,9 +285,13 @@ def serve(
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the previous handler:
     # make that handler a clean exit, so a graceful shutdown ends with status 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    if settings.workers > 1:
+        # Each worker process builds its app from the environment (uvicorn imports the factory there): the
+        # flags are the one thing to hand over, as the variables they stand for.
+        os.environ.update({f"HATESPEECH_{name.upper()}": str(value) for name, value in given.items()})
     uvicorn.run(
-        "hatespeech.api.app:create_app_from_env",
-        factory=True,
+        "hatespeech.api.app:create_app_from_env" if settings.workers > 1 else create_app(settings),
+        factory=settings.workers > 1,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
