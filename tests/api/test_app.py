@@ -187,3 +187,16 @@ def test_uvicorn_app_entry_point_serves(tiny_model: Path) -> None:
         assert httpx.post(f"{server.url}/predict", json={"text": "hello"}).status_code == 200
     finally:
         server.stop()  # plain uvicorn re-raises SIGTERM after draining: exit status -15 is expected here
+
+
+def test_metrics_label_every_route_of_the_app_and_nothing_else(tiny_model: Path, tmp_path: Path) -> None:
+    """The routes are read from the app itself: /redoc and a static file are routes, a made-up path is not."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(Settings(model_dir=tiny_model, state_dir=tmp_path))) as http:
+        for path in ("/redoc", "/static/app.js", "/feedback", "/no-such-page"):
+            http.get(path)
+        metrics = http.get("/metrics").text
+    assert 'route="/redoc"' in metrics and 'route="/static/app.js"' in metrics
+    assert 'route="/feedback"' in metrics  # a protected route refused without a key is still that route
+    assert 'route="unmatched"' in metrics and "no-such-page" not in metrics

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount, Route
 
 from hatespeech import __version__
 from hatespeech.api.admin import router as admin_router
@@ -109,7 +110,10 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
-    app.add_middleware(AccessLogMiddleware, service=service)
+    routes = [*app.routes, *router.routes, *feedback_router.routes, *admin_router.routes]  # /docs, /redoc too
+    paths = frozenset(route.path for route in routes if isinstance(route, Route))
+    prefixes = tuple(f"{route.path}/" for route in app.routes if isinstance(route, Mount))
+    app.add_middleware(AccessLogMiddleware, service=service, paths=paths, prefixes=prefixes)
     return app
 
 

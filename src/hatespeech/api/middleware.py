@@ -14,7 +14,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hatespeech.api.errors import error_response
-from hatespeech.api.routes import ROUTE_PATHS
 from hatespeech.api.service import ModelService
 from hatespeech.errors import Overloaded
 from hatespeech.logs import REQUEST
@@ -112,11 +111,14 @@ def _error_type_of(body: bytes) -> str | None:
 
 class AccessLogMiddleware:
     """Request id (``X-Request-ID``), one JSON log line per request, request metrics. Never logs texts
-    unless ``log_texts`` is set."""
+    unless ``log_texts`` is set. ``paths`` and ``prefixes`` (mounted folders) are the app's own routes; metrics
+    label any other path "unmatched"."""
 
-    def __init__(self, app: ASGIApp, service: ModelService) -> None:
+    def __init__(self, app: ASGIApp, service: ModelService, paths: frozenset[str], prefixes: tuple[str, ...]) -> None:
         self.app = app
         self.service = service
+        self.paths = paths
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -150,7 +152,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             path = scope.get("path", "")
-            route = path if path in ROUTE_PATHS or path.startswith("/static/") else "unmatched"
+            route = path if path in self.paths or path.startswith(self.prefixes) else "unmatched"
             seconds = time.perf_counter() - started
             metrics = self.service.metrics
             metrics.requests.labels(route, str(status)).inc()

@@ -38,23 +38,7 @@ from hatespeech.engine import Prediction, Split, collate, is_valid_unicode, regr
 from hatespeech.explain import contributions, plan
 
 router = APIRouter()
-ROUTE_PATHS = frozenset(
-    {
-        "/predict",
-        "/health",
-        "/ready",
-        "/model",
-        "/metrics",
-        "/",
-        "/favicon.ico",
-        "/docs",
-        "/openapi.json",
-        "/feedback",
-        "/review",
-        "/admin/reload",
-        "/admin/shadow",
-    }
-)
+
 STATIC_DIR = Path(__file__).parent / "static"
 # The page loads only its own script and stylesheet and talks only to this server.
 PAGE_HEADERS = {
