@@ -189,8 +189,8 @@ def revise(target: Path, change: Callable[[Path], None], source: Path | None = N
     """
     source = (source or target).resolve()
     verify(source)
-    staged = staging_dir(target)
-    try:
+
+    def build(staged: Path) -> None:
         for path in sorted(source.rglob("*")):
             destination = staged / path.relative_to(source)
             if path.is_dir():
@@ -203,6 +203,16 @@ def revise(target: Path, change: Callable[[Path], None], source: Path | None = N
             else:
                 shutil.copy2(path, destination)
         change(staged)
+
+    return build_and_publish(target, build)
+
+
+def build_and_publish(target: Path, build: Callable[[Path], None]) -> Path:
+    """Build a new version in a fresh staging dir beside ``target``, then publish it; on any failure (an
+    interrupt too) the staging dir is removed and the published model is untouched. Returns the new version."""
+    staged = staging_dir(target)
+    try:
+        build(staged)
         return publish(staged, target)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

@@ -192,14 +192,12 @@ def export(
         check = load_dataset(resolve_data_dir(data, download=False), split)
     except HateSpeechError as exc:
         console.print(f"parity check on fixed texts only ({exc})", highlight=False)
-    staged = artifact.staging_dir(directory)
-    shutil.copytree(directory, staged, dirs_exist_ok=True)
-    try:
+
+    def build(staged: Path) -> None:
+        shutil.copytree(directory, staged, dirs_exist_ok=True)
         export_model_dir(staged, check, console=console)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    final = artifact.publish(staged, directory)
+
+    final = artifact.build_and_publish(directory, build)
     console.print(f"exported: {directory} -> {final}", highlight=False)
 
 

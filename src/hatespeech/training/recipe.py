@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import math
 import random
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -283,17 +282,14 @@ def train(
     metrics["train_seconds"] = round(seconds, 1)
     metrics["history"] = loop.history
 
-    staged = artifact.staging_dir(out)
-    try:
+    def build(staged: Path) -> None:
         prior = score_prior(train_data.examples, config.balanced_epochs)
         save_model_dir(staged, model, tokenizer, config, loop.max_length, train_data, metrics, prior)
         save_validation_scores(staged, metrics["validation_kind"], validation, scores)
         if after_save is not None:
             after_save(staged)
-        final = artifact.publish(staged, out)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)  # the published model is untouched
-        raise
+
+    final = artifact.build_and_publish(out, build)
     return TrainResult(final, metrics, seconds, loop.history)
 
 
