@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,13 @@ def ray_server(request: pytest.FixtureRequest, tiny_model: Path) -> Iterator[Run
     """The app as 2 Ray Serve replicas on the two-node test cluster (started once, shared)."""
     cluster = request.getfixturevalue("ray_cluster")
     args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]
+    secrets_before = set(Path(tempfile.gettempdir()).glob("hatespeech-secrets-*"))
     running = RunningServer(tiny_model, SETTINGS, cluster.temp / "serve.log", args, ray_logs=cluster.temp)
     running.wait_ready(timeout=180)
     yield running
     running.stop()
+    # the admin keys went to the replicas as a private file: it goes when the server does
+    assert set(Path(tempfile.gettempdir()).glob("hatespeech-secrets-*")) <= secrets_before
 
 
 @pytest.fixture(scope="session", params=["local", "ray"])

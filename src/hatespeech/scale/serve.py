@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -209,6 +210,8 @@ def run(
         else:
             serve.delete(APP_NAME)  # only this application; the Serve others use stays
         ray.shutdown()
+        if _secrets_dir.cache_info().currsize:  # the keys and database URL handed to the replicas go with them
+            shutil.rmtree(_secrets_dir(), ignore_errors=True)
 
 
 def proxy_location(node_addresses: list[str]) -> str:
