@@ -173,6 +173,8 @@ def run(
     hangups: list[int] = []  # SIGHUP redeploys (installed first: its default action would end this process)
     signal.signal(signal.SIGHUP, lambda signum, frame: hangups.append(signum))
     ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
+    # After ray.init, whose own SIGTERM handler would end the process at once: a stop while deploying also cleans up.
+    signal.signal(signal.SIGTERM, _interrupt)
     console = Console(stderr=True)
     started_serve = not _serve_running()
     if not started_serve:
@@ -185,13 +187,12 @@ def run(
         serve.run(application(settings, replicas, autoscale, cpus_per_replica), name=APP_NAME, route_prefix="/")
         return env
 
-    deployed = deploy()
-    console.print(
-        f"ready: http://{settings.host}:{settings.port} (Ray Serve, application {APP_NAME!r})", highlight=False
-    )
-    signal.signal(signal.SIGTERM, _interrupt)
     last_check = time.monotonic()
     try:
+        deployed = deploy()
+        console.print(
+            f"ready: http://{settings.host}:{settings.port} (Ray Serve, application {APP_NAME!r})", highlight=False
+        )
         while True:
             time.sleep(0.2)
             watching = settings.model_watch_s > 0 and time.monotonic() - last_check >= settings.model_watch_s
