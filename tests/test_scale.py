@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -242,7 +243,7 @@ def test_secrets_reach_replicas_as_private_files_never_in_the_runtime_environmen
     import stat
 
     from hatespeech.config import Settings
-    from hatespeech.scale.serve import SECRET_VARIABLES, replica_env
+    from hatespeech.scale.serve import SECRET_VARIABLES, _secrets_dir, replica_env
 
     secrets = {"HATESPEECH_API_KEYS": "shop:client-secret-ray-1", "HATESPEECH_ADMIN_KEYS": "ops:admin-secret-ray-2",
                "HATESPEECH_DATABASE_URL": "postgresql+psycopg://app:db-password-3@db.internal/hs"}  # fmt: skip
@@ -267,3 +268,5 @@ def test_secrets_reach_replicas_as_private_files_never_in_the_runtime_environmen
         ("shop", "client"), ("ops", "admin")]  # fmt: skip
     assert replica.store_url() == secrets["HATESPEECH_DATABASE_URL"]
     assert os.environ.get("HATESPEECH_ADMIN_KEYS") is None
+    shutil.rmtree(keys_file.parent)  # what `serve --engine ray` does when it stops
+    _secrets_dir.cache_clear()
