@@ -38,24 +38,22 @@ def load_engine(
     names (:mod:`hatespeech.engine_choice`); with 'onnx', int8 per ``settings.quantized`` and export.json. Returns
     the engine, its name and why it was chosen."""
     from hatespeech import artifact
-    from hatespeech.engine_choice import ALIASES, choose, open_engine
-    from hatespeech.onnx_engine import use_int8
+    from hatespeech.classifier import engine_name
+    from hatespeech.engine_choice import choose, open_engine
     from hatespeech.versions import version_id
 
     directory = directory or settings.model_dir.resolve()
     artifact.verify(directory)
     threads = threads or settings.intra_op_threads()
+    drop = settings.max_int8_accuracy_drop
+    default, _ = engine_name(directory, None, settings.quantized, drop)  # what `onnx` serves (the same as load())
     if settings.engine == "onnx":
-        quantized = use_int8(directory, settings.quantized, settings.max_int8_accuracy_drop)
-        name = "onnx-int8" if quantized else "onnx-fp32"
-        reason = f"HATESPEECH_ENGINE=onnx, HATESPEECH_QUANTIZED={settings.quantized}"
+        name, reason = default, f"HATESPEECH_ENGINE=onnx, HATESPEECH_QUANTIZED={settings.quantized}"
     elif settings.engine == "auto":
-        drop = settings.max_int8_accuracy_drop
-        baseline = "onnx-int8" if use_int8(directory, settings.quantized, drop) else "onnx-fp32"
-        calibration = choose(directory, version_id(directory), threads, drop, settings.state_dir, baseline)
+        calibration = choose(directory, version_id(directory), threads, drop, settings.state_dir, default)
         name, reason = calibration.chosen, f"auto: {calibration.reason}"
     else:
-        name, reason = ALIASES.get(settings.engine, settings.engine), f"HATESPEECH_ENGINE={settings.engine}"
+        name, reason = engine_name(directory, settings.engine)[0], f"HATESPEECH_ENGINE={settings.engine}"
     return open_engine(directory, name, threads), name, reason
 
 
