@@ -46,7 +46,7 @@ from hatespeech.corpora import SHARED_DAVIDSON, load_davidson
 from hatespeech.data import LABELS, Dataset, load_split, resolve_data_dir
 from hatespeech.engine import predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking, tfidf_baseline
-from hatespeech.model_dir import VALIDATION_SCORES_FILE, ModelDir
+from hatespeech.model_dir import DATA_FILE, VALIDATION_SCORES_FILE, ModelDir
 from hatespeech.modeling import TorchEngine
 from hatespeech.training import train
 from hatespeech.training.data_mix import load_natural, load_training_data
@@ -143,7 +143,7 @@ def model_figures(model_dir: Path, data_dir: Path, test: Dataset, dev: Dataset |
         **figures,
         "validation_accuracy": metrics["validation"]["accuracy"],
         "selected": metrics["selected"],
-        "train_texts": files.data["examples"],
+        "train_texts": files.read(DATA_FILE)["examples"],
         "seconds": metrics["train_seconds"],
     }
 

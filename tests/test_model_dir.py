@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from hatespeech.artifact import MANIFEST_FILE
 from hatespeech.config import DataRecipe
 from hatespeech.errors import ModelError
-from hatespeech.model_dir import ModelDir
+from hatespeech.model_dir import EXPORT_FILE, ModelDir
 
 
 def write(directory: Path, name: str, content: object) -> None:
@@ -24,7 +25,7 @@ def test_a_trained_model_dir_reads_whole(tiny_model: Path) -> None:
     assert {"validation", "test"} <= files.metrics.keys()
     assert files.score_prior == 0.5  # class-balanced epochs
     assert files.training_args().data == DataRecipe(natural=False, contrast=False, counterfactual=False)
-    assert files.manifest["files"] and files.export_report
+    assert files.read(MANIFEST_FILE)["files"] and files.read(EXPORT_FILE)
 
 
 def test_older_dirs_fall_back_as_documented(tmp_path: Path) -> None:

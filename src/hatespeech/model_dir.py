@@ -8,11 +8,9 @@ Every caller (the engines, versions, calibration, distillation, the CLI, the ben
 from __future__ import annotations
 
 import json
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from hatespeech.artifact import MANIFEST_FILE
 from hatespeech.config import TrainConfig
 from hatespeech.data import LABELS
 from hatespeech.errors import ModelError
@@ -46,37 +44,29 @@ class ModelDir:
     def __init__(self, path: Path, *, lenient: bool = False) -> None:
         self.path = path
         self.lenient = lenient
+        self._files: dict[str, dict[str, Any]] = {}
 
     def read(self, name: str) -> dict[str, Any]:
-        try:
-            return read_json(self.path, name)
-        except ModelError:
-            if self.lenient:
-                return {}
-            raise
+        """A JSON file of the dir (read once), {} when absent (e.g. ``read(METRICS_FILE)``)."""
+        if name not in self._files:
+            try:
+                self._files[name] = read_json(self.path, name)
+            except ModelError:
+                if not self.lenient:
+                    raise
+                self._files[name] = {}
+        return self._files[name]
 
-    @cached_property
+    @property
     def config(self) -> dict[str, Any]:
         """``config.json``: required (ModelError when absent, unless lenient)."""
         if not (self.path / CONFIG_FILE).is_file() and not self.lenient:
             raise ModelError(f"{self.path} is not a model directory (no {CONFIG_FILE})")
         return self.read(CONFIG_FILE)
 
-    @cached_property
-    def data(self) -> dict[str, Any]:
-        return self.read(DATA_FILE)
-
-    @cached_property
+    @property
     def metrics(self) -> dict[str, Any]:
         return self.read(METRICS_FILE)
-
-    @cached_property
-    def export_report(self) -> dict[str, Any]:
-        return self.read(EXPORT_FILE)
-
-    @cached_property
-    def manifest(self) -> dict[str, Any]:
-        return self.read(MANIFEST_FILE)
 
     @property
     def base_model(self) -> str:
@@ -86,7 +76,7 @@ class ModelDir:
     @property
     def fingerprint(self) -> str:
         """sha256 of the training texts and labels (``hatespeech.data.fingerprint``), or "" when unknown."""
-        return str(self.data.get("fingerprint", ""))
+        return str(self.read(DATA_FILE).get("fingerprint", ""))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -105,10 +95,10 @@ class ModelDir:
     def score_prior(self) -> float:
         """The share of hate the model's scores assume: ``score_prior`` (0.5 after class-balanced epochs),
         else the share in the training data (older model dirs), else 0.5."""
-        prior = self.data.get("score_prior")
+        prior = self.read(DATA_FILE).get("score_prior")
         if isinstance(prior, int | float):
             return float(prior)
-        per_label = self.data.get("per_label") or {}
+        per_label = self.read(DATA_FILE).get("per_label") or {}
         total = sum(per_label.values())
         return float(per_label.get("hate", 0) / total) if total else 0.5
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hatespeech.artifact import ONNX_FP32, ONNX_INT8, left_out
+from hatespeech.artifact import MANIFEST_FILE, ONNX_FP32, ONNX_INT8, left_out
 from hatespeech.engine import BaseEngine, Encoded
 from hatespeech.errors import ModelError
-from hatespeech.model_dir import ModelDir
+from hatespeech.model_dir import EXPORT_FILE, ModelDir
 
 __all__ = ["ONNX_FP32", "ONNX_INT8", "OnnxEngine", "use_int8"]
 
@@ -26,7 +26,7 @@ def use_int8(directory: Path, setting: str, max_drop: float) -> bool:
     has_fp32, has_int8 = (directory / ONNX_FP32).is_file(), (directory / ONNX_INT8).is_file()
     if has_fp32 != has_int8:
         return has_int8
-    report = ModelDir(directory).export_report
+    report = ModelDir(directory).read(EXPORT_FILE)
     fp32, int8 = report.get("fp32", {}).get("accuracy"), report.get("int8", {}).get("accuracy")
     return fp32 is not None and int8 is not None and fp32 - int8 <= max_drop
 
@@ -47,7 +47,7 @@ class OnnxEngine(BaseEngine):
         super().__init__(directory, threshold)
         self.graph = directory / (ONNX_INT8 if quantized else ONNX_FP32)
         if not self.graph.is_file():
-            if self.graph.name in left_out(ModelDir(directory).manifest):
+            if self.graph.name in left_out(ModelDir(directory).read(MANIFEST_FILE)):
                 raise ModelError(
                     f"{self.graph.name} was left out of the serving copy {directory}: "
                     "serve the other graph, or make the copy with `hatespeech pack --graphs all`"
