@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from hatespeech.cli import app
 from hatespeech.config import DataRecipe, TrainConfig
+from hatespeech.engine import read_model_info
 
 from waiting import wait_until
 
@@ -180,12 +181,16 @@ def test_missing_input_file_is_one_clear_line(tiny_model: Path, tmp_path: Path) 
 def test_train_cli_trains_and_publishes(tiny_base: Path, small_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "models" / "current"
     args = ["train", "--data", str(small_data), "--out", str(out), "--base-model", str(tiny_base)]
-    args += ["--epochs", "1", "--batch-size", "8", "--device", "cpu"]
+    args += ["--quick", "--epochs", "3", "--batch-size", "8", "--device", "cpu"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (out / "model.onnx").is_file() and (out / "manifest.json").is_file()
     saved = TrainConfig.load(out)  # the data recipe is saved with the model: calibrate rebuilds the same mix
-    assert saved.epochs == 1 and saved.batch_size == 8 and saved.data == DataRecipe()
+    assert saved.batch_size == 8 and saved.data == DataRecipe()
+    # --quick: one fine-tuning epoch on one hold-out split, whatever else was asked; the model says it is quick
+    assert (saved.quick, saved.epochs, saved.folds, saved.soup_runs) == (True, 1, 0, 1)
+    assert read_model_info(out).quick
+    assert json.loads((out / "metrics.json").read_text())["selected"] == "stage 2 epoch 1"
 
 
 def _commands() -> dict[str, Any]:

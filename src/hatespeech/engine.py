@@ -141,6 +141,7 @@ class ModelInfo:
     prior_shift: float = 0.0  # log-odds shift from the training prior to hate_prior (see calibration)
     metrics: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
+    quick: bool = False  # the quick first model (TrainConfig.quick), served while the full recipe trains
 
 
 class Engine(Protocol):
@@ -190,6 +191,7 @@ def read_model_info(directory: Path) -> ModelInfo:
         prior_shift=prior_shift(prior, float(train_prior)),
         metrics={k: v for k, v in files.metrics.items() if k in ("validation", "validation_kind", "test", "selected")},
         fingerprint=files.fingerprint,
+        quick=files.quick,
     )
 
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hatespeech.config import TrainConfig
+from hatespeech.config import TRAINING_ARGS_FILE, TrainConfig
 from hatespeech.data import LABELS
 from hatespeech.errors import ModelError
 
@@ -67,6 +67,11 @@ class ModelDir:
     @property
     def metrics(self) -> dict[str, Any]:
         return self.read(METRICS_FILE)
+
+    @property
+    def quick(self) -> bool:
+        """Whether it is the quick first model (``TrainConfig.quick`` in its training arguments)."""
+        return bool(self.read(TRAINING_ARGS_FILE).get("quick", False))
 
     @property
     def base_model(self) -> str:

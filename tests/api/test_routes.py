@@ -95,6 +95,7 @@ def test_model_describes_what_is_served(client: httpx.Client) -> None:
     assert body["service_version"] == hatespeech.__version__
     assert {"validation", "test"} <= body["metrics"].keys()
     assert body["engine"].startswith("onnx")
+    assert body["recipe"] == "full"  # the tiny model is not the quick first model
 
 
 def all_metrics(server: RunningServer, client: httpx.Client) -> str:

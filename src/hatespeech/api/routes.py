@@ -254,6 +254,7 @@ async def model(service: ServiceDep) -> ModelOut:
         max_length=info.max_length,
         engine=live.engine_name,
         engine_reason=live.engine_reason,
+        recipe="quick" if info.quick else "full",
         metrics=info.metrics,
         limits=LimitsOut(
             max_texts=service.settings.max_texts,

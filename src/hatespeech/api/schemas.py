@@ -250,5 +250,9 @@ class ModelOut(BaseModel):
         "ctranslate2-int8."
     )
     engine_reason: str = Field(description="Why that engine: the setting, or what auto measured on this CPU.")
+    recipe: Literal["quick", "full"] = Field(
+        description="quick: the quick first model (head plus one fine-tuning epoch), served while the full recipe "
+        "trains; full: the full recipe (docs/training.md)."
+    )
     metrics: dict[str, Any] = Field(description="Validation and test metrics recorded at training time.")
     limits: LimitsOut = Field(description="This server's request limits.")
