@@ -100,6 +100,7 @@ async def bring_up(service: ModelService, engine: BaseEngine | None = None) -> N
     live = start_live(service, engine, name, directory, why)
     _go_live(service, live)
     logger.info(json.dumps({"event": "ready", "engine": name, "engine_reason": why, "version": live.version,
+                            "recipe": "quick" if engine.info.quick else "full",
                             "model_dir": str(service.settings.model_dir),
                             "seconds": round(time.monotonic() - service.started, 3)}))  # fmt: skip
     async with service.reload_lock:
@@ -149,6 +150,7 @@ async def _swap(service: ModelService, reason: str, force: bool) -> ReloadOutcom
     service.metrics.reloads.labels("reloaded").inc()
     seconds = round(time.perf_counter() - started, 3)
     logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "engine": name, "version": new.version,
+                            "recipe": "quick" if new.engine.info.quick else "full",
                             "previous": previous, "seconds": seconds}))  # fmt: skip
     if old is not None:
         await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes

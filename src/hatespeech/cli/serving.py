@@ -18,7 +18,7 @@ from hatespeech.cli.app import (
     fail,
     open_checked,
 )
-from hatespeech.config import default_model_dir
+from hatespeech.config import Settings, default_model_dir
 from hatespeech.engine import is_valid_unicode
 from hatespeech.errors import HateSpeechError
 
@@ -211,7 +211,6 @@ def pack(
 ) -> None:
     """Copy what the ONNX server needs from a model dir (no PyTorch weights), e.g. for a container image."""
     from hatespeech import artifact
-    from hatespeech.config import Settings
     from hatespeech.onnx_engine import use_int8
 
     if graphs not in ("served", "all"):
@@ -252,23 +251,25 @@ def serve(
     address: Annotated[
         str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) (default: start a local Ray).")
     ] = None,
+    train_full: Annotated[
+        bool,
+        typer.Option(
+            help="While the quick first model serves: train the full recipe in the background, at the lowest CPU "
+            "priority, and swap it in when it is done (what make run does)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the model over HTTP (FastAPI + ONNX Runtime + dynamic batching). Other settings: HATESPEECH_*."""
-    import math
     import os
     import signal
 
-    import uvicorn
     from pydantic import ValidationError
 
     from hatespeech import artifact
-    from hatespeech.api.app import create_app
-    from hatespeech.api.protocol import GuardedHttpProtocol
-    from hatespeech.config import Settings
     from hatespeech.logs import configure as configure_logs
 
     flags = {"model_dir": model, "host": host, "port": port, "workers": workers}
-    given = {name: value for name, value in flags.items() if value is not None}
+    given: dict[str, object] = {name: value for name, value in flags.items() if value is not None}
     try:
         settings = Settings(**given)  # type: ignore[arg-type]  # flags over HATESPEECH_* over defaults
     except ValidationError as exc:
@@ -277,9 +278,19 @@ def serve(
     if engine not in ("local", "ray"):
         raise fail(f"unknown engine {engine!r}: use local or ray", 2)
     if engine == "ray":
+        if train_full:
+            raise fail("--train-full runs beside a local server: train, then redeploy on Ray (docs/models.md)", 2)
         _serve_on_ray(settings, replicas, autoscale, address)
         return
     configure_logs(settings.log_level)
+    training = None
+    if train_full:
+        from hatespeech.cli.background import start_if_quick
+
+        training = start_if_quick(settings.model_dir, settings.state_dir)
+        if training is not None and settings.model_watch_s <= 0:  # the link watch swaps the new version in
+            given["model_watch_s"] = 5.0
+            settings = settings.model_copy(update={"model_watch_s": 5.0})
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the previous handler:
     # make that handler a clean exit, so a graceful shutdown ends with status 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
@@ -287,6 +298,22 @@ def serve(
         # Each worker process builds its app from the environment (uvicorn imports the factory there): the
         # flags are the one thing to hand over, as the variables they stand for.
         os.environ.update({f"HATESPEECH_{name.upper()}": str(value) for name, value in given.items()})
+    try:
+        _run_uvicorn(settings)
+    finally:
+        if training is not None:
+            training.stop()
+
+
+def _run_uvicorn(settings: Settings) -> None:
+    """One uvicorn process serving the app, or ``settings.workers`` processes each building its own."""
+    import math
+
+    import uvicorn
+
+    from hatespeech.api.app import create_app
+    from hatespeech.api.protocol import GuardedHttpProtocol
+
     uvicorn.run(
         "hatespeech.api.app:create_app_from_env" if settings.workers > 1 else create_app(settings),
         factory=settings.workers > 1,

@@ -32,12 +32,25 @@ def train(
     data: DataOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to publish the model.")] = None,
     export: Annotated[bool, typer.Option(help="Also write the ONNX graphs (needed by the server).")] = True,
+    like: Annotated[
+        Path | None,
+        typer.Option(
+            help="Train the full recipe with the training arguments of this model dir (a quick one's, say): its base "
+            "model, data mix and settings, the quick ones dropped; the other training flags are not used."
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune the base model (head first, then all weights) and publish the model dir."""
+    from hatespeech.config import QUICK_RECIPE
     from hatespeech.data import LoadReport, check_trainable, load_split, resolve_data_dir
     from hatespeech.evaluation import metrics_table
+    from hatespeech.model_dir import ModelDir
     from hatespeech.training import train as run_training
     from hatespeech.training.data_mix import load_recipe
+
+    if like is not None:
+        full = {name: TrainConfig.model_fields[name].default for name in QUICK_RECIPE}
+        config = ModelDir(like).training_args().model_copy(update={**full, "quick": False})
 
     data_path = resolve_data_dir(data)
     test_data = None

@@ -1,0 +1,91 @@
+"""The full recipe trained behind a quick model while it serves (``serve --train-full``, used by ``make run``).
+
+A separate process (``hatespeech train --like <the quick model>``) at the lowest CPU priority; when it finishes it
+publishes the new version at the served link, and the server's link watch swaps it in with the usual hot reload (no
+request fails). Its output goes to ``<state dir>/full-training.log``; a pid file there keeps a second server from
+starting a second run. Stopping the server stops it; the next start, still on the quick model, starts it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+
+from hatespeech.model_dir import ModelDir
+
+logger = logging.getLogger("hatespeech.training")
+LOG_FILE = "full-training.log"
+PID_FILE = "full-training.pid"
+
+
+class FullTraining:
+    """The background training process, and a thread that logs its progress once a minute."""
+
+    def __init__(self, model_dir: Path, state_dir: Path, every_s: float = 60.0) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path, self.pid_path = state_dir / LOG_FILE, state_dir / PID_FILE
+        command = [sys.executable, "-m", "hatespeech", "train", "--out", str(model_dir), "--like", str(model_dir)]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(19)
+            )  # the server keeps the CPU first: the trainer gets what it leaves
+        self.pid_path.write_text(f"{self.process.pid}\n")
+        self._stop = threading.Event()
+        self._every_s = every_s
+        threading.Thread(target=self._report, name="full-training", daemon=True).start()
+        _log(event="full_training_started", message="a better model is training", pid=self.process.pid,
+             log=str(self.log_path))  # fmt: skip
+
+    def _report(self) -> None:
+        while not self._stop.wait(self._every_s):
+            code = self.process.poll()
+            if code is not None:
+                event = "full_training_published" if code == 0 else "full_training_failed"
+                _log(event=event, status=code, log=str(self.log_path))
+                return
+            _log(event="full_training_progress", progress=self.progress())
+
+    def progress(self) -> str:
+        """The last line the training wrote (its stage, epoch, loss and time so far)."""
+        try:
+            lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return ""
+        return lines[-1].strip()[:200] if lines else ""
+
+    def stop(self) -> None:
+        """Stop the training (it publishes nothing half-done) and forget its pid."""
+        self._stop.set()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_path.unlink()
+
+
+def start_if_quick(model_dir: Path, state_dir: Path) -> FullTraining | None:
+    """Start the full training when ``model_dir`` serves the quick model and no other run is under way."""
+    if not ModelDir(model_dir.resolve(), lenient=True).quick:
+        return None
+    pid_path = state_dir / PID_FILE
+    with contextlib.suppress(OSError, ValueError):
+        running = int(pid_path.read_text().strip())
+        if psutil.pid_exists(running) and "hatespeech" in " ".join(psutil.Process(running).cmdline()):
+            _log(event="full_training_running", message="the full model is already training", pid=running)
+            return None
+    return FullTraining(model_dir, state_dir)
+
+
+def _log(**fields: object) -> None:
+    logger.info(json.dumps(fields))  # one JSON line (hatespeech.logs)

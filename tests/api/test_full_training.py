@@ -1,0 +1,91 @@
+"""`serve --train-full` (make run): a quick model serves at once, the full recipe trains behind it at low priority,
+and the new version is swapped in with no failed request. A real server and a real training process."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from typer.testing import CliRunner
+
+from hatespeech import versions
+from hatespeech.cli import app
+
+from api.live_server import RunningServer
+from waiting import wait_until
+
+
+@pytest.fixture
+def quick_model(tiny_base: Path, small_data: Path, tmp_path: Path) -> Path:
+    """A quick model of the tiny encoder (its data mix small, so that the full recipe behind it is quick too)."""
+    out = tmp_path / "models" / "current"
+    args = ["train", "--quick", "--data", str(small_data), "--out", str(out), "--base-model", str(tiny_base),
+            "--batch-size", "8", "--device", "cpu", "--no-contrast", "--no-counterfactual"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def serve_training(model: Path, small_data: Path, tmp_path: Path) -> RunningServer:
+    env = {"HATESPEECH_DATA_DIR": str(small_data), "HATESPEECH_STATE_DIR": str(tmp_path / "state"),
+           "HATESPEECH_MODEL_WATCH_S": "0.5"}  # fmt: skip
+    server = RunningServer(model, env, tmp_path / "serve.log", ["--train-full"])
+    server.wait_ready()
+    return server
+
+
+def test_the_full_model_replaces_the_quick_one_with_no_failed_request(
+    quick_model: Path, small_data: Path, tmp_path: Path
+) -> None:
+    server = serve_training(quick_model, small_data, tmp_path)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            while not stop.wait(0.05):  # ~20 requests/s: a busy server leaves a nice-19 trainer next to nothing
+                statuses.append(http.post("/predict", json={"text": f"text {len(statuses)}"}).status_code)
+
+    loop = threading.Thread(target=client_loop, daemon=True)
+    try:
+        assert httpx.get(f"{server.url}/model").json()["recipe"] == "quick"
+        loop.start()
+        wait_until(lambda: httpx.get(f"{server.url}/model").json()["recipe"] == "full", timeout=300,
+                   what="the full model serves")  # fmt: skip
+        time.sleep(1)
+    finally:
+        stop.set()
+        loop.join(30)
+        assert server.stop() == 0
+    assert statuses and set(statuses) == {200}, f"{len(statuses)} requests: {sorted(set(statuses))}"
+    listed = versions.list_versions(quick_model)
+    assert len(listed) == 2 and listed[-1].current  # the quick version is kept, the full one serves
+    events = [json.loads(line[line.index("{") :]).get("event") for line in server.log_text().splitlines()
+              if '"event"' in line]  # fmt: skip
+    assert "full_training_started" in events and "model_reloaded" in events
+
+
+def test_stopping_the_server_stops_the_training_and_the_next_start_begins_again(
+    quick_model: Path, small_data: Path, tmp_path: Path
+) -> None:
+    server = serve_training(quick_model, small_data, tmp_path)
+    pid_file = tmp_path / "state" / "full-training.pid"
+    try:
+        wait_until(pid_file.is_file, timeout=30, what="the training started")
+        trainer = psutil.Process(int(pid_file.read_text()))
+        assert trainer.nice() == 19  # the server keeps the CPU first
+    finally:
+        assert server.stop() == 0
+    wait_until(lambda: not trainer.is_running() or trainer.status() == psutil.STATUS_ZOMBIE, timeout=30,
+               what="the training stopped with the server")  # fmt: skip
+    assert not pid_file.exists() and len(versions.list_versions(quick_model)) == 1  # nothing half-done published
+    again = serve_training(quick_model, small_data, tmp_path)
+    try:
+        wait_until(pid_file.is_file, timeout=30, what="the training started again")
+    finally:
+        assert again.stop() == 0
