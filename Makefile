@@ -25,8 +25,12 @@ $(MODEL_DIR)/manifest.json: | $(STAMP)
 train: install
 	$(BIN)/hatespeech train --out $(MODEL_DIR)
 
-run: install $(MODEL_DIR)/manifest.json
-	$(BIN)/hatespeech serve --model $(MODEL_DIR) --host $(HOST) --port $(PORT)
+# With no model: the quick one first (~4 min on 2 cores), served at once while the full recipe trains in the
+# background (lowest CPU priority) and is swapped in when done. FULL=0: no background training.
+FULL ?= 1
+run: install
+	@test -f $(MODEL_DIR)/manifest.json || $(BIN)/hatespeech train --quick --out $(MODEL_DIR)
+	$(BIN)/hatespeech serve --model $(MODEL_DIR) --host $(HOST) --port $(PORT) $(if $(filter 0,$(FULL)),,--train-full)
 
 serve: install
 	$(BIN)/hatespeech serve --model $(MODEL_DIR) --host $(HOST) --port $(PORT)
