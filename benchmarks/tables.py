@@ -422,7 +422,7 @@ def load_test() -> str:
 
 def settings() -> str:
     """docs/api.md: every ``HATESPEECH_*`` variable with its default and meaning."""
-    from hatespeech.config import Settings
+    from hatespeech.settings import Settings
 
     rows = []
     for name, field in Settings.model_fields.items():

@@ -11,8 +11,8 @@ import pytest
 
 from hatespeech import Classifier, load
 from hatespeech.api.lifecycle import load_engine
-from hatespeech.config import Settings
 from hatespeech.errors import InputError, ModelError
+from hatespeech.settings import Settings
 
 
 @pytest.fixture(scope="module")

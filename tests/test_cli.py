@@ -76,7 +76,7 @@ def test_predict_explain_gives_the_api_spans_for_texts_and_files(tiny_model: Pat
     from fastapi.testclient import TestClient
 
     from hatespeech.api.app import create_app
-    from hatespeech.config import Settings
+    from hatespeech.settings import Settings
 
     result = runner.invoke(app, ["predict", "--model", str(tiny_model), "--explain", "some words here, ok"])
     assert result.exit_code == 0, result.output

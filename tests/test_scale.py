@@ -214,8 +214,8 @@ def test_a_one_thread_scorer_tokenizes_on_one_thread(tiny_model: Path, mode: str
 def test_replicas_get_the_versions_the_links_point_to(model_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A redeploy is a new runtime environment only when a link moved; a missing candidate means no shadow."""
     from hatespeech import artifact
-    from hatespeech.config import Settings
     from hatespeech.scale.serve import replica_env
+    from hatespeech.settings import Settings
 
     candidate = model_copy.parent / "candidate"
     monkeypatch.setenv("HATESPEECH_SHADOW_MODEL_DIR", str(candidate))
@@ -242,8 +242,8 @@ def test_secrets_reach_replicas_as_private_files_never_in_the_runtime_environmen
     import os
     import stat
 
-    from hatespeech.config import Settings
     from hatespeech.scale.serve import SECRET_VARIABLES, _secrets_dir, replica_env
+    from hatespeech.settings import Settings
 
     secrets = {"HATESPEECH_API_KEYS": "shop:client-secret-ray-1", "HATESPEECH_ADMIN_KEYS": "ops:admin-secret-ray-2",
                "HATESPEECH_DATABASE_URL": "postgresql+psycopg://app:db-password-3@db.internal/hs"}  # fmt: skip

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hatespeech import artifact
-from hatespeech.config import Settings, default_model_dir
+from hatespeech.config import default_model_dir
 from hatespeech.engine import BaseEngine, ModelInfo, Prediction, is_valid_unicode, predict_in_batches
 from hatespeech.engine_choice import ALIASES, ENGINES, open_engine
 from hatespeech.errors import InputError, ModelError
 from hatespeech.explain import Span, explain
 from hatespeech.onnx_engine import use_int8
+from hatespeech.settings import Settings
 
 DEFAULT_MAX_DROP: float = Settings.model_fields["max_int8_accuracy_drop"].default
 

@@ -68,7 +68,7 @@ def client(
     from fastapi.testclient import TestClient
 
     from hatespeech.api.app import create_app
-    from hatespeech.config import Settings
+    from hatespeech.settings import Settings
 
     settings = Settings(
         model_dir=tiny_model,

@@ -19,8 +19,8 @@ import pytest
 
 from hatespeech.api import create_app
 from hatespeech.api.lifecycle import load_engine
-from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine, Encoded, Prediction
+from hatespeech.settings import Settings
 
 from api.live_server import RunningServer, free_port, serve_in_thread
 from waiting import wait_until
@@ -128,7 +128,7 @@ def test_serving_path_never_imports_torch(tiny_model: Path) -> None:
     code = f"""
 import sys, asyncio, httpx
 from hatespeech.api import create_app
-from hatespeech.config import Settings
+from hatespeech.settings import Settings
 from hatespeech.cli import app
 app_ = create_app(Settings(model_dir={str(tiny_model)!r}))
 async def main():

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from hatespeech import artifact, versions
 from hatespeech.api import create_app
-from hatespeech.config import Settings
+from hatespeech.settings import Settings
 
 from api.live_server import RunningServer
 from api.swaps import Load, Timeline, wait_for_version

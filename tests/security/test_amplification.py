@@ -13,8 +13,8 @@ import httpx
 import numpy as np
 
 from hatespeech.api import create_app
-from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine, Encoded, Split
+from hatespeech.settings import Settings
 
 from api.live_server import RunningServer, serve_in_thread
 from waiting import wait_until

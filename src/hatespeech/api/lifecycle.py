@@ -23,8 +23,8 @@ from pathlib import Path
 from hatespeech.api.service import Live, ModelService, PendingReload, ReloadOutcome
 from hatespeech.api.shadow import Shadow
 from hatespeech.batching import MicroBatcher
-from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine
+from hatespeech.settings import Settings
 
 logger = logging.getLogger("hatespeech.api")
 WARM_UP_TEXT = "warm-up forward pass"

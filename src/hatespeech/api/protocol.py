@@ -19,7 +19,7 @@ from functools import cache
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from hatespeech.config import Settings
+from hatespeech.settings import Settings
 
 
 @cache

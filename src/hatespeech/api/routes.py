@@ -33,9 +33,9 @@ from hatespeech.api.schemas import (
 )
 from hatespeech.api.service import Live, ModelService, ServiceDep
 from hatespeech.batching import Reservation
-from hatespeech.config import Settings
 from hatespeech.engine import Prediction, Split, collate, is_valid_unicode, regroup
 from hatespeech.explain import contributions, plan
+from hatespeech.settings import Settings
 
 router = APIRouter()
 

@@ -21,8 +21,8 @@ from hatespeech.api.metrics import Metrics
 from hatespeech.api.shadow import Shadow
 from hatespeech.api.stores import Stores
 from hatespeech.batching import MicroBatcher
-from hatespeech.config import Settings
 from hatespeech.engine import BaseEngine
+from hatespeech.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ DatabaseOption = Annotated[
 
 def _open(database: str | None, *, migrate_schema: bool = False) -> Any:
     """The feedback database; only ``feedback upgrade`` (and ``purge``, a writer) may change its schema."""
-    from hatespeech.config import Settings
+    from hatespeech.settings import Settings
     from hatespeech.store import Store
 
     return Store.open(database or Settings().store_url(), migrate_schema=migrate_schema)

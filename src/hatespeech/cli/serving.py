@@ -18,9 +18,10 @@ from hatespeech.cli.app import (
     fail,
     open_checked,
 )
-from hatespeech.config import Settings, default_model_dir
+from hatespeech.config import default_model_dir
 from hatespeech.engine import is_valid_unicode
 from hatespeech.errors import HateSpeechError
+from hatespeech.settings import Settings
 
 
 @app.command()

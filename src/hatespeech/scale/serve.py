@@ -24,7 +24,7 @@ from rich.console import Console
 
 from hatespeech.api.app import create_app_from_env
 from hatespeech.api.service import service_of
-from hatespeech.config import Settings
+from hatespeech.settings import Settings
 
 APP_NAME = "hatespeech"
 STARTUP_WAIT_S = 20.0  # below the deployment's health_check_timeout_s
