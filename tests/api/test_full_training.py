@@ -4,9 +4,11 @@ and the new version is swapped in with no failed request. A real server and a re
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -40,23 +42,30 @@ def serve_training(model: Path, small_data: Path, tmp_path: Path) -> RunningServ
 
 
 def test_the_full_model_replaces_the_quick_one_with_no_failed_request(
-    quick_model: Path, small_data: Path, tmp_path: Path
+    quick_model: Path, small_data: Path, tmp_path: Path, page: Any
 ) -> None:
+    from playwright.sync_api import expect
+
     server = serve_training(quick_model, small_data, tmp_path)
     statuses: list[int] = []
     stop = threading.Event()
 
     def client_loop() -> None:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            while not stop.wait(0.05):  # ~20 requests/s: a busy server leaves a nice-19 trainer next to nothing
+            while not stop.wait(0.1):  # ~10 requests/s: a busy server leaves a nice-19 trainer next to nothing
                 statuses.append(http.post("/predict", json={"text": f"text {len(statuses)}"}).status_code)
 
     loop = threading.Thread(target=client_loop, daemon=True)
     try:
         assert httpx.get(f"{server.url}/model").json()["recipe"] == "quick"
+        page.goto(server.url)
+        expect(page.locator("#model-info")).to_contain_text("quick first model answers", timeout=30_000)
         loop.start()
         wait_until(lambda: httpx.get(f"{server.url}/model").json()["recipe"] == "full", timeout=300,
                    what="the full model serves")  # fmt: skip
+        page.reload()
+        expect(page.locator("#model-info")).to_have_text(re.compile(r"^Model "))
+        expect(page.locator("#model-info")).not_to_contain_text("quick")
         time.sleep(1)
     finally:
         stop.set()

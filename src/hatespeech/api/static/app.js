@@ -244,8 +244,9 @@ async function loadModelInfo() {
     const info = await call("GET", "/model");
     state.threshold = info.threshold;
     if (info.limits && info.limits.max_texts) state.maxTexts = info.limits.max_texts;
+    const quick = info.recipe === "quick" ? " The quick first model answers while the full one trains." : "";
     $("model-info").textContent =
-      `Model ${info.name} (base ${info.base_model}, ${info.engine}), threshold ${info.threshold}.`;
+      `Model ${info.name} (base ${info.base_model}, ${info.engine}), threshold ${info.threshold}.${quick}`;
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     if (err.status === 401) {
