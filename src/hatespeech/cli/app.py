@@ -71,7 +71,7 @@ def config_options(model: type[BaseModel]) -> Callable[[Callable[..., None]], Ca
 
         @functools.wraps(command)
         def run(**values: Any) -> None:
-            fields = {name: values.pop(name) for name, _, _ in _options_of(model)}
+            fields = {parameter.name: values.pop(parameter.name) for parameter in generated}
             try:
                 config = _build(model, fields)
             except ValidationError as exc:
