@@ -338,3 +338,32 @@ def test_epochs_before_the_averaging_window_are_not_validated(
     assert validated["stage 2 epoch 1/3"] is False  # before the window: not a candidate
     assert validated["stage 2 epoch 2/3"] and validated["stage 2 epoch 3/3"]
     assert "epoch 1" not in result.metrics["selected"]
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"epochs": 3, "soup_runs": 2, "average_from_epoch": 2},  # hold-out: soup, averaging, validated epochs
+        {"epochs": 2, "folds": 2, "average_from_epoch": None},  # cross-fit: out-of-fold scoring
+        {"epochs": 0, "head_epochs": 2},  # the head alone
+    ],
+    ids=["hold-out", "cross-fit", "head-only"],
+)
+def test_progress_file_plans_exactly_the_work_the_run_does(
+    tmp_path: Path, tiny_config: TrainConfig, small_data: Path, update: dict[str, object]
+) -> None:
+    from hatespeech.progress import read_progress
+
+    progress = tmp_path / "progress.json"
+    train(
+        tiny_config.model_copy(update=update),
+        load_split(small_data, "sampled_train"),
+        tmp_path / "m",
+        test_data=load_split(small_data, "sampled_test"),
+        progress=progress,
+    )
+    snapshot = read_progress(progress)
+    assert snapshot is not None and snapshot["stage"] == "published"
+    done, total = snapshot["work"]  # type: ignore[misc]
+    assert total > 0 and done == pytest.approx(total, abs=1e-2)
+    assert snapshot["fraction"] == 1.0 and snapshot["eta_s"] == 0

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from hatespeech import versions
 from hatespeech.cli import app
+from hatespeech.progress import read_progress
 
 from api.live_server import RunningServer
 from waiting import wait_until
@@ -88,6 +89,9 @@ def test_stopping_the_server_stops_the_training_and_the_next_start_begins_again(
         wait_until(pid_file.is_file, timeout=30, what="the training started")
         trainer = psutil.Process(int(pid_file.read_text()))
         assert trainer.nice() == 19  # the server keeps the CPU first
+        progress = tmp_path / "state" / "full-training.progress.json"
+        wait_until(lambda: (read_progress(progress) or {}).get("pid") == trainer.pid, timeout=60,
+                   what="the training reports its progress")  # fmt: skip
     finally:
         assert server.stop() == 0
     wait_until(lambda: not trainer.is_running() or trainer.status() == psutil.STATUS_ZOMBIE, timeout=30,

@@ -2,8 +2,10 @@
 
 A separate process (``hatespeech train --like <the quick model>``) at the lowest CPU priority; when it finishes it
 publishes the new version at the served link, and the server's link watch swaps it in with the usual hot reload (no
-request fails). Its output goes to ``<state dir>/full-training.log``; a pid file there keeps a second server from
-starting a second run. Stopping the server stops it; the next start, still on the quick model, starts it again.
+request fails). Its output goes to ``<state dir>/full-training.log`` and its progress to
+``full-training.progress.json`` (logged once a minute with an estimate of the time left); a pid file there keeps a
+second server from starting a second run. Stopping the server stops it; the next start, still on the quick model,
+starts it again.
 """
 
 from __future__ import annotations
@@ -20,22 +22,29 @@ from pathlib import Path
 import psutil
 
 from hatespeech.model_dir import ModelDir
+from hatespeech.progress import read_progress
 
 logger = logging.getLogger("hatespeech.training")
 LOG_FILE = "full-training.log"
 PID_FILE = "full-training.pid"
+PROGRESS_FILE = "full-training.progress.json"
 
 
 class FullTraining:
     """The background training process, and a thread that logs its progress once a minute."""
 
-    def __init__(self, model_dir: Path, state_dir: Path, every_s: float = 60.0) -> None:
+    def __init__(self, model_dir: Path, state_dir: Path, every_s: float = 60.0, threads: int | None = None) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.log_path, self.pid_path = state_dir / LOG_FILE, state_dir / PID_FILE
-        command = [sys.executable, "-m", "hatespeech", "train", "--out", str(model_dir), "--like", str(model_dir)]
+        self.progress_path = state_dir / PROGRESS_FILE
+        with contextlib.suppress(FileNotFoundError):
+            self.progress_path.unlink()  # a stopped run's figures are not this one's
+        command = [sys.executable, "-m", "hatespeech", "train", "--out", str(model_dir), "--like", str(model_dir),
+                   "--progress-file", str(self.progress_path)]  # fmt: skip
+        env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(19)
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=lambda: os.nice(19)
             )  # the server keeps the CPU first: the trainer gets what it leaves
         self.pid_path.write_text(f"{self.process.pid}\n")
         self._stop = threading.Event()
@@ -51,15 +60,7 @@ class FullTraining:
                 event = "full_training_published" if code == 0 else "full_training_failed"
                 _log(event=event, status=code, log=str(self.log_path))
                 return
-            _log(event="full_training_progress", progress=self.progress())
-
-    def progress(self) -> str:
-        """The last line the training wrote (its stage, epoch, loss and time so far)."""
-        try:
-            lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
-        except OSError:
-            return ""
-        return lines[-1].strip()[:200] if lines else ""
+            _log(event="full_training_progress", **describe(read_progress(self.progress_path)))
 
     def stop(self) -> None:
         """Stop the training (it publishes nothing half-done) and forget its pid."""
@@ -85,6 +86,21 @@ def start_if_quick(model_dir: Path, state_dir: Path) -> FullTraining | None:
             _log(event="full_training_running", message="the full model is already training", pid=running)
             return None
     return FullTraining(model_dir, state_dir)
+
+
+def describe(snapshot: dict[str, object] | None) -> dict[str, object]:
+    """A progress snapshot as log fields: stage, percent done, estimated seconds left, and a one-line message."""
+    if snapshot is None:
+        return {"message": "the full model is starting to train"}
+    fraction, eta = snapshot.get("fraction"), snapshot.get("eta_s")
+    percent = round(100 * fraction, 1) if isinstance(fraction, float | int) else 0.0
+    fields: dict[str, object] = {"stage": snapshot.get("stage"), "percent": percent}
+    left = ""
+    if isinstance(eta, int):
+        fields["eta_s"] = eta
+        left = f", about {max(1, round(eta / 60))} min left"
+    fields["message"] = f"the full model is {percent:g}% trained{left} ({snapshot.get('stage')})"
+    return fields
 
 
 def _log(**fields: object) -> None:

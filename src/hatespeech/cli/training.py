@@ -39,6 +39,13 @@ def train(
             "model, data mix and settings, the quick ones dropped; the other training flags are not used."
         ),
     ] = None,
+    progress_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep this file up to date with the run's progress as JSON: stage, fraction of the work done, "
+            "seconds so far and an estimate of the seconds left (the background training's server reads it)."
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune the base model (head first, then all weights) and publish the model dir."""
     from hatespeech.config import QUICK_RECIPE
@@ -52,6 +59,8 @@ def train(
         full = {name: TrainConfig.model_fields[name].default for name in QUICK_RECIPE}
         config = ModelDir(like).training_args().model_copy(update={**full, "quick": False})
 
+    if progress_file is not None and not progress_file.parent.is_dir():
+        raise fail(f"--progress-file: no folder {progress_file.parent}", 2)
     data_path = resolve_data_dir(data)
     test_data = None
     test_split = config.data.test_split
@@ -74,7 +83,10 @@ def train(
         def after_save(staged: Path) -> None:
             export_model_dir(staged, check, console=console)
 
-    result = run_training(config, train_data, target, test_data=test_data, console=console, after_save=after_save)
+    result = run_training(
+        config, train_data, target, test_data=test_data, console=console, after_save=after_save,
+        progress=progress_file,
+    )  # fmt: skip
     console.print(metrics_table(result.metrics["validation"], title=f"Validation, {result.metrics['validation_kind']}"))
     if "natural" in result.metrics:
         natural_fp = result.metrics["natural"]

@@ -26,6 +26,7 @@ from hatespeech.config import TrainConfig
 from hatespeech.data import Dataset, Example
 from hatespeech.evaluation import balanced_accuracy, compute_metrics, validation_report
 from hatespeech.modeling import head_parameter_names, load_base, parameter_groups
+from hatespeech.progress import HEAD_BATCH, SCORED_TEXT, ProgressFile
 from hatespeech.training import averaging
 from hatespeech.training.batches import bucketed_batches, choose_max_length, score_examples, tensor_batches
 from hatespeech.training.data_mix import BalancedEpochs, Run, plan_runs, score_prior
@@ -96,8 +97,10 @@ class _Loop:
         device: torch.device,
         bf16: bool,
         console: Console,
+        tracker: ProgressFile,
     ) -> None:
         self.model, self.tokenizer, self.config, self.device, self.bf16 = model, tokenizer, config, device, bf16
+        self.tracker = tracker
         self.max_length = config.max_length or choose_max_length(tokenizer, [e.text for e in examples])
         # Every stage trains on a subset of the examples: tokenize them once for the length buckets.
         encoded = tokenizer([e.text for e in examples], truncation=True, max_length=self.max_length)
@@ -118,7 +121,26 @@ class _Loop:
         return self.config.teacher_weight if self.targets is not None else 0.0
 
     def score(self, examples: Sequence[Example]) -> np.ndarray:
-        return score_examples(self.model, self.tokenizer, examples, self.max_length)
+        scores = score_examples(self.model, self.tokenizer, examples, self.max_length)
+        self.tracker.advance(len(examples) * SCORED_TEXT / self.config.batch_size, self.tracker.stage)
+        return scores
+
+    def planned_work(
+        self, head: Sequence[Example], runs: Sequence[Run], validation: Sequence[Example], tested: int
+    ) -> float:
+        """The run's work in fine-tuning batches (``progress``): every epoch's batches and every scoring pass."""
+        config, cross_fit = self.config, self.config.folds >= 2
+        scored = (len(validation) if config.head_epochs and not cross_fit else 0) * config.head_epochs
+        work = config.head_epochs * math.ceil(len(self.epochs(head, config.seed)) / config.batch_size) * HEAD_BATCH
+        first_candidate = min(config.average_from_epoch or 1, config.epochs)
+        averaged = config.epochs - config.average_from_epoch + 1 if config.average_from_epoch else 0
+        for run in runs if config.epochs else []:
+            work += config.epochs * math.ceil(len(self.epochs(run.train, run.seed)) / config.batch_size)
+            passes = config.epochs - first_candidate + 1 + (averaged > 1) + cross_fit
+            scored += passes * len(run.validation)
+        soup = len(runs) > 1 and config.epochs > 0  # hold-out: the soup is validated too
+        scored += (0 if cross_fit else len(validation) * (1 + soup)) + tested
+        return work + scored * SCORED_TEXT / config.batch_size
 
     def validate(self, validation: Sequence[Example]) -> float:
         """Balanced accuracy (mean of both classes' recall): natural noHate texts cannot swamp the hate ones."""
@@ -131,6 +153,7 @@ class _Loop:
         rng: random.Random,
         examples: Sequence[Example],
         validation: Sequence[Example],
+        unit: float = 1.0,
     ) -> dict[str, Any]:
         """One epoch of ``stage`` on bucketed batches, then validation; appended to ``history``."""
         started = time.perf_counter()
@@ -143,6 +166,7 @@ class _Loop:
         for batch in encoded:
             losses.append(stage.train_step(batch))
             self.progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
+            self.tracker.advance(unit, description)
         record: dict[str, Any] = {"stage": description, "train_loss": float(np.mean(losses))}
         record["train_seconds"] = round(time.perf_counter() - started, 2)
         if validation:
@@ -176,7 +200,7 @@ class _Loop:
         )  # fmt: skip
         for epoch in range(1, config.head_epochs + 1):
             description = f"stage 1 (head) epoch {epoch}/{config.head_epochs}"
-            self.epoch(description, stage, rng, epochs.next_epoch(), validation)
+            self.epoch(description, stage, rng, epochs.next_epoch(), validation, HEAD_BATCH)
         for param in self.model.parameters():
             param.requires_grad = True
 
@@ -229,12 +253,16 @@ def train(
     test_data: Dataset | None = None,
     console: Console | None = None,
     after_save: Any = None,
+    progress: Path | None = None,
 ) -> TrainResult:
     """Train per ``config`` on ``train_data`` and publish the model directory at ``out``.
 
     ``test_data`` is evaluated at the end for the record (never for selection). ``after_save``, if given, is
-    called with the staging directory before publication (used to add the ONNX export).
+    called with the staging directory before publication (used to add the ONNX export). ``progress``, if given,
+    is a file kept up to date with the work done and an estimate of the time left (``hatespeech.progress``).
     """
+    tracker = ProgressFile(progress)
+    tracker.at("loading the base model")
     console = console or Console(stderr=True)
     started = time.perf_counter()
     seed_everything(config.seed)
@@ -243,11 +271,12 @@ def train(
     cross_fit = config.folds >= 2
     tokenizer, model = load_base(config.base_model)
     model.to(device)  # type: ignore[arg-type]
-    loop = _Loop(model, tokenizer, config, head_examples, device, use_bf16(config.precision, device), console)
+    loop = _Loop(model, tokenizer, config, head_examples, device, use_bf16(config.precision, device), console, tracker)
     if config.teacher:
         loop.targets = teacher_scores(Path(config.teacher), head_examples, device)
     # Validation texts: one hold-out split, or every training text (scored out-of-fold).
     validation = head_examples if cross_fit else runs[0].validation
+    tracker.plan(loop.planned_work(head_examples, runs, validation, len(test_data) if test_data else 0))
     oof_scores: list[np.ndarray] = []
     with loop.progress:
         if config.head_epochs:
@@ -283,6 +312,7 @@ def train(
     metrics["history"] = loop.history
 
     def build(staged: Path) -> None:
+        tracker.at("saving and exporting")
         prior = score_prior(train_data.examples, config.balanced_epochs)
         save_model_dir(staged, model, tokenizer, config, loop.max_length, train_data, metrics, prior)
         save_validation_scores(staged, metrics["validation_kind"], validation, scores)
@@ -290,6 +320,7 @@ def train(
             after_save(staged)
 
     final = artifact.build_and_publish(out, build)
+    tracker.at("published")
     return TrainResult(final, metrics, seconds, loop.history)
 
 
