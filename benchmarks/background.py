@@ -2,19 +2,20 @@
 leaves the training.
 
 One server (``hatespeech serve``, the model given) and real full trainings beside it, started by the same code
-the server uses (``cli.background.FullTraining``: nice 19), one per thread count asked for. Each phase lets at most
+the server uses (``cli.background.FullTraining``: nice 19), one per setting asked for (``--share-cpu``, the
+server's, or a fixed thread count). Each phase lets at most
 one trainer run (the others are paused with SIGSTOP, so they hold memory but no CPU) and measures:
 
 - latency at a steady rate (``--rate`` requests/s, open loop: each request's time counts from when it was due, so
   queueing behind the trainer shows), p50 and p99;
 - throughput at saturation (wrk, ``--concurrency`` connections), with p50 and p99;
-- the trainer's share of the CPU in each of the two (its CPU seconds per second), against its share beside an
-  idle server: how much slower the full model arrives.
+- the trainer's CPU seconds per second and its training work per second (progress units, ``hatespeech.progress``)
+  in each of the two and beside an idle server: how much later the full model arrives.
 
 The conditions rotate phase by phase (this machine's speed drifts within a minute), every request carries a
 distinct text, and the ratios to "no training" are given pair by pair (median and range over the repeats).
 
-    .venv/bin/python benchmarks/background.py [--model models/current] [--threads 2,1] [--repeats 4] [--seconds 15]
+    .venv/bin/python benchmarks/background.py [--model models/current] [--trainers shared,2,1] [--repeats 4]
 """
 
 from __future__ import annotations
@@ -74,9 +75,11 @@ async def paced(port: int, texts: list[str], rate: float, seconds: float) -> dic
 class Trainer:
     """A background full training and its pause switch."""
 
-    def __init__(self, model: Path, state: Path, threads: int) -> None:
-        self.threads = threads
-        self.training = FullTraining(model, state, every_s=3600, threads=threads)
+    def __init__(self, model: Path, state: Path, mode: str) -> None:
+        """``mode``: "shared" (the server's setting: ``train --share-cpu``) or a fixed thread count."""
+        self.name = "shared CPU (the default)" if mode == "shared" else f"{mode} thread(s), fixed"
+        threads = None if mode == "shared" else int(mode)
+        self.training = FullTraining(model, state, every_s=3600, threads=threads, share_cpu=mode == "shared")
         self.progress = self.training.progress_path
         self.baseline = (0.0, 0.0)
 
@@ -92,29 +95,27 @@ class Trainer:
         cpu: float = sum(psutil.Process(self.training.process.pid).cpu_times()[:2])
         return (float(work[0]) if isinstance(work, list) else 0.0), cpu
 
-    def work_per_cpu_second(self) -> float:
-        """Training work per CPU second since training proper began: what a thread count makes of its CPU."""
-        (work, cpu), (work0, cpu0) = self.counters(), self.baseline
-        return (work - work0) / (cpu - cpu0) if cpu > cpu0 else 0.0
+    def planned(self) -> float:
+        work = (read_progress(self.progress) or {}).get("work")
+        return float(work[1]) if isinstance(work, list) else 0.0
 
     def started_training(self) -> bool:
         """Past loading the data and the base model: into the training steps proper."""
-        work = (read_progress(self.progress) or {}).get("work")
-        return isinstance(work, list) and work[0] > 0
+        return self.counters()[0] > 0
 
-    def rate_during(self, action: Callable[[], None]) -> float:
-        """The trainer's CPU seconds per second while ``action()`` runs: its speed, as the scheduler allows."""
-        process = psutil.Process(self.training.process.pid)
-        before, started = sum(process.cpu_times()[:2]), time.perf_counter()
+    def rate_during(self, action: Callable[[], None]) -> tuple[float, float]:
+        """While ``action()`` runs: the trainer's CPU seconds per second (what the scheduler gives it) and its work
+        units per second (what it makes of them; the progress file is rewritten every second)."""
+        (work, cpu), started = self.counters(), time.perf_counter()
         action()
-        used: float = sum(process.cpu_times()[:2]) - before
-        return used / (time.perf_counter() - started)
+        (work_after, cpu_after), elapsed = self.counters(), time.perf_counter() - started
+        return (cpu_after - cpu) / elapsed, (work_after - work) / elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("models/current"))
-    parser.add_argument("--threads", default="2,1", help="the trainers' thread counts, one trainer each")
+    parser.add_argument("--trainers", default="shared,2", help="one trainer each: shared, or a fixed thread count")
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=float, default=30.0, help="the steady load, requests/s")
@@ -132,8 +133,8 @@ def main() -> None:
     )  # fmt: skip
     trainers: list[Trainer] = []
     try:
-        for threads in [int(t) for t in args.threads.split(",")]:
-            trainers.append(Trainer(model, scratch / f"state-{threads}", threads))
+        for mode in args.trainers.split(","):
+            trainers.append(Trainer(model, scratch / f"state-{mode}", mode))
             trainers[-1].pause()
         texts = harness.distinct_texts(model, 5000)
         offset = 0
@@ -148,29 +149,27 @@ def main() -> None:
             while not trainer.started_training():
                 time.sleep(2)
             trainer.pause()
-            trainer.baseline = trainer.counters()
-        conditions = ["none"] + [f"{t.threads} thread(s)" for t in trainers]
+        conditions = ["none"] + [t.name for t in trainers]
         phases: dict[str, list[dict[str, float]]] = {name: [] for name in conditions}
-        idle: dict[str, list[float]] = {name: [] for name in conditions[1:]}
+        idle: dict[str, list[tuple[float, float]]] = {name: [] for name in conditions[1:]}
         for repeat in range(args.repeats):
             order = conditions[repeat % len(conditions) :] + conditions[: repeat % len(conditions)]
             for name in order:
                 running = None if name == "none" else trainers[conditions.index(name) - 1]
                 if running is not None:
                     running.resume()
-                    idle[name].append(running.rate_during(lambda: time.sleep(args.seconds / 3)))
+                    idle[name].append(running.rate_during(lambda: time.sleep(args.seconds)))
                 record = measure(port, running, next_texts, args)
                 phases[name].append(record)
                 console.print(f"repeat {repeat + 1} {name}: " + ", ".join(f"{k} {v:.3g}" for k, v in record.items()))
-        efficiency = {f"{t.threads} thread(s)": t.work_per_cpu_second() for t in trainers}
+        planned = max(t.planned() for t in trainers)
     finally:
         for trainer in trainers:
             trainer.resume()
             trainer.training.stop()
         harness.stop(server)
         shutil.rmtree(scratch, ignore_errors=True)
-    figures = summarise(phases, idle, args)
-    figures["work_per_cpu_second"] = efficiency
+    figures = summarise(phases, idle, planned, args)
     path = harness.write("background", figures, args.out)
     console.print_json(json.dumps(figures))
     console.print(f"written: {path}")
@@ -197,14 +196,17 @@ def measure(
         steady()
         saturated()
         return record
-    record["steady_train_rate"] = trainer.rate_during(steady)
-    record["saturated_train_rate"] = trainer.rate_during(saturated)
+    record["steady_train_cpu"], record["steady_train_work"] = trainer.rate_during(steady)
+    record["saturated_train_cpu"], record["saturated_train_work"] = trainer.rate_during(saturated)
     trainer.pause()
     return record
 
 
 def summarise(
-    phases: dict[str, list[dict[str, float]]], idle: dict[str, list[float]], args: argparse.Namespace
+    phases: dict[str, list[dict[str, float]]],
+    idle: dict[str, list[tuple[float, float]]],
+    planned: float,
+    args: argparse.Namespace,
 ) -> dict[str, object]:
     """Medians per condition, and each trainer's ratios to "none" pair by pair (median, min, max)."""
 
@@ -216,21 +218,27 @@ def summarise(
     for name, records in phases.items():
         if name == "none":
             continue
-        idle_rate = statistics.median(idle[name])
+        idle_cpu, idle_work = (statistics.median(rates) for rates in zip(*idle[name], strict=True))
+        medians = {key: statistics.median(r[key] for r in records) for key in records[0]}
+        rates = {
+            "idle": idle_work,
+            "steady": medians["steady_train_work"],
+            "saturated": medians["saturated_train_work"],
+        }
         conditions[name] = {
-            **{key: statistics.median(r[key] for r in records) for key in records[0]},
-            "idle_train_rate": idle_rate,
+            **medians,
+            "idle_train_cpu": idle_cpu,
+            "idle_train_work": idle_work,
             "vs_none": {
                 key: spread([r[key] / b[key] for r, b in zip(records, base, strict=True)])
                 for key in ("steady_p50_ms", "steady_p99_ms", "saturated_rps", "saturated_p99_ms")
             },
-            "train_share": {
-                "steady": statistics.median(r["steady_train_rate"] for r in records) / idle_rate,
-                "saturated": statistics.median(r["saturated_train_rate"] for r in records) / idle_rate,
-            },
+            # the whole plan at each rate (loading and export not included)
+            "full_training_minutes": {load: planned / max(1e-9, rate) / 60 for load, rate in rates.items()},
+            "train_share": {load: rates[load] / idle_work for load in ("steady", "saturated")},
         }
     return {"repeats": args.repeats, "seconds": args.seconds, "rate": args.rate, "concurrency": args.concurrency,
-            "model": str(args.model), "conditions": conditions}  # fmt: skip
+            "model": str(args.model), "planned_work": planned, "conditions": conditions}  # fmt: skip
 
 
 if __name__ == "__main__":

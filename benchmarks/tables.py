@@ -326,6 +326,67 @@ def lifecycle() -> str:
     )
 
 
+# --- the first answer and the background training: first_answer.py, background.py ------------------
+
+
+def first_answer() -> str:
+    """README: the quick first model beside the full recipe, and a clean clone's time to the first answer."""
+    record, full = load("first_answer"), load("accuracy")
+    quick = record["figures"]
+    runs = [r for r in full["figures"]["rows"] if r["setup"] == "defaults"]
+    best = min(runs, key=lambda r: r["seconds"])  # the run least disturbed by anything else on the machine
+    rows = [
+        ["training time", f"{quick['quick_train_s'] / 60:.1f} min", f"{best['seconds'] / 60:.0f} min"],
+        ["`sampled_test` accuracy / ROC-AUC (reported only)",
+         f"{quick['sampled_test']['accuracy']:.3f} / {quick['sampled_test']['roc_auc']:.3f}",
+         f"{best['accuracy']:.3f} / {best['test_roc_auc']:.3f}"],
+    ]  # fmt: skip
+    return block(
+        table(["", "quick first model", "full recipe (trained behind it, then swapped in)"], rows),
+        f"From a clean clone: `make install` {quick['install_s']:.0f} s (pip, {quick['pip_cache']} cache), then "
+        f"`make run` answered its first `/predict` after {quick['first_answer_s']:.0f} s "
+        f"({quick['first_answer_s'] / 60:.1f} min); {provenance(record)}. The full recipe: {provenance(full)}.",
+    )
+
+
+def background() -> str:
+    """docs/training.md: what the background full training costs the server, and what the server leaves it."""
+    record = load("background")
+    f = record["figures"]
+    conditions = f["conditions"]
+    rows = []
+    for name, c in conditions.items():
+        if name == "none":
+            rows.append(["no training", f"{c['steady_p50_ms']:.1f} / {c['steady_p99_ms']:.1f} ms",
+                         f"{c['saturated_rps']:.1f} /s, p99 {c['saturated_p99_ms']:.0f} ms", DASH])  # fmt: skip
+            continue
+        ratio = c["vs_none"]
+        minutes = c["full_training_minutes"]
+
+        def cell(key: str, ratio: dict[str, Any] = ratio) -> str:
+            r = ratio[key]
+            return f"{r['median'] - 1:+.0%} ({r['min'] - 1:+.0%} to {r['max'] - 1:+.0%})"
+
+        rows.append([
+            f"training, {name}, nice 19",
+            f"p50 {cell('steady_p50_ms')}, p99 {cell('steady_p99_ms')}",
+            f"{cell('saturated_rps')}, p99 {cell('saturated_p99_ms')}",
+            f"{minutes['idle']:.0f} / {minutes['steady']:.0f} / {minutes['saturated']:,.0f} min",
+        ])  # fmt: skip
+    header = [
+        "beside the server", f"{f['rate']:g} requests/s (p50 / p99, or change)",
+        f"saturated, {f['concurrency']} connections (throughput, or change)",
+        "full training at that pace: idle / steady / saturated",
+    ]  # fmt: skip
+    return block(
+        table(header, rows),
+        f"Changes are pair by pair against no training: median (range) of {f['repeats']} rotations of "
+        f"{f['seconds']:g}-s phases; every request a distinct text. Training minutes: the run's planned work "
+        f"({f['planned_work']:,.0f} units, `hatespeech.progress`) at the work rate measured in each phase, "
+        f"loading and export not included. {provenance(record)}.",
+    )
+
+
 # --- accuracy: benchmarks/accuracy.py and benchmarks/behaviour.py ---------------------------------
 
 
@@ -437,6 +498,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "accuracy": accuracy,
     "behaviour": behaviour,
     "train-minutes": train_minutes,
+    "first-answer": first_answer,
+    "background": background,
     "settings": settings,
     "load": load_test,
     "ort-shapes": ort_shapes,

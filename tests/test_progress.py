@@ -54,3 +54,34 @@ def test_the_log_line_says_how_far_and_how_long() -> None:
     assert describe({"stage": "starting", "fraction": 0.0, "eta_s": None})["message"] == (
         "the full model is 0% trained (starting)"
     )
+
+
+def test_training_beside_a_busy_server_uses_the_cores_it_leaves_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from hatespeech.training.cpu_share import CpuShare
+
+    before = torch.get_num_threads()
+    share = CpuShare(every_s=0)
+    share.cores, share.most, share.threads = 4, 4, 4
+    wall = [0.0, 0.0, 0.0]  # (wall clock, machine busy, this process), as _sample gives them
+
+    def after(seconds: float, others: float, mine: float) -> None:
+        share._mark = tuple(wall)  # type: ignore[assignment]
+        wall[:] = [wall[0] + seconds, wall[1] + (others + mine) * seconds, wall[2] + mine * seconds]
+        monkeypatch.setattr(share, "_sample", lambda: tuple(wall))
+        share.tick()
+
+    try:
+        after(2, others=0.1, mine=3.9)  # an idle server: every core
+        assert share.threads == 4
+        after(2, others=1.6, mine=2.4)  # a busy one: what it leaves, rounded
+        assert share.threads == 2 and torch.get_num_threads() == 2
+        after(2, others=3.9, mine=0.1)  # saturated: one thread, never none
+        assert share.threads == 1 and torch.get_num_threads() == 1
+        after(2, others=0.25, mine=3.0)  # a quarter of a core busy: that core is left to the others
+        assert share.threads == 3
+        after(2, others=0.1, mine=1.0)  # idle again: back to all it started with
+        assert share.threads == 4
+    finally:
+        torch.set_num_threads(before)

@@ -20,13 +20,13 @@ SCORED_TEXT = 0.75  # scoring a text (validation) against training on one, in a 
 
 @dataclass
 class ProgressFile:
-    """Work done against the plan, written as one JSON object (replaced, never half-written) every few seconds."""
+    """Work done against the plan, written as one JSON object (replaced, never half-written) at most every second."""
 
     path: Path | None
     total: float = 0.0
     done: float = 0.0
     stage: str = "starting"
-    every_s: float = 5.0
+    every_s: float = 1.0
     started: float = field(default_factory=time.monotonic)
     _written: float = 0.0
 

@@ -1,6 +1,7 @@
 """The full recipe trained behind a quick model while it serves (``serve --train-full``, used by ``make run``).
 
-A separate process (``hatespeech train --like <the quick model>``) at the lowest CPU priority; when it finishes it
+A separate process (``hatespeech train --like <the quick model> --share-cpu``) at the lowest CPU priority, on the
+cores the server leaves free (``training.cpu_share``, measured in docs/training.md); when it finishes it
 publishes the new version at the served link, and the server's link watch swaps it in with the usual hot reload (no
 request fails). Its output goes to ``<state dir>/full-training.log`` and its progress to
 ``full-training.progress.json`` (logged once a minute with an estimate of the time left); a pid file there keeps a
@@ -33,14 +34,23 @@ PROGRESS_FILE = "full-training.progress.json"
 class FullTraining:
     """The background training process, and a thread that logs its progress once a minute."""
 
-    def __init__(self, model_dir: Path, state_dir: Path, every_s: float = 60.0, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        state_dir: Path,
+        every_s: float = 60.0,
+        *,
+        threads: int | None = None,
+        share_cpu: bool = True,
+    ) -> None:
+        """``threads`` and ``share_cpu`` are for the benchmark; the server uses the defaults."""
         state_dir.mkdir(parents=True, exist_ok=True)
         self.log_path, self.pid_path = state_dir / LOG_FILE, state_dir / PID_FILE
         self.progress_path = state_dir / PROGRESS_FILE
         with contextlib.suppress(FileNotFoundError):
             self.progress_path.unlink()  # a stopped run's figures are not this one's
         command = [sys.executable, "-m", "hatespeech", "train", "--out", str(model_dir), "--like", str(model_dir),
-                   "--progress-file", str(self.progress_path)]  # fmt: skip
+                   "--progress-file", str(self.progress_path), *(["--share-cpu"] if share_cpu else [])]  # fmt: skip
         env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -46,6 +46,13 @@ def train(
             "seconds so far and an estimate of the seconds left (the background training's server reads it)."
         ),
     ] = None,
+    share_cpu: Annotated[
+        bool,
+        typer.Option(
+            help="Train on the cores other processes leave free (one thread while a server beside it is busy, all "
+            "while the machine is idle): the background training's setting."
+        ),
+    ] = False,
 ) -> None:
     """Fine-tune the base model (head first, then all weights) and publish the model dir."""
     from hatespeech.config import QUICK_RECIPE
@@ -85,7 +92,7 @@ def train(
 
     result = run_training(
         config, train_data, target, test_data=test_data, console=console, after_save=after_save,
-        progress=progress_file,
+        progress=progress_file, share_cpu=share_cpu,
     )  # fmt: skip
     console.print(metrics_table(result.metrics["validation"], title=f"Validation, {result.metrics['validation_kind']}"))
     if "natural" in result.metrics:

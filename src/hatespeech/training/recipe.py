@@ -29,6 +29,7 @@ from hatespeech.modeling import head_parameter_names, load_base, parameter_group
 from hatespeech.progress import HEAD_BATCH, SCORED_TEXT, ProgressFile
 from hatespeech.training import averaging
 from hatespeech.training.batches import bucketed_batches, choose_max_length, score_examples, tensor_batches
+from hatespeech.training.cpu_share import CpuShare
 from hatespeech.training.data_mix import BalancedEpochs, Run, plan_runs, score_prior
 from hatespeech.training.distillation import teacher_scores
 from hatespeech.training.outputs import save_model_dir, save_validation_scores
@@ -101,6 +102,7 @@ class _Loop:
     ) -> None:
         self.model, self.tokenizer, self.config, self.device, self.bf16 = model, tokenizer, config, device, bf16
         self.tracker = tracker
+        self.cpu_share: CpuShare | None = None  # train(share_cpu=True): fewer threads while others are busy
         self.max_length = config.max_length or choose_max_length(tokenizer, [e.text for e in examples])
         # Every stage trains on a subset of the examples: tokenize them once for the length buckets.
         encoded = tokenizer([e.text for e in examples], truncation=True, max_length=self.max_length)
@@ -167,6 +169,8 @@ class _Loop:
             losses.append(stage.train_step(batch))
             self.progress.update(task, advance=1, loss=float(np.mean(losses[-20:])))
             self.tracker.advance(unit, description)
+            if self.cpu_share is not None:
+                self.cpu_share.tick()
         record: dict[str, Any] = {"stage": description, "train_loss": float(np.mean(losses))}
         record["train_seconds"] = round(time.perf_counter() - started, 2)
         if validation:
@@ -254,12 +258,14 @@ def train(
     console: Console | None = None,
     after_save: Any = None,
     progress: Path | None = None,
+    share_cpu: bool = False,
 ) -> TrainResult:
     """Train per ``config`` on ``train_data`` and publish the model directory at ``out``.
 
     ``test_data`` is evaluated at the end for the record (never for selection). ``after_save``, if given, is
     called with the staging directory before publication (used to add the ONNX export). ``progress``, if given,
-    is a file kept up to date with the work done and an estimate of the time left (``hatespeech.progress``).
+    is a file kept up to date with the work done and an estimate of the time left (``hatespeech.progress``);
+    ``share_cpu`` trains on the cores other processes leave free (``training.cpu_share``).
     """
     tracker = ProgressFile(progress)
     tracker.at("loading the base model")
@@ -272,6 +278,7 @@ def train(
     tokenizer, model = load_base(config.base_model)
     model.to(device)  # type: ignore[arg-type]
     loop = _Loop(model, tokenizer, config, head_examples, device, use_bf16(config.precision, device), console, tracker)
+    loop.cpu_share = CpuShare() if share_cpu else None
     if config.teacher:
         loop.targets = teacher_scores(Path(config.teacher), head_examples, device)
     # Validation texts: one hold-out split, or every training text (scored out-of-fold).

@@ -1,0 +1,57 @@
+"""Training beside a server (``train --share-cpu``): all cores while the machine is idle, one while others are busy.
+
+Measured on 2 cores (``benchmarks/background.py``, docs/training.md): a nice-19 training with two threads is the
+fastest on an idle machine, but beside a server answering 30 requests/s it made a seventh of the progress of a
+one-thread training on the same CPU time: its threads wait for each other whenever the server preempts one of them.
+So every couple of seconds this looks at how much CPU the other processes used and sets PyTorch's thread count to
+the cores they leave free (at least one, at most what it started with). Rounding half a core either way made it
+switch back and forth at a steady 30 requests/s, a third slower there than one fixed thread (measured): a core
+counts as busy from a fifth of it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import psutil
+
+SLACK = 0.2  # a core counts as free while the others use less than this much of it
+
+
+class CpuShare:
+    """Adjusts ``torch``'s intra-op threads to the cores other processes leave free; call :meth:`tick` often."""
+
+    def __init__(self, every_s: float = 2.0) -> None:
+        import torch
+
+        self.torch, self.every_s = torch, every_s
+        self.most = torch.get_num_threads()
+        self.cores = os.cpu_count() or 1
+        self.me = psutil.Process()
+        self.threads = self.most
+        self._mark = self._sample()
+
+    def _sample(self) -> tuple[float, float, float]:
+        """(wall clock, CPU seconds busy on the whole machine, CPU seconds of this process)."""
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        mine = self.me.cpu_times()
+        return time.monotonic(), busy, mine.user + mine.system
+
+    def others(self, now: tuple[float, float, float]) -> float:
+        """Cores the other processes kept busy since the last look."""
+        (wall0, busy0, mine0), (wall, busy, mine) = self._mark, now
+        return max(0.0, (busy - busy0) - (mine - mine0)) / max(wall - wall0, 1e-9)
+
+    def tick(self) -> None:
+        if time.monotonic() - self._mark[0] < self.every_s:
+            return
+        now = self._sample()
+        free = self.cores - self.others(now)
+        threads = max(1, min(self.most, math.floor(free + SLACK)))
+        if threads != self.threads:
+            self.torch.set_num_threads(threads)
+            self.threads = threads
+        self._mark = now
