@@ -371,7 +371,7 @@ def background() -> str:
             f"training, {name}, nice 19",
             f"p50 {cell('steady_p50_ms')}, p99 {cell('steady_p99_ms')}",
             f"{cell('saturated_rps')}, p99 {cell('saturated_p99_ms')}",
-            f"{minutes['idle']:.0f} / {minutes['steady']:.0f} / {minutes['saturated']:,.0f} min",
+            " / ".join(f"{m:,.0f}" if m < 10_000 else "stalls" for m in minutes.values()) + " min",
         ])  # fmt: skip
     header = [
         "beside the server", f"{f['rate']:g} requests/s (p50 / p99, or change)",

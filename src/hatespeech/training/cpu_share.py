@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -23,10 +24,10 @@ SLACK = 0.2  # a core counts as free while the others use less than this much of
 class CpuShare:
     """Adjusts ``torch``'s intra-op threads to the cores other processes leave free; call :meth:`tick` often."""
 
-    def __init__(self, every_s: float = 2.0) -> None:
+    def __init__(self, every_s: float = 2.0, report: Callable[[str], object] = lambda _: None) -> None:
         import torch
 
-        self.torch, self.every_s = torch, every_s
+        self.torch, self.every_s, self.report = torch, every_s, report
         self.most = torch.get_num_threads()
         self.cores = os.cpu_count() or 1
         self.me = psutil.Process()
@@ -49,9 +50,10 @@ class CpuShare:
         if time.monotonic() - self._mark[0] < self.every_s:
             return
         now = self._sample()
-        free = self.cores - self.others(now)
-        threads = max(1, min(self.most, math.floor(free + SLACK)))
+        others = self.others(now)
+        threads = max(1, min(self.most, math.floor(self.cores - others + SLACK)))
         if threads != self.threads:
             self.torch.set_num_threads(threads)
+            self.report(f"training threads {self.threads} -> {threads} (other processes used {others:.2f} cores)")
             self.threads = threads
         self._mark = now

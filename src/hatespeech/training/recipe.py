@@ -278,7 +278,7 @@ def train(
     tokenizer, model = load_base(config.base_model)
     model.to(device)  # type: ignore[arg-type]
     loop = _Loop(model, tokenizer, config, head_examples, device, use_bf16(config.precision, device), console, tracker)
-    loop.cpu_share = CpuShare() if share_cpu else None
+    loop.cpu_share = CpuShare(report=console.print) if share_cpu else None
     if config.teacher:
         loop.targets = teacher_scores(Path(config.teacher), head_examples, device)
     # Validation texts: one hold-out split, or every training text (scored out-of-fold).
