@@ -448,14 +448,6 @@ def behaviour() -> str:
     return block(table(header, rows), f"Source: {provenance(record)}.")
 
 
-def train_minutes() -> str:
-    """Inline: the training time of one default run: the fastest run of the accuracy benchmark, the one
-    least disturbed by anything else on the machine."""
-    minutes = [r["seconds"] / 60 for r in load("accuracy")["figures"]["rows"] if r["setup"] == "defaults"]
-    runs = "one run" if len(minutes) == 1 else f"the fastest of {len(minutes)} runs"
-    return f"about {min(minutes):.0f} min ({runs} of `benchmarks/accuracy.py`)"
-
-
 def load_test() -> str:
     """docs/operations.md: steady load and overload against a real server (benchmarks/load.py)."""
     record = load("load")
@@ -497,7 +489,6 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "peers": peers,
     "accuracy": accuracy,
     "behaviour": behaviour,
-    "train-minutes": train_minutes,
     "first-answer": first_answer,
     "background": background,
     "settings": settings,

@@ -178,7 +178,10 @@ def test_missing_input_file_is_one_clear_line(tiny_model: Path, tmp_path: Path) 
     assert result.returncode == 1 and "not found" in result.stderr
 
 
-def test_train_cli_trains_and_publishes(tiny_base: Path, small_data: Path, tmp_path: Path) -> None:
+def test_train_cli_trains_and_publishes(
+    tiny_base: Path, small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hatespeech.config.QUICK_PARITY_TEXTS", 20)  # the small data has 48 balanced texts
     out = tmp_path / "models" / "current"
     args = ["train", "--data", str(small_data), "--out", str(out), "--base-model", str(tiny_base)]
     args += ["--quick", "--epochs", "3", "--batch-size", "8", "--device", "cpu"]
@@ -191,6 +194,7 @@ def test_train_cli_trains_and_publishes(tiny_base: Path, small_data: Path, tmp_p
     assert (saved.quick, saved.epochs, saved.folds, saved.soup_runs) == (True, 1, 0, 1)
     assert read_model_info(out).quick
     assert json.loads((out / "metrics.json").read_text())["selected"] == "stage 2 epoch 1"
+    assert json.loads((out / "export.json").read_text())["check_texts"] == 20  # the quick model checks a sample
 
 
 def _commands() -> dict[str, Any]:
