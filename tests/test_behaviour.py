@@ -7,19 +7,17 @@ model first and fails instead of skipping when it is missing.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from shipped import shipped_model
 
 from hatespeech.behaviour import CASES, FIRST_TRY_SENTENCES, load_cases, score_model
 from hatespeech.data import LABELS, load_split
 from hatespeech.engine_choice import open_engine
 from hatespeech.training.data_mix import load_training_data
 
-REPO = Path(__file__).resolve().parents[1]
-SHIPPED = Path(os.environ.get("HATESPEECH_SHIPPED_MODEL") or REPO / "models" / "current")
 CATEGORIES = {
     "identity_neutral": 0, "identity_positive": 0, "negated_hate": 0, "counter_speech": 0, "reclaimed_slurs": 0,
     "profanity_untargeted": 0, "spelling_variants": 1, "threats": 1, "dehumanising": 1, "question_opinion": 1,
@@ -52,12 +50,7 @@ def test_cases_cover_every_category_with_gold_labels_and_none_from_the_dataset(s
 
 @pytest.fixture(scope="module")
 def shipped_accuracy() -> dict[str, float]:
-    if not (SHIPPED / "manifest.json").is_file():
-        message = f"no trained model at {SHIPPED} (make test-model trains one)"
-        if os.environ.get("HATESPEECH_REQUIRE_SHIPPED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return score_model(open_engine(SHIPPED, "onnx-int8"), load_cases(CASES))
+    return score_model(open_engine(shipped_model(), "onnx-int8"), load_cases(CASES))
 
 
 @pytest.mark.shipped
@@ -71,9 +64,7 @@ def shipped_accuracy() -> dict[str, float]:
 )  # fmt: skip
 def test_shipped_model_answers_the_sentences_a_new_user_tried(text: str) -> None:
     """Issue 27's six sentences (none of them, nor a near copy, is in any training data: tests/test_frames.py)."""
-    if not (SHIPPED / "manifest.json").is_file():
-        pytest.skip(f"no trained model at {SHIPPED} (make test-model trains one)")
-    [prediction] = open_engine(SHIPPED, "onnx-int8").predict([text])
+    [prediction] = open_engine(shipped_model(), "onnx-int8").predict([text])
     assert prediction.label == LABELS[FIRST_TRY_SENTENCES[text]], prediction
 
 
@@ -101,9 +92,7 @@ GROUP_NAME_ON_TOP = {
 def top_spans(texts: list[str]) -> list[str]:
     from hatespeech.explain import explain
 
-    if not (SHIPPED / "manifest.json").is_file():
-        pytest.skip(f"no trained model at {SHIPPED} (make test-model trains one)")
-    engine = open_engine(SHIPPED, "onnx-int8")
+    engine = open_engine(shipped_model(), "onnx-int8")
     results = explain(engine, texts)
     return [text[top.start : top.end] for text, (_, spans) in zip(texts, results, strict=True)
             for top in [max(spans, key=lambda s: s.contribution)]]  # fmt: skip

@@ -4,13 +4,13 @@ A real server on loopback: the tiny model for the mechanics, the shipped model f
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from shipped import shipped_model
 
 from hatespeech.behaviour import CASES, load_cases
 
@@ -18,7 +18,6 @@ from api.live_server import RunningServer, serving
 
 ADMIN = "admin-secret-long-texts-1"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
-SHIPPED = Path(os.environ.get("HATESPEECH_SHIPPED_MODEL") or Path(__file__).resolve().parents[2] / "models/current")
 TEXTS = [case.text for case in load_cases(CASES)]
 
 
@@ -84,12 +83,11 @@ def test_parts_are_capped_per_request_and_the_cap_is_published(server: RunningSe
 
 @pytest.mark.shipped
 def test_the_shipped_model_flags_hate_hidden_after_benign_padding(tmp_path: Path) -> None:
-    if not (SHIPPED / "manifest.json").is_file():
-        pytest.skip(f"no trained model at {SHIPPED} (make test-model trains one)")
+    model = shipped_model()
     cases = load_cases(CASES)
     neutral = [c.text for c in cases if c.category == "identity_neutral"]
     hateful = [c.text for c in cases if c.category in ("dehumanising", "explicit_dislike")]
-    with serving(SHIPPED, tmp_path / "server.log") as server:
+    with serving(model, tmp_path / "server.log") as server:
         neutral_scores = scores(server, neutral)
         benign = [t for t, s in zip(neutral, neutral_scores, strict=True) if s < 0.2][:12]
         flagged = [t for t, s in zip(hateful, scores(server, hateful), strict=True) if s > 0.9][:5]
