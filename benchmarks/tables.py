@@ -351,6 +351,10 @@ def first_answer() -> str:
     )
 
 
+def _change(ratio: float) -> str:
+    return "0%" if round(100 * (ratio - 1)) == 0 else f"{ratio - 1:+.0%}"
+
+
 def background() -> str:
     """docs/training.md: what the background full training costs the server, and what the server leaves it."""
     record = load("background")
@@ -367,13 +371,13 @@ def background() -> str:
 
         def cell(key: str, ratio: dict[str, Any] = ratio) -> str:
             r = ratio[key]
-            return f"{r['median'] - 1:+.0%} ({r['min'] - 1:+.0%} to {r['max'] - 1:+.0%})"
+            return f"{_change(r['median'])} ({_change(r['min'])} to {_change(r['max'])})"
 
         rows.append([
             f"training, {name}, nice 19",
             f"p50 {cell('steady_p50_ms')}, p99 {cell('steady_p99_ms')}",
             f"{cell('saturated_rps')}, p99 {cell('saturated_p99_ms')}",
-            " / ".join(f"{m:,.0f}" if m < 10_000 else "stalls" for m in minutes.values()) + " min",
+            " / ".join(f"{m:,.0f} min" if m < 10_000 else "stalls" for m in minutes.values()),
         ])  # fmt: skip
     header = [
         "beside the server", f"{f['rate']:g} requests/s (p50 / p99, or change)",
