@@ -76,10 +76,12 @@ class Trainer:
     """A background full training and its pause switch."""
 
     def __init__(self, model: Path, state: Path, mode: str) -> None:
-        """``mode``: "shared" (the server's setting: ``train --share-cpu``) or a fixed thread count."""
-        self.name = "shared CPU (the default)" if mode == "shared" else f"{mode} thread(s), fixed"
-        threads = None if mode == "shared" else int(mode)
-        self.training = FullTraining(model, state, every_s=3600, threads=threads, share_cpu=mode == "shared")
+        """``mode``: "shared" (the server's setting: ``train --share-cpu``, started with one thread), "shared2" (the
+        same started with two, the first version) or a fixed thread count."""
+        names = {"shared": "shared CPU, started with one thread", "shared2": "shared CPU, started with two threads"}
+        self.name = names.get(mode, f"{mode} thread(s), fixed")
+        threads = 2 if mode == "shared2" else None if mode == "shared" else int(mode)
+        self.training = FullTraining(model, state, every_s=3600, threads=threads, share_cpu=mode in names)
         self.progress = self.training.progress_path
         self.baseline = (0.0, 0.0)
 

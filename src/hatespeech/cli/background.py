@@ -51,6 +51,9 @@ class FullTraining:
             self.progress_path.unlink()  # a stopped run's figures are not this one's
         command = [sys.executable, "-m", "hatespeech", "train", "--out", str(model_dir), "--like", str(model_dir),
                    "--progress-file", str(self.progress_path), *(["--share-cpu"] if share_cpu else [])]  # fmt: skip
+        # One thread to start with: --share-cpu adds the others while the machine is idle. Started with all cores and
+        # cut to one, it made ~60% of the progress beside a busy server (docs/experiments.md).
+        threads = threads or (1 if share_cpu else None)
         env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -6,7 +6,8 @@ one-thread training on the same CPU time: its threads wait for each other whenev
 So every couple of seconds this looks at how much CPU the other processes used and sets PyTorch's thread count to
 the cores they leave free (at least one, at most what it started with). Rounding half a core either way made it
 switch back and forth at a steady 30 requests/s, a third slower there than one fixed thread (measured): a core
-counts as busy from a fifth of it.
+counts as busy from a fifth of it. It is best started with one thread (``OMP_NUM_THREADS=1``, as the server's
+background training is) and left to add the others.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class CpuShare:
         import torch
 
         self.torch, self.every_s, self.report = torch, every_s, report
-        self.most = torch.get_num_threads()
+        self.most = max(torch.get_num_threads(), psutil.cpu_count(logical=False) or 1)  # torch's default: cores
         self.cores = os.cpu_count() or 1
         self.me = psutil.Process()
         self.threads = self.most
