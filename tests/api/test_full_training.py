@@ -89,6 +89,8 @@ def test_stopping_the_server_stops_the_training_and_the_next_start_begins_again(
         wait_until(pid_file.is_file, timeout=30, what="the training started")
         trainer = psutil.Process(int(pid_file.read_text()))
         assert trainer.nice() == 19  # the server keeps the CPU first
+        # on the cores the server leaves free, from one thread up (docs/training.md#serving-while-it-trains)
+        assert "--share-cpu" in trainer.cmdline() and trainer.environ().get("OMP_NUM_THREADS") == "1"
         progress = tmp_path / "state" / "full-training.progress.json"
         wait_until(lambda: (read_progress(progress) or {}).get("pid") == trainer.pid, timeout=60,
                    what="the training reports its progress")  # fmt: skip
