@@ -85,3 +85,21 @@ def test_training_beside_a_busy_server_uses_the_cores_it_leaves_free(monkeypatch
         assert share.threads == 4
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_training_started_with_one_thread_takes_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from hatespeech.training.cpu_share import CpuShare
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        share = CpuShare(every_s=0)
+        share.most = 2
+        share._mark = (0.0, 0.0, 0.0)
+        monkeypatch.setattr(share, "_sample", lambda: (2.0, 2.0, 2.0))  # 2 s, only this process busy: idle
+        share.tick()
+        assert share.threads == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -1,13 +1,13 @@
 """Training beside a server (``train --share-cpu``): all cores while the machine is idle, one while others are busy.
 
 Measured on 2 cores (``benchmarks/background.py``, docs/training.md): a nice-19 training with two threads is the
-fastest on an idle machine, but beside a server answering 30 requests/s it made a seventh of the progress of a
+fastest on an idle machine, but beside a server answering 30 requests/s it made a fifth of the progress of a
 one-thread training on the same CPU time: its threads wait for each other whenever the server preempts one of them.
 So every couple of seconds this looks at how much CPU the other processes used and sets PyTorch's thread count to
-the cores they leave free (at least one, at most what it started with). Rounding half a core either way made it
-switch back and forth at a steady 30 requests/s, a third slower there than one fixed thread (measured): a core
-counts as busy from a fifth of it. It is best started with one thread (``OMP_NUM_THREADS=1``, as the server's
-background training is) and left to add the others.
+the cores they leave free (at least one, at most the physical cores or what it started with). Rounding half a
+core either way made it switch back and forth at a steady 30 requests/s, a third slower there than one fixed
+thread (measured): a core counts as busy from a fifth of it. It is best started with one thread
+(``OMP_NUM_THREADS=1``, as the server's background training is) and left to add the others.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class CpuShare:
         self.most = max(torch.get_num_threads(), psutil.cpu_count(logical=False) or 1)  # torch's default: cores
         self.cores = os.cpu_count() or 1
         self.me = psutil.Process()
-        self.threads = self.most
+        self.threads = torch.get_num_threads()  # started with one (OMP_NUM_THREADS=1), it adds the rest when idle
         self._mark = self._sample()
 
     def _sample(self) -> tuple[float, float, float]:
