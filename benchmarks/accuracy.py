@@ -3,18 +3,20 @@
 A model is judged by its **ranking** first, since a change that only moves the threshold trades one error for
 another. Every row has:
 
-- ranking, threshold-free: ROC-AUC, average precision and the false alarms at hate recall 0.8 of the labelled
-  sample's hate against the ordinary forum sentences (natural noHate of ``all_files``), on out-of-fold scores
-  (``oof_*``); the same on the held-out fifth of Davidson et al. 2017's tweets, another platform (``ood_*``);
+- ranking, threshold-free, per source: ROC-AUC, average precision and the false alarms at hate recall 0.8 of the
+  Stormfront sample's hate against the ordinary forum sentences (natural noHate of ``all_files``), on scores of
+  texts the model did not train on (out of fold, or the hold-out split: ``oof_*``); the same on the held-out fifth
+  of Davidson et al. 2017's tweets (``ood_*``); HateXplain's val and test splits (hatespeech against normal),
+  overall and per platform (``hatexplain_val_*``, ``hatexplain_test_*``);
 - the behaviour suite: every category, the mean of the hate categories and of the noHate ones, and their mean;
 - at the threshold: ``sampled_test`` accuracy and macro-F1 (reported, never chosen on), and the share of
   ordinary forum sentences flagged (out of fold);
-- the CPU training wall time.
+- the CPU training wall time (the JSON records the CPU model and its flags).
 
 Setups: ``tfidf`` (word + char n-gram TF-IDF and logistic regression on ``sampled_train``, deterministic);
-``defaults`` (``hatespeech train`` as shipped); ``NAME={...}``: the defaults with TrainConfig overrides and data
-switches (``"contrast": false``, ``"counterfactual": false``, ``"natural": false``, ``"extra": [PATH]``,
-``"extra_labels": ["hate"]``).
+``defaults`` (``hatespeech train`` as shipped); ``NAME={...}``: the defaults with TrainConfig overrides, data
+recipe fields among them (``"contrast": false``, ``"corpora": []``, ``"offensive": "noHate"``, ``"shares":
+{...}``, ``"extra_data": [PATH]``, ...).
 ``--rescore DIR ...`` measures kept model dirs again (e.g. one trained by an earlier release).
 
 Usage::
@@ -41,18 +43,19 @@ from rich.console import Console
 from rich.table import Table
 
 from hatespeech.behaviour import load_cases, per_category
-from hatespeech.config import TrainConfig
-from hatespeech.corpora import SHARED_DAVIDSON, load_davidson
-from hatespeech.data import LABELS, Dataset, load_split, resolve_data_dir
+from hatespeech.config import DataRecipe, TrainConfig
+from hatespeech.corpora import SHARED_DAVIDSON, SHARED_HATEXPLAIN, load_davidson, load_hatexplain
+from hatespeech.data import Dataset, load_split, resolve_data_dir
 from hatespeech.engine import predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking, tfidf_baseline
 from hatespeech.model_dir import DATA_FILE, VALIDATION_SCORES_FILE, ModelDir
 from hatespeech.modeling import TorchEngine
 from hatespeech.training import train
-from hatespeech.training.data_mix import load_natural, load_training_data
+from hatespeech.training.data_mix import load_natural, load_recipe, load_training_data
+from hatespeech.training.sources import available_corpora
 
 console = Console(width=160)
-DATA_SWITCHES = ("natural", "contrast", "counterfactual")
+PLATFORMS = ("twitter", "gab")
 
 
 def mean_sd(values: list[float], digits: int = 4) -> str:
@@ -100,6 +103,11 @@ def out_of_fold_ranking(model_dir: Path, data_dir: Path, test: Dataset) -> dict[
     record = ModelDir(model_dir).read(VALIDATION_SCORES_FILE)
     labels, scores = record["labels"], record["scores"]
     kinds = record.get("texts")
+    if "sources" in record:  # 0.7 on: every text says where it is from
+        mine = [k if s == "stormfront" else "other" for k, s in zip(kinds, record["sources"], strict=True)]
+        hate = [x for x, y, k in zip(scores, labels, mine, strict=True) if k == "sample" and y == 1]
+        ordinary = [x for x, y, k in zip(scores, labels, mine, strict=True) if k == "natural" and y == 0]
+        return ranking(hate, ordinary)
     if kinds is None:
         plain = load_training_data(data_dir, contrast=False, counterfactual=False, test_texts=test.texts)
         kinds = ["natural" if e.natural else "sample" for e in plain.examples]
@@ -124,18 +132,37 @@ def out_of_domain(dev: Dataset | None, scores: list[float]) -> dict[str, Any]:
     return ranking_figures("ood", ranking(hate, ordinary))
 
 
-def model_figures(model_dir: Path, data_dir: Path, test: Dataset, dev: Dataset | None) -> dict[str, Any]:
+def hatexplain_figures(data: Dataset | None, scores: list[float]) -> dict[str, Any]:
+    """ROC-AUC on HateXplain's val and test splits (hatespeech against normal), overall and per platform."""
+    figures: dict[str, Any] = {}
+    for split in ("val", "test"):
+        for platform in (None, *PLATFORMS):
+            chosen = [(s, e.label) for s, e in zip(scores, data.examples if data else [], strict=True)
+                      if e.split == split and platform in (None, e.platform)]  # fmt: skip
+            hate = [s for s, y in chosen if y == 1]
+            ordinary = [s for s, y in chosen if y == 0]
+            if hate and ordinary:
+                figures[f"hatexplain_{split}{f'_{platform}' if platform else ''}_roc_auc"] = ranking(hate, ordinary)[
+                    "roc_auc"
+                ]
+    return figures
+
+
+def model_figures(model_dir: Path, context: Context) -> dict[str, Any]:
     """Every figure of a trained (kept) model dir: test, out-of-fold ranking and false alarms, behaviour suite,
-    out-of-domain ranking."""
+    the other platforms' rankings."""
     files = ModelDir(model_dir)
     metrics = files.metrics
     engine = TorchEngine(model_dir)
     cases = [c.text for c in load_cases()]
-    texts = cases + (dev.texts if dev else [])
+    dev, hatexplain = context.dev, context.hatexplain
+    texts = cases + (dev.texts if dev else []) + (hatexplain.texts if hatexplain else [])
     scores = [p.score for p in predict_in_batches(engine, texts)]
-    figures = behaviour_figures(scores[: len(cases)]) | out_of_domain(dev, scores[len(cases) :])
+    ends = (len(cases), len(cases) + (len(dev) if dev else 0))
+    figures = behaviour_figures(scores[: ends[0]]) | out_of_domain(dev, scores[ends[0] : ends[1]])
+    figures |= hatexplain_figures(hatexplain, scores[ends[1] :])
     figures["natural_fpr"] = metrics["natural"]["false_positive_rate"]
-    figures |= ranking_figures("oof", out_of_fold_ranking(model_dir, data_dir, test))
+    figures |= ranking_figures("oof", out_of_fold_ranking(model_dir, context.data_dir, context.test))
     return {
         "accuracy": metrics["test"]["accuracy"],
         "macro_f1": metrics["test"]["macro_f1"],
@@ -145,18 +172,25 @@ def model_figures(model_dir: Path, data_dir: Path, test: Dataset, dev: Dataset |
         "selected": metrics["selected"],
         "train_texts": files.read(DATA_FILE)["examples"],
         "seconds": metrics["train_seconds"],
+        "validation_kind": metrics["validation_kind"],
+        "normalization": files.config.get("text_normalization", "none"),
     }
 
 
-def run_model(
-    name: str, overrides: dict[str, Any], seed: int, data: Dataset, context: Context, keep: Path | None
-) -> dict[str, Any]:
+def setup_config(overrides: dict[str, Any]) -> TrainConfig:
+    """The defaults with a setup's overrides; data recipe fields (``"corpora"``, ``"contrast"``...) go to ``data``."""
+    overrides = dict(overrides)
+    data = {key: overrides.pop(key) for key in list(overrides) if key in DataRecipe.model_fields}
+    return TrainConfig(**{**overrides, "data": DataRecipe(**data)})
+
+
+def run_model(name: str, config: TrainConfig, data: Dataset, context: Context, keep: Path | None) -> dict[str, Any]:
     """Train one setup for one seed and measure it (the model kept under ``keep``)."""
-    config = TrainConfig(**{"seed": seed, "device": "cpu", **overrides})
+    seed = config.seed
     with tempfile.TemporaryDirectory() as tmp:
         out = keep / f"{name}-seed{seed}" if keep else Path(tmp) / "model"
         result = train(config, data, out, test_data=context.test)
-        figures = model_figures(result.model_dir, context.data_dir, context.test, context.dev)
+        figures = model_figures(result.model_dir, context)
     return {"setup": name, "seed": seed, **figures}
 
 
@@ -166,8 +200,9 @@ def tfidf_row(context: Context, sample: Dataset) -> dict[str, Any]:
     from sklearn.model_selection import GroupKFold
 
     started = time.perf_counter()
-    natural, test, dev = context.natural, context.test, context.dev
+    natural, test, dev, hatexplain = context.natural, context.test, context.dev, context.hatexplain
     texts = test.texts + natural.texts + [c.text for c in load_cases()] + (dev.texts if dev else [])
+    texts += hatexplain.texts if hatexplain else []
     scores = tfidf_baseline(sample.texts, sample.labels, texts)
     seconds = time.perf_counter() - started
     oof = [0.0] * len(sample)
@@ -181,7 +216,9 @@ def tfidf_row(context: Context, sample: Dataset) -> dict[str, Any]:
     natural_scores = scores[n_test : n_test + n_natural]
     hate = [s for s, y in zip(oof, sample.labels, strict=True) if y == 1]
     figures = behaviour_figures(scores[n_test + n_natural : n_test + n_natural + n_cases])
-    figures |= out_of_domain(dev, scores[n_test + n_natural + n_cases :])
+    n_dev = len(dev) if dev else 0
+    figures |= out_of_domain(dev, scores[n_test + n_natural + n_cases : n_test + n_natural + n_cases + n_dev])
+    figures |= hatexplain_figures(hatexplain, scores[n_test + n_natural + n_cases + n_dev :])
     figures |= ranking_figures("oof", ranking(hate, natural_scores))
     figures["natural_fpr"] = natural_fpr(natural, natural_scores)
     test_metrics = compute_metrics(test.labels, scores[:n_test])
@@ -197,13 +234,15 @@ class Context:
     data_dir: Path
     test: Dataset
     natural: Dataset
-    dev: Dataset | None
+    dev: Dataset | None  # Davidson et al.'s held-out fifth
+    hatexplain: Dataset | None  # HateXplain's val and test splits
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--davidson", type=Path, default=SHARED_DAVIDSON, help="labeled_data.csv (its dev fifth)")
+    parser.add_argument("--hatexplain", type=Path, default=SHARED_HATEXPLAIN, help="hatexplain.csv (val and test)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--setups", nargs="+", default=None, help="default: tfidf defaults (none with --rescore)")
     parser.add_argument("--json", type=Path, default=None, help="default: results/accuracy.json")
@@ -224,13 +263,14 @@ def main() -> None:
     if natural is None:
         raise SystemExit(f"{data_dir} has no all_files/: the natural-text figures need it")
     dev = load_davidson(args.davidson, "dev") if args.davidson.is_file() else None
-    context = Context(data_dir, test, natural, dev)
+    hatexplain = load_hatexplain(args.hatexplain, ("val", "test")) if args.hatexplain.is_file() else None
+    context = Context(data_dir, test, natural, dev, hatexplain)
 
     rows: list[dict[str, Any]] = []
     for model_dir in args.rescore or []:
         name, _, seed = model_dir.name.rpartition("-seed")
         rows.append({"setup": name or model_dir.name, "seed": int(seed) if seed.isdigit() else None,
-                     **model_figures(model_dir, data_dir, test, dev)})  # fmt: skip
+                     **model_figures(model_dir, context)})  # fmt: skip
         console.print(json.dumps(rows[-1]))
     for setup in args.setups or ([] if args.rescore else ["tfidf", "defaults"]):
         if setup == "tfidf":
@@ -238,13 +278,12 @@ def main() -> None:
             console.print(json.dumps(rows[-1]))
             continue
         name, _, spec = setup.partition("=")
-        overrides = json.loads(spec or "{}")
-        switches = {key: overrides.pop(key, True) for key in DATA_SWITCHES}  # data switches, not TrainConfig fields
-        extra = [Path(path) for path in overrides.pop("extra", [])]
-        extra_labels = overrides.pop("extra_labels", LABELS)
-        data = load_training_data(data_dir, test_texts=test.texts, **switches, extra=extra, extra_labels=extra_labels)
+        config = setup_config({"device": "cpu", **json.loads(spec or "{}")})
+        data = load_recipe(data_dir, config.data, test.texts)
+        found = config.data.model_copy(update={"corpora": available_corpora(data_dir, config.data)})
         for seed in args.seeds:
-            rows.append(run_model(name, overrides, seed, data, context, args.keep))
+            seeded = config.model_copy(update={"seed": seed, "data": found})
+            rows.append(run_model(name, seeded, data, context, args.keep))
             console.print(json.dumps(rows[-1]))
 
     print_table(rows)
@@ -255,7 +294,11 @@ COLUMNS = (  # (header, row key, digits)
     ("OOF ROC-AUC", "oof_roc_auc", 3),
     ("OOF AP", "oof_average_precision", 3),
     ("OOF false alarms @ recall 0.8", "oof_false_alarms_at_recall", 3),
-    ("OOD ROC-AUC", "ood_roc_auc", 3),
+    ("Davidson fifth ROC-AUC", "ood_roc_auc", 3),
+    ("HateXplain val", "hatexplain_val_roc_auc", 3),
+    ("HateXplain test", "hatexplain_test_roc_auc", 3),
+    ("HateXplain test Twitter", "hatexplain_test_twitter_roc_auc", 3),
+    ("HateXplain test Gab", "hatexplain_test_gab_roc_auc", 3),
     ("behaviour hate", "behaviour_hate", 3),
     ("behaviour noHate", "behaviour_nohate", 3),
     ("behaviour halves' mean", "behaviour_halves", 3),
@@ -267,7 +310,7 @@ COLUMNS = (  # (header, row key, digits)
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     """Mean ± sd over seeds per setup; ranking first."""
-    table = Table(title="Ranking (out of fold, out of domain), behaviour suite, then threshold figures")
+    table = Table(title="Ranking per source (forum out of fold, other platforms), behaviour suite, then thresholds")
     for column in ("setup", *(header for header, _, _ in COLUMNS), "lowest category", "runs"):
         table.add_column(column)
     for name in dict.fromkeys(r["setup"] for r in rows):

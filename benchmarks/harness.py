@@ -32,7 +32,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict[str, Any]:
-    """Cores, CPU model and bf16 support (from /proc/cpuinfo's flags where there is one)."""
+    """Cores, CPU model, bf16 support and the vector flags that decide speed (from /proc/cpuinfo where there is
+    one)."""
     model, flags = platform.processor() or platform.machine(), set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -42,7 +43,9 @@ def machine() -> dict[str, Any]:
                 model = value.strip()
             elif key.strip() == "flags":
                 flags = set(value.split())
-    return {"cores": os.cpu_count(), "cpu": model, "bf16": bool(flags & {"avx512_bf16", "amx_bf16"})}
+    kinds = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+    return {"cores": os.cpu_count(), "cpu": model, "bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+            "flags": [flag for flag in kinds if flag in flags]}  # fmt: skip
 
 
 def commit() -> str:

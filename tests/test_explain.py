@@ -19,7 +19,7 @@ def engine(tiny_model: Path) -> OnnxEngine:
 
 def spans_text(engine: OnnxEngine, text: str) -> list[str]:
     encoding = engine.encodings([text])[0]
-    return [text[start:end] for start, end in plan(encoding, engine.mask_id).spans]
+    return [text[start:end] for start, end in plan(encoding, engine.mask_id, text).spans]
 
 
 def test_a_word_is_what_a_reader_sees_punctuation_and_word_pieces_included(engine: OnnxEngine) -> None:
@@ -32,9 +32,17 @@ def test_offsets_are_code_points_of_the_input(engine: OnnxEngine) -> None:
     assert spans_text(engine, text) == text.split()
 
 
+def test_a_normalised_word_is_explained_as_the_caller_wrote_it(engine: OnnxEngine) -> None:
+    assert engine.info.normalization == "social-v1"  # the model reads "🔪" as ":kitchen knife:", "@bob" as "@user"
+    text = "I want to 🔪 all 👍🏽 @bob <user> &amp; http://x.io/a?b=1 women!"
+    assert spans_text(engine, text) == text.split()
+    tokens = engine.encodings([text])[0].tokens
+    assert "knife" in tokens and "[UNK]" not in tokens and "bob" not in tokens
+
+
 def test_each_variant_masks_exactly_its_span(engine: OnnxEngine) -> None:
     encoding = engine.encodings(["one two three"])[0]
-    rows = plan(encoding, engine.mask_id).rows
+    rows = plan(encoding, engine.mask_id, "one two three").rows
     assert rows[0].ids == tuple(encoding.ids)
     for row, (first, last) in zip(rows[1:], words(encoding), strict=True):
         changed = [i for i, (a, b) in enumerate(zip(row.ids, encoding.ids, strict=True)) if a != b]

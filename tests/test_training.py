@@ -208,7 +208,7 @@ def test_real_base_model_trains_a_few_steps(tmp_path: Path, small_data: Path) ->
         tmp_path / "real",
         after_save=lambda staged: reports.append(export_model_dir(staged, test)),
     )
-    assert result.metrics["validation"]["n"] == 8
+    assert 5 <= result.metrics["validation"]["n"] <= 9  # about 15% of 48, whole authors at a time
     artifact.verify(result.model_dir)
     fp32 = reports[0]["fp32"]
     assert isinstance(fp32, dict) and fp32["label_agreement"] >= MIN_AGREEMENT

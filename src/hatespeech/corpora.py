@@ -21,6 +21,12 @@ from typing import Literal
 from hatespeech.data import LABELS, Dataset, Example, LoadReport
 from hatespeech.errors import DataError
 
+HATEXPLAIN_COLUMNS = frozenset({"post_id", "platform", "split", "label", "text"})
+HATEXPLAIN_LABELS = {"hatespeech": 1, "normal": 0}
+HATEXPLAIN_SPLITS = ("train", "val", "test")
+SHARED_HATEXPLAIN = Path("../shared/data/hatexplain/hatexplain.csv")
+CORPUS_FILES = {"hatexplain": Path("hatexplain/hatexplain.csv"), "davidson": Path("davidson-2017/labeled_data.csv")}
+"""Where each corpus lies in a data folder (``../shared/data``): beside the Stormfront dataset."""
 DAVIDSON_COLUMNS = frozenset({"count", "hate_speech", "offensive_language", "neither", "class", "tweet"})
 DAVIDSON_LABELS = {"0": 1, "2": 0}  # hate speech -> hate, neither -> noHate
 DEV_SHARE = 5  # one row in five is the dev part
@@ -30,6 +36,7 @@ _MENTION = re.compile(r"@\w+")
 _URL = re.compile(r"https?://\S+")
 _RETWEET = re.compile(r"^(?:[!\s\"]*RT\s+@user:?\s*)+")
 Part = Literal["train", "dev", "all"]
+Offensive = Literal["skip", "noHate", "hate"]
 
 
 def is_davidson(path: Path) -> bool:
@@ -56,16 +63,15 @@ def in_dev_part(row_id: str) -> bool:
 def load_davidson(path: Path, part: Part = "train", offensive: str | None = None) -> Dataset:
     """Davidson et al.'s ``labeled_data.csv``: ``part`` train (four fifths), dev (the fifth held out) or all.
 
-    ``offensive`` (``hate`` or ``noHate``) labels class 1; by default it is skipped and counted.
+    ``offensive`` (``hate`` or ``noHate``) labels class 1; by default (or ``skip``) it is skipped and counted.
     """
     if not is_davidson(path):
         columns = ", ".join(sorted(DAVIDSON_COLUMNS))
         raise DataError(f"{path} is not Davidson et al.'s labeled_data.csv (columns: {columns})")
     labels = dict(DAVIDSON_LABELS)
-    if offensive is not None:
-        if offensive not in LABELS:
-            raise DataError(f"offensive must be one of {', '.join(LABELS)}, got {offensive!r}")
-        labels["1"] = LABELS.index(offensive)
+    offensive_id = offensive_label(offensive)
+    if offensive_id is not None:
+        labels["1"] = offensive_id
     report = LoadReport(source=f"{path} ({part} part)")
     examples: list[Example] = []
     with path.open(newline="", encoding="utf-8") as handle:
@@ -81,6 +87,59 @@ def load_davidson(path: Path, part: Part = "train", offensive: str | None = None
             if not text:
                 report.empty += 1
                 continue
-            examples.append(Example(f"davidson-{row_id}", text, label, f"davidson:{row_id}"))
+            examples.append(Example(f"davidson-{row_id}", text, label, f"davidson:{row_id}", source="davidson",
+                                    platform="twitter", split="dev" if in_dev_part(row_id) else "train"))  # fmt: skip
+    report.loaded = len(examples)
+    return Dataset(examples, report)
+
+
+def offensive_label(offensive: str | None) -> int | None:
+    """The class id the corpora's ``offensive`` class gets (None: left out)."""
+    if offensive in (None, "skip"):
+        return None
+    if offensive not in LABELS:
+        raise DataError(f"offensive must be skip, {' or '.join(LABELS)}, got {offensive!r}")
+    return LABELS.index(offensive)
+
+
+def load_hatexplain(path: Path, splits: tuple[str, ...] = ("train",), offensive: str | None = None) -> Dataset:
+    """HateXplain (Mathew et al. 2021; ``hatexplain.csv`` in upstream's columns), rows of the official ``splits``
+    (``train`` trains, ``val`` chooses, ``test`` reports). ``hatespeech`` is hate and ``normal`` noHate;
+    ``offensive`` is left out (counted) unless ``offensive`` names its label. Each example keeps its platform
+    and split; its group is the post (HateXplain has no author ids)."""
+    if not path.is_file():
+        raise DataError(f"HateXplain: no file {path}")
+    unknown = sorted(set(splits) - set(HATEXPLAIN_SPLITS))
+    if unknown:
+        raise DataError(f"HateXplain splits are {', '.join(HATEXPLAIN_SPLITS)}, got {', '.join(unknown)}")
+    labels = dict(HATEXPLAIN_LABELS)
+    offensive_id = offensive_label(offensive)
+    if offensive_id is not None:
+        labels["offensive"] = offensive_id
+    report = LoadReport(source=f"{path} ({'+'.join(splits)})")
+    examples: list[Example] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not set(reader.fieldnames or ()) >= HATEXPLAIN_COLUMNS:
+            raise DataError(f"{path} is not HateXplain's CSV (columns: {', '.join(sorted(HATEXPLAIN_COLUMNS))})")
+        for row in reader:
+            split = (row["split"] or "").strip()
+            if split not in splits:
+                continue
+            raw = (row["label"] or "").strip()
+            label = labels.get(raw)
+            if label is None:
+                report.skipped_labels[raw or "(empty)"] += 1
+                continue
+            text = " ".join((row["text"] or "").split())
+            if not text:
+                report.empty += 1
+                continue
+            post = (row["post_id"] or "").strip()
+            platform = (row["platform"] or "").strip() or "other"
+            examples.append(
+                Example(f"hatexplain-{post}", text, label, f"hatexplain:{post}", source="hatexplain",
+                        platform=platform, split=split)
+            )  # fmt: skip
     report.loaded = len(examples)
     return Dataset(examples, report)

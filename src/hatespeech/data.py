@@ -77,7 +77,8 @@ class Example:
     ``group`` names the author (``user:ID``) or post (``post:ID``): texts of one group are never split across
     validation folds. ``natural`` marks ordinary traffic from outside the balanced sample (``all_files``);
     ``contrast`` a sentence the project generated (the contrast set's frames, group-swapped variants): trained on
-    in every epoch, and left out of the figures about the forum's own text.
+    in every epoch, and left out of the figures about the forum's own text. ``source`` and ``platform`` say where
+    the text comes from (the data mix draws each epoch by them); ``split`` a public corpus's own split.
     """
 
     id: str
@@ -86,6 +87,9 @@ class Example:
     group: str = ""
     natural: bool = False
     contrast: bool = False
+    source: str = ""  # the data mix's source (hatespeech.config.SOURCES); "" until the mix names it
+    platform: str = ""  # where a public corpus's post was written (twitter, gab): balanced apart in the mix
+    split: str = ""  # a public corpus's own split: "val" texts only validate (they choose, never train)
 
 
 @dataclass

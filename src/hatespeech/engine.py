@@ -21,6 +21,7 @@ from tokenizers import Encoding, Tokenizer
 from hatespeech.calibration import apply_shift, prior_shift
 from hatespeech.errors import ModelError
 from hatespeech.model_dir import CONFIG_FILE, ModelDir
+from hatespeech.normalization import CONFIG_KEY, Normalization, attach, checked
 from hatespeech.parts import Splitter, worst
 
 HATE = "hate"
@@ -142,6 +143,7 @@ class ModelInfo:
     metrics: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
     quick: bool = False  # the quick first model (TrainConfig.quick), served while the full recipe trains
+    normalization: Normalization = "none"  # the text normalisation it was trained with (hatespeech.normalization)
 
 
 class Engine(Protocol):
@@ -179,6 +181,10 @@ def read_model_info(directory: Path) -> ModelInfo:
     train_prior = config.get("training_hate_prior", 0.5)
     if prior is not None and not (0 < prior < 1 and 0 < train_prior < 1):
         raise ModelError(f"{config_path}: hate_prior {prior} and training_hate_prior {train_prior} must be in (0, 1)")
+    try:
+        normalization = checked(config.get(CONFIG_KEY))
+    except ValueError as exc:
+        raise ModelError(f"{config_path}: {exc}") from exc
     return ModelInfo(
         directory=directory,
         labels=labels,
@@ -192,6 +198,7 @@ def read_model_info(directory: Path) -> ModelInfo:
         metrics={k: v for k, v in files.metrics.items() if k in ("validation", "validation_kind", "test", "selected")},
         fingerprint=files.fingerprint,
         quick=files.quick,
+        normalization=normalization,
     )
 
 
@@ -212,6 +219,8 @@ class BaseEngine:
         self.tokenizer.enable_truncation(max_length=self.info.max_length)
         self.tokenizer.no_padding()
         self.splitter = Splitter(self.tokenizer, self.info.max_length)
+        for tokenizer in (self.tokenizer, self.splitter.whole):  # offsets stay the caller's text's
+            attach(tokenizer, self.info.normalization)
         if self.info.lexical_weight > 0:
             logger.warning(
                 "%s was trained with a lexical (TF-IDF) blend of weight %g, which this version no longer applies: "

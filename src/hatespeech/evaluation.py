@@ -108,11 +108,13 @@ def validation_report(examples: Sequence[Example], hate_scores: Scores, threshol
     """Validation metrics of a mix: ``validation`` on the balanced-sample texts (comparable with published
     figures), and with natural texts present ``validation_all`` on every text, ``natural`` false alarms and
     ``ranking`` of the sample's hate against the natural noHate texts;
-    with contrast-set texts present, ``contrast``: their accuracy (out of fold: on frames not trained on)."""
+    with contrast-set texts present, ``contrast``: their accuracy (out of fold: on frames not trained on); with
+    public corpora present, ``sources``: ROC-AUC per corpus and platform (:func:`source_rankings`)."""
     scores = np.asarray(hate_scores, dtype=float)
     labels = np.array([e.label for e in examples], dtype=int)
     contrast = np.array([e.contrast for e in examples], dtype=bool)
-    sample = np.array([not e.natural for e in examples], dtype=bool) & ~contrast
+    own = np.array([e.source in ("", "stormfront", "feedback", "extra") for e in examples], dtype=bool)
+    sample = np.array([not e.natural for e in examples], dtype=bool) & ~contrast & own
     natural = natural_false_alarms(examples, scores, threshold)
     mixed = (natural is not None or contrast.any()) and sample.any()
     shown = sample if mixed else np.ones(len(labels), dtype=bool)
@@ -128,7 +130,57 @@ def validation_report(examples: Sequence[Example], hate_scores: Scores, threshol
     if contrast.any():
         correct = (scores[contrast] >= threshold).astype(int) == labels[contrast]
         report["contrast"] = {"n": int(contrast.sum()), "accuracy": float(correct.mean())}
+    if (~own & ~contrast).any():
+        report["sources"] = source_rankings(examples, scores)
     return report
+
+
+def reported_figures(examples: Sequence[Example], hate_scores: Scores, threshold: float) -> dict[str, float]:
+    """A reporting set's figures (``metrics.json``'s ``reports``): ROC-AUC overall and per platform where both
+    classes are present; for the behaviour suite (platform = category) the accuracy of its hate and noHate halves
+    (the mean of their categories' accuracies)."""
+    scores = np.asarray(hate_scores, dtype=float)
+    labels = np.array([e.label for e in examples], dtype=int)
+    platforms = np.array([e.platform for e in examples])
+    if examples and examples[0].source == "behaviour":
+        correct = (scores >= threshold).astype(int) == labels
+        halves: dict[int, list[float]] = {0: [], 1: []}
+        for category in sorted(set(platforms)):
+            chosen = platforms == category
+            halves[int(labels[chosen][0])].append(float(correct[chosen].mean()))
+        return {"hate half": float(np.mean(halves[1])), "noHate half": float(np.mean(halves[0]))}
+    figures = {"ROC-AUC": float(roc_auc_score(labels, scores))}
+    for platform in sorted(set(platforms) - {""}):
+        chosen = platforms == platform
+        if len(set(labels[chosen])) == 2 and len(set(platforms)) > 1:
+            figures[f"{platform.capitalize()} ROC-AUC"] = float(roc_auc_score(labels[chosen], scores[chosen]))
+    return figures
+
+
+def behaviour_categories(examples: Sequence[Example], hate_scores: Scores, threshold: float) -> dict[str, float]:
+    """The behaviour suite's accuracy per category (its examples' platform)."""
+    correct: dict[str, list[bool]] = {}
+    for example, score in zip(examples, hate_scores, strict=True):
+        correct.setdefault(example.platform, []).append(int(score >= threshold) == example.label)
+    return {category: float(np.mean(values)) for category, values in sorted(correct.items())}
+
+
+def source_rankings(examples: Sequence[Example], hate_scores: Scores) -> dict[str, Any]:
+    """ROC-AUC and the hate/noHate counts of each public corpus's texts, overall and per platform (``hatexplain``,
+    ``hatexplain/twitter``, ...), where both classes are present."""
+    groups: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        if example.source in ("hatexplain", "davidson"):
+            groups.setdefault(example.source, []).append(index)
+            groups.setdefault(f"{example.source}/{example.platform}", []).append(index)
+    figures: dict[str, Any] = {}
+    for name, indices in sorted(groups.items()):
+        labels = [examples[i].label for i in indices]
+        if 0 < sum(labels) < len(labels):
+            scores = [float(hate_scores[i]) for i in indices]
+            figures[name] = {"hate": sum(labels), "noHate": len(labels) - sum(labels),
+                             "roc_auc": float(roc_auc_score(labels, scores))}  # fmt: skip
+    return figures
 
 
 def metrics_table(metrics: dict[str, Any], title: str = "Evaluation") -> Table:

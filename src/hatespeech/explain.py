@@ -42,14 +42,15 @@ class Plan:
 
 
 def words(encoding: Encoding) -> list[tuple[int, int]]:
-    """Token index ranges ``[first, last)`` of each word: runs of tokens with no character between them."""
+    """Token index ranges ``[first, last)`` of each word: runs of tokens with no character between them (or
+    overlapping: the tokens of an emoji's name all point at the emoji)."""
     runs: list[tuple[int, int]] = []
     previous_end = -1
     for index, (start, end) in enumerate(encoding.offsets):
         if encoding.special_tokens_mask[index] or start == end:
             previous_end = -1
             continue
-        if runs and start == previous_end and runs[-1][1] == index:
+        if runs and start <= previous_end and runs[-1][1] == index:
             runs[-1] = (runs[-1][0], index + 1)
         else:
             runs.append((index, index + 1))
@@ -65,16 +66,38 @@ def merge(runs: list[tuple[int, int]], limit: int = MAX_SPANS) -> list[tuple[int
     return [(runs[a][0], runs[b - 1][1]) for a, b in pairwise(cuts)]
 
 
-def plan(encoding: Encoding, mask_id: int, limit: int = MAX_SPANS) -> Plan:
-    """The text's rows: itself, then each span's tokens replaced by ``mask_id``."""
+def whole_words(encoding: Encoding, text: str, runs: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Each run with the characters of the text it covers, widened to whole space-separated words: a normalised
+    token points at part of what it replaced ("@bob" read as "@user"), the reader sees the word. Runs that
+    widen into the same word become one."""
+    spans: list[tuple[int, int, int, int]] = []
+    for first, last in runs:
+        start, end = encoding.offsets[first][0], encoding.offsets[last - 1][1]
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        if spans and start < spans[-1][3]:
+            spans[-1] = (spans[-1][0], last, spans[-1][2], max(end, spans[-1][3]))
+        else:
+            spans.append((first, last, start, end))
+    return spans
+
+
+def plan(encoding: Encoding, mask_id: int, text: str, limit: int = MAX_SPANS) -> Plan:
+    """The rows of ``text`` (as ``encoding``): itself, then each span's tokens replaced by ``mask_id``."""
     ids, type_ids = tuple(encoding.ids), tuple(encoding.type_ids)
     truncated = bool(encoding.overflowing)
     rows = [Tokens(ids, type_ids, truncated)]
     spans = []
-    for first, last in merge(words(encoding), limit):
+    found = whole_words(encoding, text, words(encoding))
+    chars = {(first, last): (start, end) for first, last, start, end in found}
+    starts = {first: start for first, _, start, _ in found}
+    ends = {last: end for _, last, _, end in found}
+    for first, last in merge([(first, last) for first, last, _, _ in found], limit):
         masked = ids[:first] + (mask_id,) * (last - first) + ids[last:]
         rows.append(Tokens(masked, type_ids, truncated))
-        spans.append((encoding.offsets[first][0], encoding.offsets[last - 1][1]))
+        spans.append(chars.get((first, last), (starts[first], ends[last])))
     return Plan(rows, spans)
 
 
@@ -90,7 +113,8 @@ def explain(engine: BaseEngine, texts: Sequence[str], limit: int = MAX_SPANS) ->
     explained = []
     for text, prediction in zip(texts, engine.predict(texts), strict=True):
         start, end = prediction.part or (0, len(text))
-        text_plan = plan(engine.encodings([text[start:end]])[0], engine.mask_id, limit)
+        piece = text[start:end]
+        text_plan = plan(engine.encodings([piece])[0], engine.mask_id, piece, limit)
         masked = engine.predict_encoded(collate(text_plan.rows[1:])) if text_plan.spans else []
         spans = contributions(text_plan, [prediction.score] + [m.score for m in masked])
         explained.append((prediction, [Span(s.start + start, s.end + start, s.contribution) for s in spans]))

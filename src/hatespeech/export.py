@@ -28,6 +28,7 @@ from hatespeech.data import LABELS, Dataset
 from hatespeech.engine import predict_in_batches
 from hatespeech.errors import ModelError
 from hatespeech.evaluation import compute_metrics
+from hatespeech.model_card import write_card
 from hatespeech.model_dir import EXPORT_FILE
 from hatespeech.modeling import TorchEngine
 from hatespeech.onnx_engine import ONNX_FP32, ONNX_INT8, OnnxEngine
@@ -180,7 +181,8 @@ def check_parity(
 
 
 def export_model_dir(directory: Path, check: Dataset | None, console: Console | None = None) -> dict[str, Any]:
-    """Export, check parity, write ``export.json``; raise :class:`ModelError` if fp32 disagrees with torch."""
+    """Export, check parity, write ``export.json`` and the model card; raise :class:`ModelError` if fp32
+    disagrees with torch."""
     console = console or Console(stderr=True)
     columns = (
         SpinnerColumn(),
@@ -221,4 +223,5 @@ def export_model_dir(directory: Path, check: Dataset | None, console: Console | 
             f"ONNX fp32 export disagrees with PyTorch on {1 - report['fp32']['label_agreement']:.2%} "
             f"of labels (limit {1 - MIN_AGREEMENT:.1%})"
         )
+    write_card(directory)
     return report

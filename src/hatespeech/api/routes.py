@@ -124,7 +124,8 @@ async def _explanations(
     one more round of rows, the part with each span masked, against the part's score."""
     offsets = [p.part[0] if p.part else 0 for p in predictions]
     pieces = [text[p.part[0] : p.part[1]] if p.part else text for text, p in zip(texts, predictions, strict=True)]
-    plans = [plan(encoding, live.engine.mask_id) for encoding in live.engine.encodings(pieces)]
+    encodings = live.engine.encodings(pieces)
+    plans = [plan(e, live.engine.mask_id, piece) for e, piece in zip(encodings, pieces, strict=True)]
     rows = [row for text_plan in plans for row in text_plan.rows[1:]]
     if service.live is live:  # no await between this check and enqueue: the batcher is still taking work
         queued = live.batcher.enqueue(rows)

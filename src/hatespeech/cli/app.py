@@ -97,9 +97,11 @@ def _options_of(model: type[BaseModel]) -> list[tuple[str, Any, Any]]:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             options += _options_of(annotation)
             continue
+        default = field.get_default(call_default_factory=True)
         if typing.get_origin(annotation) is list:  # typer takes a repeatable option of plain strings
             annotation = list[str]
-        default = field.get_default(call_default_factory=True)
+        elif typing.get_origin(annotation) is dict:  # NAME=VALUE,... (the model's validator parses it)
+            annotation, default = str, ",".join(f"{k}={v:g}" for k, v in default.items())
         help_text = (field.description or "").strip()
         options.append((name, default, Annotated[annotation, typer.Option(help=help_text)]))
     return options

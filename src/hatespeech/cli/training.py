@@ -25,6 +25,9 @@ from hatespeech.cli.app import (
 from hatespeech.config import TrainConfig, default_model_dir
 from hatespeech.data import Dataset
 
+PARITY_CORPUS_TEXTS = 300
+"""The export's parity check takes at most this many of the corpora's non-ASCII texts (emoji, entities)."""
+
 
 @app.command()
 @config_options(TrainConfig)
@@ -75,7 +78,14 @@ def train(
     if test_split and data_path.is_dir() and (data_path / test_split).is_dir():
         test_data = load_split(data_path, test_split)
         console.print(f"test (reported, never used for selection): {test_data.report.summary()}")
-    train_data = load_recipe(data_path, config.data, test_texts=test_data.texts if test_data else [])
+    from hatespeech.training.sources import available_corpora, report_sets
+
+    train_data = load_recipe(
+        data_path, config.data, test_texts=test_data.texts if test_data else [], warn=lambda m: console.print(m)
+    )
+    if data_path.is_dir():  # record the corpora that were found, not those asked for
+        found = config.data.model_copy(update={"corpora": available_corpora(data_path, config.data)})
+        config = config.model_copy(update={"data": found})
     console.print(f"train: {train_data.report.summary()}", highlight=False)
     # The data given must train a classifier by itself: the contrast set and the group swaps do not count.
     check_trainable(Dataset([e for e in train_data.examples if not e.contrast], LoadReport(source=str(data_path))))
@@ -86,7 +96,14 @@ def train(
 
         # The parity check reads the balanced sample (never the test split: it decides int8); natural text
         # would triple its time and is all of one class.
-        check = Dataset([e for e in train_data.examples if not (e.natural or e.contrast)], train_data.report)
+        # With the corpora: their texts with emoji or other non-ASCII (the normalisation's work) are checked too.
+        check = Dataset(
+            [e for e in train_data.examples if not (e.natural or e.contrast) and e.source == "stormfront"]
+            + [e for e in train_data.examples if e.source in ("hatexplain", "davidson") and not e.text.isascii()][
+                :PARITY_CORPUS_TEXTS
+            ],
+            train_data.report,
+        )
         if config.quick and len(check) > QUICK_PARITY_TEXTS:  # a sample: the full model checks them all
             check = Dataset(random.Random(config.seed).sample(check.examples, QUICK_PARITY_TEXTS), check.report)
 
@@ -95,7 +112,7 @@ def train(
 
     result = run_training(
         config, train_data, target, test_data=test_data, console=console, after_save=after_save,
-        progress=progress_file, share_cpu=share_cpu,
+        progress=progress_file, share_cpu=share_cpu, reports=report_sets(data_path) if data_path.is_dir() else None,
     )  # fmt: skip
     console.print(metrics_table(result.metrics["validation"], title=f"Validation, {result.metrics['validation_kind']}"))
     if "natural" in result.metrics:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -142,16 +142,19 @@ def load_training_data(
     extra_labels: Sequence[str] = LABELS,
     feedback: Sequence[str] = (),
     test_texts: Sequence[str] = (),
+    corpora: Sequence[Dataset] = (),
 ) -> Dataset:
     """The training mix: ``split`` of a dataset folder (or a CSV/JSONL file), its natural noHate sentences
     when ``natural`` and the folder has ``all_files``, the contrast set when ``contrast``, every ``extra``
     path (only its rows labelled one of ``extra_labels``), and when ``counterfactual`` group-swapped variants
     of the split's and the natural sentences that name a group (:func:`hatespeech.training.groups.counterfactuals`);
     duplicates and texts of the test split are dropped and counted. Reviewed texts (``feedback``: export files or
-    database URLs) go first, so their labels win, and one in the test split is an error."""
+    database URLs) go first, so their labels win, and one in the test split is an error. ``corpora`` (public
+    corpora, :func:`hatespeech.training.sources.load_corpora`) come last. Every example is named by its source."""
     from hatespeech.training.feedback import load_feedback, refuse_test_texts
+    from hatespeech.training.sources import named
 
-    reviewed = [load_feedback(source) for source in feedback]
+    reviewed = [named(load_feedback(source), "feedback") for source in feedback]
     for part in reviewed:
         refuse_test_texts(part, test_texts)
     if data_path.is_dir():
@@ -161,16 +164,23 @@ def load_training_data(
             parts.append(natural_data)
     else:
         parts = [load_table(data_path)]
+    parts = [named(part, "stormfront") for part in parts]
     if counterfactual:
-        parts.append(_counterfactual_set(merge(parts), test_texts))
+        parts.append(named(_counterfactual_set(merge(parts), test_texts), "swaps"))
     if contrast:
-        parts.append(load_contrast_set())
-    parts += [_only_labels(load_extra(path), extra_labels) for path in extra]
-    return deduplicate(merge(reviewed + parts), test_texts)
+        parts.append(named(load_contrast_set(), "frames"))
+    parts += [named(_only_labels(load_extra(path), extra_labels), "extra") for path in extra]
+    return deduplicate(merge(reviewed + parts + list(corpora)), test_texts)
 
 
-def load_recipe(data_path: Path, recipe: DataRecipe, test_texts: Sequence[str] = ()) -> Dataset:
-    """The training mix a :class:`DataRecipe` (saved in the model's training arguments) describes."""
+def load_recipe(
+    data_path: Path, recipe: DataRecipe, test_texts: Sequence[str] = (), warn: Callable[[str], None] = print
+) -> Dataset:
+    """The training mix a :class:`DataRecipe` (saved in the model's training arguments) describes; a public
+    corpus it names that is not beside the dataset is left out with a warning."""
+    from hatespeech.training.sources import load_corpora
+
+    corpora = load_corpora(data_path, recipe, warn) if data_path.is_dir() else []
     return load_training_data(
         data_path,
         recipe.split,
@@ -181,6 +191,7 @@ def load_recipe(data_path: Path, recipe: DataRecipe, test_texts: Sequence[str] =
         extra_labels=recipe.extra_labels,
         feedback=recipe.feedback,
         test_texts=test_texts,
+        corpora=corpora,
     )
 
 
@@ -202,7 +213,10 @@ def _counterfactual_set(data: Dataset, test_texts: Sequence[str]) -> Dataset:
     from hatespeech.training.groups import counterfactuals
 
     test_keys = {_key(t) for t in test_texts}
-    variants = counterfactuals([e for e in data.examples if _key(e.text) not in test_keys])
+    variants = [
+        replace(variant, source="swaps", platform="")
+        for variant in counterfactuals([e for e in data.examples if _key(e.text) not in test_keys])
+    ]
     return Dataset(variants, LoadReport(source="group-swapped variants", loaded=len(variants)))
 
 
@@ -279,7 +293,8 @@ class Run:
 def plan_runs(examples: Sequence[Example], config: TrainConfig) -> tuple[list[Example], list[Run]]:
     """Stage-1 data and the stage-2 runs.
 
-    Hold-out (``folds`` = 0): every run trains on the same split and is validated on the same held-out texts.
+    Hold-out (``folds`` = 0): every run trains on the same split and is validated on the same held-out texts
+    (:func:`hatespeech.training.sources.holdout_split`: grouped, and a corpus's own ``val`` split validates).
     Cross-fit (``folds`` = K): run k trains on all folds but k and is validated on fold k, so every text is
     trained on by K-1 runs and validates exactly one; the validation scores are out-of-fold. Folds are
     stratified and grouped by author (``Example.group``): neighbouring sentences of one user never sit on
@@ -287,6 +302,9 @@ def plan_runs(examples: Sequence[Example], config: TrainConfig) -> tuple[list[Ex
     """
     if config.folds >= 2:
         from sklearn.model_selection import StratifiedGroupKFold
+
+        # Cross-fit folds every text; a corpus's own val split (for choosing in hold-out mode) is left out.
+        examples = [e for e in examples if e.split != "val"]
 
         labels = [e.label for e in examples]
         smallest = min(labels.count(0), labels.count(1))
@@ -307,7 +325,9 @@ def plan_runs(examples: Sequence[Example], config: TrainConfig) -> tuple[list[Ex
             for k, (train_idx, val_idx) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups))
         ]
         return list(examples), runs
-    train_examples, validation = train_validation_split(examples, config.validation_fraction, config.seed)
+    from hatespeech.training.sources import holdout_split
+
+    train_examples, validation = holdout_split(examples, config.validation_fraction, config.seed)
     runs = [
         Run(f"run {r + 1}/{config.soup_runs}", train_examples, validation, config.seed * 1000 + r + 1)
         for r in range(config.soup_runs)

@@ -12,6 +12,7 @@ import numpy as np
 from hatespeech.config import TrainConfig
 from hatespeech.data import LABELS, Dataset, Example, fingerprint
 from hatespeech.model_dir import DATA_FILE, METRICS_FILE, VALIDATION_SCORES_FILE
+from hatespeech.normalization import CONFIG_KEY
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -29,6 +30,8 @@ def save_validation_scores(directory: Path, kind: str, examples: Sequence[Exampl
         "labels": [int(e.label) for e in examples],
         "scores": [round(float(p), 6) for p in scores],
         "texts": [text_kind(e) for e in examples],
+        "sources": [e.source for e in examples],
+        "platforms": [e.platform for e in examples],
     }
     (directory / VALIDATION_SCORES_FILE).write_text(json.dumps(record) + "\n")
 
@@ -36,6 +39,15 @@ def save_validation_scores(directory: Path, kind: str, examples: Sequence[Exampl
 def text_kind(example: Example) -> str:
     """``contrast`` (generated), ``natural`` (ordinary traffic) or ``sample`` (the labelled sample, extra rows)."""
     return "contrast" if example.contrast else "natural" if example.natural else "sample"
+
+
+def per_source(examples: Sequence[Example]) -> dict[str, dict[str, int]]:
+    """Texts per source and label (``data.json``): what the mix held before each epoch's draw."""
+    counts: dict[str, dict[str, int]] = {}
+    for example in examples:
+        by_label = counts.setdefault(example.source or "unnamed", dict.fromkeys(LABELS, 0))
+        by_label[LABELS[example.label]] += 1
+    return counts
 
 
 def save_model_dir(
@@ -56,6 +68,7 @@ def save_model_dir(
     model.config.decision_threshold = config.threshold
     model.config.max_seq_length = max_length
     model.config.base_model = config.base_model
+    setattr(model.config, CONFIG_KEY, config.normalization)
     tokenizer.model_max_length = max_length
     model.cpu().save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
@@ -66,6 +79,7 @@ def save_model_dir(
         "examples": len(train_data),
         "per_label": {label: train_data.labels.count(i) for i, label in enumerate(LABELS)},
         "natural": sum(e.natural for e in train_data.examples),
+        "per_source": per_source(train_data.examples),
         "score_prior": score_prior,
         "load_report": train_data.report.summary(),
     }

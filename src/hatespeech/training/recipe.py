@@ -12,8 +12,8 @@ import copy
 import math
 import random
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hatespeech import artifact
 from hatespeech.config import TrainConfig
 from hatespeech.data import Dataset, Example
-from hatespeech.evaluation import balanced_accuracy, compute_metrics, validation_report
+from hatespeech.evaluation import (
+    balanced_accuracy,
+    behaviour_categories,
+    compute_metrics,
+    reported_figures,
+    validation_report,
+)
 from hatespeech.modeling import head_parameter_names, load_base, parameter_groups
+from hatespeech.normalization import normalizer
 from hatespeech.progress import HEAD_BATCH, SCORED_TEXT, ProgressFile
 from hatespeech.training import averaging
 from hatespeech.training.batches import bucketed_batches, choose_max_length, score_examples, tensor_batches
@@ -33,6 +40,7 @@ from hatespeech.training.cpu_share import CpuShare
 from hatespeech.training.data_mix import BalancedEpochs, Run, plan_runs, score_prior
 from hatespeech.training.distillation import teacher_scores
 from hatespeech.training.outputs import save_model_dir, save_validation_scores
+from hatespeech.training.sources import SourceEpochs
 from hatespeech.training.step import Stage
 
 if TYPE_CHECKING:
@@ -180,10 +188,13 @@ class _Loop:
         self.history.append(record)
         return record
 
-    def epochs(self, examples: Sequence[Example], seed: int) -> BalancedEpochs:
-        """The run's epochs: class-balanced draws (``balanced_epochs``, ``epoch_ratio``), seeded per run."""
-        config = self.config
-        return BalancedEpochs(examples, random.Random(seed + 7), config.epoch_ratio, config.balanced_epochs)
+    def epochs(self, examples: Sequence[Example], seed: int) -> BalancedEpochs | SourceEpochs:
+        """The run's epochs, seeded per run: ``epoch_texts`` drawn by the sources' shares, or (no shares: model
+        dirs before 0.7) class-balanced draws (``balanced_epochs``, ``epoch_ratio``)."""
+        config, rng = self.config, random.Random(seed + 7)
+        if config.data.shares and config.epoch_texts:
+            return SourceEpochs(examples, rng, config.data.shares, config.epoch_texts)
+        return BalancedEpochs(examples, rng, config.epoch_ratio, config.balanced_epochs)
 
     def fit_head(self, examples: Sequence[Example], validation: Sequence[Example]) -> None:
         """Stage 1: the head alone, on the frozen encoder (shared by every stage-2 run: a soup needs one start)."""
@@ -259,18 +270,24 @@ def train(
     after_save: Any = None,
     progress: Path | None = None,
     share_cpu: bool = False,
+    reports: Mapping[str, Dataset] | None = None,
 ) -> TrainResult:
     """Train per ``config`` on ``train_data`` and publish the model directory at ``out``.
 
     ``test_data`` is evaluated at the end for the record (never for selection). ``after_save``, if given, is
     called with the staging directory before publication (used to add the ONNX export). ``progress``, if given,
     is a file kept up to date with the work done and an estimate of the time left (``hatespeech.progress``);
-    ``share_cpu`` trains on the cores other processes leave free (``training.cpu_share``).
+    ``share_cpu`` trains on the cores other processes leave free (``training.cpu_share``). ``reports``: more
+    sets scored at the end for the record (another platform's test split, the behaviour suite), never chosen on.
     """
     tracker = ProgressFile(progress)
     tracker.at("loading the base model")
     console = console or Console(stderr=True)
     started = time.perf_counter()
+    given = train_data  # recorded (fingerprint, counts) as given: calibrate rebuilds it from the recipe
+    train_data = normalized(train_data, config)
+    test_data = normalized(test_data, config) if test_data is not None else None
+    reported = {name: normalized(data, config) for name, data in (reports or {}).items()}
     seed_everything(config.seed)
     device = select_device(config.device)
     head_examples, runs = plan_runs(train_data.examples, config)
@@ -283,7 +300,8 @@ def train(
         loop.targets = teacher_scores(Path(config.teacher), head_examples, device)
     # Validation texts: one hold-out split, or every training text (scored out-of-fold).
     validation = head_examples if cross_fit else runs[0].validation
-    tracker.plan(loop.planned_work(head_examples, runs, validation, len(test_data) if test_data else 0))
+    tested = (len(test_data) if test_data else 0) + sum(len(data) for data in reported.values())
+    tracker.plan(loop.planned_work(head_examples, runs, validation, tested))
     oof_scores: list[np.ndarray] = []
     with loop.progress:
         if config.head_epochs:
@@ -314,6 +332,11 @@ def train(
     if test_data is not None and len(test_data):
         metrics["test"] = compute_metrics(test_data.labels, loop.score(test_data.examples), config.threshold)
         metrics["test_source"] = test_data.report.source
+    for name, data in reported.items():
+        scored = loop.score(data.examples)
+        metrics.setdefault("reports", {})[name] = reported_figures(data.examples, scored, config.threshold)
+        if name == "behaviour":
+            metrics["behaviour_categories"] = behaviour_categories(data.examples, scored, config.threshold)
     seconds = time.perf_counter() - started
     metrics["train_seconds"] = round(seconds, 1)
     metrics["history"] = loop.history
@@ -321,7 +344,7 @@ def train(
     def build(staged: Path) -> None:
         tracker.at("saving and exporting")
         prior = score_prior(train_data.examples, config.balanced_epochs)
-        save_model_dir(staged, model, tokenizer, config, loop.max_length, train_data, metrics, prior)
+        save_model_dir(staged, model, tokenizer, config, loop.max_length, given, metrics, prior)
         save_validation_scores(staged, metrics["validation_kind"], validation, scores)
         if after_save is not None:
             after_save(staged)
@@ -329,6 +352,14 @@ def train(
     final = artifact.build_and_publish(out, build)
     tracker.at("published")
     return TrainResult(final, metrics, seconds, loop.history)
+
+
+def normalized(data: Dataset, config: TrainConfig) -> Dataset:
+    """``data`` with its texts as the model sees them (``config.normalization``; the engines do the same)."""
+    if config.normalization == "none":
+        return data
+    texts = normalizer(config.normalization)([e.text for e in data.examples])
+    return Dataset([replace(e, text=t) for e, t in zip(data.examples, texts, strict=True)], data.report)
 
 
 def _select(
