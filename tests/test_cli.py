@@ -189,7 +189,10 @@ def test_train_cli_trains_and_publishes(
     assert result.exit_code == 0, result.output
     assert (out / "model.onnx").is_file() and (out / "manifest.json").is_file()
     saved = TrainConfig.load(out)  # the data recipe is saved with the model: calibrate rebuilds the same mix
-    assert saved.batch_size == 8 and saved.data == DataRecipe()
+    # No public corpus lies beside this copy of the dataset: each is named, and the recipe records none
+    assert "hatexplain: no " in result.output and "trained without it" in result.output
+    assert saved.batch_size == 8 and saved.data == DataRecipe(corpora=[])
+    assert (out / "README.md").read_text().startswith("---\nlicense: other\n")  # the model card
     # --quick: one fine-tuning epoch on one hold-out split, whatever else was asked; the model says it is quick
     assert (saved.quick, saved.epochs, saved.folds, saved.soup_runs) == (True, 1, 0, 1)
     assert read_model_info(out).quick

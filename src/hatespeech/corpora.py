@@ -48,6 +48,15 @@ def is_davidson(path: Path) -> bool:
     return set(header) >= DAVIDSON_COLUMNS
 
 
+def is_hatexplain(path: Path) -> bool:
+    """Whether ``path`` is a CSV file with HateXplain's columns (``hatexplain.csv``)."""
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        header = next(csv.reader(handle), [])
+    return set(header) >= HATEXPLAIN_COLUMNS
+
+
 def clean_tweet(text: str) -> str:
     """HTML entities decoded, user mentions and links replaced by placeholders, a leading retweet marker
     dropped, whitespace collapsed: what is left is the text a reader sees."""

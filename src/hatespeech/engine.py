@@ -144,6 +144,7 @@ class ModelInfo:
     fingerprint: str = ""
     quick: bool = False  # the quick first model (TrainConfig.quick), served while the full recipe trains
     normalization: Normalization = "none"  # the text normalisation it was trained with (hatespeech.normalization)
+    data_mix: dict[str, Any] = field(default_factory=dict)  # corpora, shares, offensive: what it learnt from
 
 
 class Engine(Protocol):
@@ -199,6 +200,7 @@ def read_model_info(directory: Path) -> ModelInfo:
         fingerprint=files.fingerprint,
         quick=files.quick,
         normalization=normalization,
+        data_mix=files.data_mix,
     )
 
 

@@ -15,9 +15,8 @@ from typing import Any
 import yaml
 
 from hatespeech.config import TRAINING_ARGS_FILE
-from hatespeech.model_dir import DATA_FILE, ModelDir
+from hatespeech.model_dir import CARD_FILE, DATA_FILE, ModelDir
 
-CARD_FILE = "README.md"
 WEAK_ROC_AUC = 0.85
 """A source or platform whose ROC-AUC is below this is listed as a weakness."""
 WEAK_CATEGORY = 0.7

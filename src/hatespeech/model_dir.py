@@ -21,6 +21,7 @@ METRICS_FILE = "metrics.json"
 EXPORT_FILE = "export.json"  # the ONNX export's parity report (fp32 and int8 accuracy)
 VALIDATION_SCORES_FILE = "validation_scores.json"  # out-of-fold P(hate) saved at training time
 CALIBRATION_FILE = "calibration.json"
+CARD_FILE = "README.md"  # the model card (hatespeech.model_card), Hugging Face's format
 
 
 def read_json(directory: Path, name: str) -> dict[str, Any]:
@@ -72,6 +73,14 @@ class ModelDir:
     def quick(self) -> bool:
         """Whether it is the quick first model (``TrainConfig.quick`` in its training arguments)."""
         return bool(self.read(TRAINING_ARGS_FILE).get("quick", False))
+
+    @property
+    def data_mix(self) -> dict[str, Any]:
+        """The sources it learnt from (``data`` of its training arguments): corpora, their shares per epoch and what
+        the corpora's offensive class became; before 0.7, the forum alone."""
+        data = self.read(TRAINING_ARGS_FILE).get("data") or {}
+        return {"corpora": data.get("corpora", []), "shares": data.get("shares", {}),
+                "offensive": data.get("offensive", "skip")}  # fmt: skip
 
     @property
     def base_model(self) -> str:

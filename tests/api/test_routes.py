@@ -97,6 +97,12 @@ def test_model_describes_what_is_served(client: httpx.Client) -> None:
     assert {"validation", "test"} <= body["metrics"].keys()
     assert body["engine"].startswith("onnx")
     assert body["recipe"] == "full"  # the tiny model is not the quick first model
+    assert body["normalization"] == "social-v1"
+    assert body["data_mix"]["offensive"] == "skip" and "stormfront" in body["data_mix"]["shares"]
+    assert body["card"] == "/model/card"
+    card = client.get(body["card"])
+    assert card.status_code == 200 and card.headers["content-type"].startswith("text/markdown")
+    assert card.text.startswith("---\nlicense: other\n") and "## Where it is weak" in card.text
 
 
 def all_metrics(server: RunningServer, client: httpx.Client) -> str:

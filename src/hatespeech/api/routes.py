@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -35,6 +35,7 @@ from hatespeech.api.service import Live, ModelService, ServiceDep
 from hatespeech.batching import Reservation
 from hatespeech.engine import Prediction, Split, collate, is_valid_unicode, regroup
 from hatespeech.explain import contributions, plan
+from hatespeech.model_dir import CARD_FILE
 from hatespeech.settings import Settings
 
 router = APIRouter()
@@ -257,6 +258,9 @@ async def model(service: ServiceDep) -> ModelOut:
         engine_reason=live.engine_reason,
         recipe="quick" if info.quick else "full",
         metrics=info.metrics,
+        normalization=info.normalization,
+        data_mix=info.data_mix,
+        card="/model/card" if (info.directory / CARD_FILE).is_file() else None,
         limits=LimitsOut(
             max_texts=service.settings.max_texts,
             max_text_chars=service.settings.max_text_chars,
@@ -264,6 +268,24 @@ async def model(service: ServiceDep) -> ModelOut:
             max_body_bytes=service.settings.max_body_bytes,
         ),
     )
+
+
+@router.get(
+    "/model/card",
+    response_class=PlainTextResponse,
+    summary="The served model's card",
+    responses={**responses("unauthorized", "rate_limited", "not_ready", "not_found"),
+               200: {"content": {"text/markdown": {}}, "description": "The card: markdown with a YAML header."}},
+)  # fmt: skip
+async def model_card(service: ServiceDep) -> PlainTextResponse:
+    """The model card (``README.md`` of the model dir): sources and licences, recipe, figures per source, intended
+    use and known weaknesses, written at export."""
+    path = service.require_live().engine.info.directory / CARD_FILE
+    try:
+        text = await run_in_threadpool(path.read_text, encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ApiError("not_found", "this model dir has no model card (trained before 0.7): retrain it") from exc
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 
 @router.get("/", include_in_schema=False)

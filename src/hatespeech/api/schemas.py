@@ -255,4 +255,15 @@ class ModelOut(BaseModel):
         "trains; full: the full recipe (docs/training.md)."
     )
     metrics: dict[str, Any] = Field(description="Validation and test metrics recorded at training time.")
+    normalization: str = Field(
+        description="The text normalisation the model was trained with and the server applies: social-v1 (emoji as "
+        "words, @user, http, HTML entities) or none (model dirs before 0.7)."
+    )
+    data_mix: dict[str, Any] = Field(
+        description="What it learnt from: the public corpora beside the forum, each source's share of an epoch, and "
+        "what the corpora's offensive class became."
+    )
+    card: str | None = Field(
+        description="Where the model card is (GET it: markdown with a YAML header); null for a model dir without one."
+    )
     limits: LimitsOut = Field(description="This server's request limits.")

@@ -138,7 +138,9 @@ def evaluate(
         str,
         typer.Option(
             help="Split of a dataset folder; 'natural' = the ordinary sentences of all_files outside both sampled "
-            "splits (all noHate: measures false alarms; only fair for a model that did not train on them)."
+            "splits (all noHate: measures false alarms; only fair for a model that did not train on them). With "
+            "--data hatexplain.csv: train, val or test (default test); with Davidson's labeled_data.csv: its held-out "
+            "fifth."
         ),
     ] = "sampled_test",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
@@ -155,6 +157,7 @@ def evaluate(
     """Accuracy, macro-F1, ROC-AUC, per-class scores and the confusion matrix on a labelled split."""
     import numpy as np
 
+    from hatespeech.corpora import is_davidson, is_hatexplain, load_davidson, load_hatexplain
     from hatespeech.data import load_dataset, resolve_data_dir
     from hatespeech.evaluation import compute_metrics, metrics_table, natural_false_alarms
 
@@ -167,8 +170,15 @@ def evaluate(
         if natural is None:
             raise fail(f"{data_path} has no all_files/ folder: --split natural needs the upstream layout")
         dataset = natural
+    elif is_hatexplain(data_path):
+        dataset = load_hatexplain(data_path, ("test" if split == "sampled_test" else split,))
+    elif is_davidson(data_path):
+        dataset = load_davidson(data_path, "dev")
     else:
         dataset = load_dataset(data_path, split)
+    info = runner.info
+    mix = ", ".join(f"{name} {share:g}" for name, share in info.data_mix["shares"].items()) or "the forum alone"
+    console.print(f"model: trained on {mix}; text normalisation {info.normalization}", highlight=False)
     if not len(dataset):
         raise fail(f"no labelled examples in {dataset.report.source}")
     console.print(f"evaluate: {dataset.report.summary()}", highlight=False)
@@ -178,7 +188,7 @@ def evaluate(
     if natural_fp is not None:
         metrics["natural"] = natural_fp
     if as_json:
-        typer.echo(json.dumps(metrics))
+        typer.echo(json.dumps(metrics | {"model": {"data_mix": info.data_mix, "normalization": info.normalization}}))
     else:
         Console().print(metrics_table(metrics, title=f"Evaluation on {dataset.report.source}"))
         if natural_fp is not None:
@@ -222,8 +232,9 @@ def calibrate(
 
     from hatespeech import artifact, calibration
     from hatespeech.data import resolve_data_dir
-    from hatespeech.model_dir import ModelDir
+    from hatespeech.model_dir import VALIDATION_SCORES_FILE, ModelDir
     from hatespeech.training.data_mix import train_validation_split
+    from hatespeech.training.sources import holdout_split
 
     if objective not in ("f1", "precision", "recall"):
         raise fail(f"unknown objective {objective!r}: use f1, precision or recall", 2)
@@ -239,7 +250,10 @@ def calibrate(
         runner = build_engine(directory, engine)  # verified above
         runner.info = dataclasses.replace(runner.info, prior_shift=0.0)  # score as trained; the prior comes below
         dataset = _rebuild_training_data(resolve_data_dir(data), train_config, runner.info.fingerprint)
-        _, validation = train_validation_split(dataset.examples, train_config.validation_fraction, train_config.seed)
+        # 0.7 on (its saved scores name their sources): the grouped hold-out; before, a stratified one.
+        grouped = "sources" in ModelDir(directory).read(VALIDATION_SCORES_FILE)
+        split = holdout_split if grouped else train_validation_split
+        _, validation = split(dataset.examples, train_config.validation_fraction, train_config.seed)
         labels = [e.label for e in validation]
         console.print(f"validation split: {len(validation)} texts carved from {dataset.report.source}", highlight=False)
         raw = np.array([p.score for p in predict_with_progress(runner, [e.text for e in validation])])

@@ -68,11 +68,14 @@ def load_natural(data_dir: Path) -> Dataset | None:
 
 def load_extra(path: Path) -> Dataset:
     """A user's extra rows: a CSV/JSONL file, a folder of them, or a dataset folder (its ``all_files``); a public
-    corpus in its upstream format (Davidson et al.'s ``labeled_data.csv``: its train part) is recognised."""
-    from hatespeech.corpora import is_davidson, load_davidson
+    corpus in its upstream format (Davidson et al.'s ``labeled_data.csv``: its train part; HateXplain's CSV: its
+    train split) is recognised."""
+    from hatespeech.corpora import is_davidson, is_hatexplain, load_davidson, load_hatexplain
 
     if is_davidson(path):
         return load_davidson(path, "train")
+    if is_hatexplain(path):
+        return load_hatexplain(path, ("train",))
     if path.is_file():
         return load_table(path)
     if not path.is_dir():

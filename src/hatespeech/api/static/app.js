@@ -239,6 +239,15 @@ async function classify(event) {
   }
 }
 
+async function openCard(event) {
+  // The card may need the API key: fetch it with the key and show the text in a new tab.
+  event.preventDefault();
+  const response = await fetch(event.currentTarget.href, { headers: headers() });
+  const text = response.ok ? await response.text() : `The model card could not be read (HTTP ${response.status}).`;
+  const url = URL.createObjectURL(new Blob([text], { type: "text/plain; charset=utf-8" }));
+  window.open(url, "_blank", "noopener");
+}
+
 async function loadModelInfo() {
   try {
     const info = await call("GET", "/model");
@@ -246,7 +255,15 @@ async function loadModelInfo() {
     if (info.limits && info.limits.max_texts) state.maxTexts = info.limits.max_texts;
     const quick = info.recipe === "quick" ? " The quick first model answers while the full one trains." : "";
     $("model-info").textContent =
-      `Model ${info.name} (base ${info.base_model}, ${info.engine}), threshold ${info.threshold}.${quick}`;
+      `Model ${info.name} (base ${info.base_model}, ${info.engine}), threshold ${info.threshold}.${quick} `;
+    if (info.card) {
+      const link = document.createElement("a");
+      link.id = "model-card";
+      link.href = info.card;
+      link.textContent = "Model card: what it learnt from, its figures, where it is weak.";
+      link.addEventListener("click", openCard);
+      $("model-info").append(link);
+    }
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     if (err.status === 401) {
