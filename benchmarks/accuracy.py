@@ -48,11 +48,12 @@ from hatespeech.corpora import SHARED_DAVIDSON, SHARED_HATEXPLAIN, load_davidson
 from hatespeech.data import Dataset, load_split, resolve_data_dir
 from hatespeech.engine import predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking, tfidf_baseline
+from hatespeech.model_card import weaknesses
 from hatespeech.model_dir import DATA_FILE, VALIDATION_SCORES_FILE, ModelDir
 from hatespeech.modeling import TorchEngine
 from hatespeech.training import train
 from hatespeech.training.data_mix import load_natural, load_recipe, load_training_data
-from hatespeech.training.sources import available_corpora
+from hatespeech.training.sources import available_corpora, report_sets
 
 console = Console(width=160)
 PLATFORMS = ("twitter", "gab")
@@ -173,6 +174,7 @@ def model_figures(model_dir: Path, context: Context) -> dict[str, Any]:
         "train_texts": files.read(DATA_FILE)["examples"],
         "seconds": metrics["train_seconds"],
         "validation_kind": metrics["validation_kind"],
+        "weaknesses": weaknesses(metrics | {"behaviour_categories": figures["behaviour"]}),
         "normalization": files.config.get("text_normalization", "none"),
     }
 
@@ -189,7 +191,7 @@ def run_model(name: str, config: TrainConfig, data: Dataset, context: Context, k
     seed = config.seed
     with tempfile.TemporaryDirectory() as tmp:
         out = keep / f"{name}-seed{seed}" if keep else Path(tmp) / "model"
-        result = train(config, data, out, test_data=context.test)
+        result = train(config, data, out, test_data=context.test, reports=report_sets(context.data_dir))
         figures = model_figures(result.model_dir, context)
     return {"setup": name, "seed": seed, **figures}
 
