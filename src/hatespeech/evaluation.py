@@ -152,7 +152,7 @@ def reported_figures(examples: Sequence[Example], hate_scores: Scores, threshold
     figures = {"ROC-AUC": float(roc_auc_score(labels, scores))}
     for platform in sorted(set(platforms) - {""}):
         chosen = platforms == platform
-        if len(set(labels[chosen])) == 2 and len(set(platforms)) > 1:
+        if min(labels[chosen].sum(), (1 - labels[chosen]).sum()) >= MIN_CLASS_TEXTS and len(set(platforms)) > 1:
             figures[f"{platform.capitalize()} ROC-AUC"] = float(roc_auc_score(labels[chosen], scores[chosen]))
     return figures
 
@@ -165,9 +165,14 @@ def behaviour_categories(examples: Sequence[Example], hate_scores: Scores, thres
     return {category: float(np.mean(values)) for category, values in sorted(correct.items())}
 
 
+MIN_CLASS_TEXTS = 10
+"""A source or platform gets a ROC-AUC only with at least this many texts of each class (HateXplain's 28 posts
+of neither platform, say, do not)."""
+
+
 def source_rankings(examples: Sequence[Example], hate_scores: Scores) -> dict[str, Any]:
     """ROC-AUC and the hate/noHate counts of each public corpus's texts, overall and per platform (``hatexplain``,
-    ``hatexplain/twitter``, ...), where both classes are present."""
+    ``hatexplain/twitter``, ...), where each class has at least ``MIN_CLASS_TEXTS`` texts."""
     groups: dict[str, list[int]] = {}
     for index, example in enumerate(examples):
         if example.source in ("hatexplain", "davidson"):
@@ -176,7 +181,7 @@ def source_rankings(examples: Sequence[Example], hate_scores: Scores) -> dict[st
     figures: dict[str, Any] = {}
     for name, indices in sorted(groups.items()):
         labels = [examples[i].label for i in indices]
-        if 0 < sum(labels) < len(labels):
+        if min(sum(labels), len(labels) - sum(labels)) >= MIN_CLASS_TEXTS:
             scores = [float(hate_scores[i]) for i in indices]
             figures[name] = {"hate": sum(labels), "noHate": len(labels) - sum(labels),
                              "roc_auc": float(roc_auc_score(labels, scores))}  # fmt: skip
