@@ -178,6 +178,9 @@ def source_rankings(examples: Sequence[Example], hate_scores: Scores) -> dict[st
         if example.source in ("hatexplain", "davidson"):
             groups.setdefault(example.source, []).append(index)
             groups.setdefault(f"{example.source}/{example.platform}", []).append(index)
+    for name in [n for n in groups if "/" in n]:  # a source of one platform: no second, identical row
+        if len(groups[name]) == len(groups[name.split("/")[0]]):
+            del groups[name]
     figures: dict[str, Any] = {}
     for name, indices in sorted(groups.items()):
         labels = [examples[i].label for i in indices]

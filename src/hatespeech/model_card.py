@@ -108,6 +108,7 @@ def write_card(directory: Path) -> Path:
     counts: dict[str, dict[str, int]] = data.get("per_source") or {"stormfront": data.get("per_label", {})}
     sources = [name for name in counts if name in SOURCE_CARDS]
     figures = report_figures(metrics)
+    name = f"hatespeech-{files.fingerprint[:12] or 'model'}"  # the staging dir's name is not the version's
     header = {
         "license": "other",
         "license_name": "apache-2.0-weights-cc-by-sa-3.0-training-data",
@@ -120,7 +121,7 @@ def write_card(directory: Path) -> Path:
         "metrics": ["accuracy", "roc_auc"],
         "model-index": [
             {
-                "name": directory.name,
+                "name": name,
                 "results": [
                     {
                         "task": {"type": "text-classification", "name": "hate speech detection"},
@@ -132,7 +133,7 @@ def write_card(directory: Path) -> Path:
         ],
     }
     lines = ["---", yaml.safe_dump(header, sort_keys=False, allow_unicode=True).rstrip(), "---", ""]
-    lines += [f"# {directory.name}: hate speech or not", ""]
+    lines += [f"# {name}: hate speech or not", ""]
     lines += [
         "A BERT-family encoder fine-tuned to tell hate speech (`hate`) from everything else (`noHate`), served by "
         "`hatespeech serve` (ONNX, no torch). P(hate) is the `score`; the decision threshold is "
