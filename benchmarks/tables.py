@@ -454,6 +454,23 @@ def accuracy() -> str:
     return block(table(header, rows), "\n".join(notes), f"Source: {provenance(record)}.")
 
 
+def normalization_cost() -> str:
+    """docs/benchmarks.md: the text normalisation's cost per text against the forward pass."""
+    record = load("normalization")
+    f = record["figures"]
+    rows = [
+        [name, f"{f[key]['median']:.1f} ({f[key]['min']:.1f} to {f[key]['max']:.1f})"]
+        for name, key in (("tokenize, normalised (`social-v1`)", "tokenize_normalised_us"),
+                          ("tokenize, not normalised", "tokenize_plain_us"),
+                          (f"forward pass ({f['engine']}, batches of 32)", "forward_us"))
+    ]  # fmt: skip
+    return block(
+        table(["step", "µs per text, median (range)"], rows),
+        f"The normalisation costs {f['normalisation_us_per_text']:.1f} µs per text, {f['share_of_forward']:.1%} of "
+        f"the forward pass; {f['texts']:,} distinct texts, {f['runs']} runs. Source: {provenance(record)}.",
+    )
+
+
 def weaknesses() -> str:
     """README: where the default model is weak, from the same figures and function as its model card."""
     from hatespeech.model_card import WEAK_ROC_AUC
@@ -524,6 +541,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "peers": peers,
     "accuracy": accuracy,
     "weaknesses": weaknesses,
+    "normalization": normalization_cost,
     "behaviour": behaviour,
     "first-answer": first_answer,
     "background": background,

@@ -39,22 +39,23 @@ Part = Literal["train", "dev", "all"]
 Offensive = Literal["skip", "noHate", "hate"]
 
 
-def is_davidson(path: Path) -> bool:
-    """Whether ``path`` is a CSV file with Davidson et al.'s columns."""
+def has_columns(path: Path, columns: frozenset[str]) -> bool:
+    """Whether ``path`` is a CSV file whose header holds ``columns``."""
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         header = next(csv.reader(handle), [])
-    return set(header) >= DAVIDSON_COLUMNS
+    return set(header) >= columns
+
+
+def is_davidson(path: Path) -> bool:
+    """Whether ``path`` is a CSV file with Davidson et al.'s columns."""
+    return has_columns(path, DAVIDSON_COLUMNS)
 
 
 def is_hatexplain(path: Path) -> bool:
     """Whether ``path`` is a CSV file with HateXplain's columns (``hatexplain.csv``)."""
-    if path.suffix.lower() != ".csv" or not path.is_file():
-        return False
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-        header = next(csv.reader(handle), [])
-    return set(header) >= HATEXPLAIN_COLUMNS
+    return has_columns(path, HATEXPLAIN_COLUMNS)
 
 
 def clean_tweet(text: str) -> str:
@@ -77,10 +78,7 @@ def load_davidson(path: Path, part: Part = "train", offensive: str | None = None
     if not is_davidson(path):
         columns = ", ".join(sorted(DAVIDSON_COLUMNS))
         raise DataError(f"{path} is not Davidson et al.'s labeled_data.csv (columns: {columns})")
-    labels = dict(DAVIDSON_LABELS)
-    offensive_id = offensive_label(offensive)
-    if offensive_id is not None:
-        labels["1"] = offensive_id
+    labels = label_map(DAVIDSON_LABELS, "1", offensive)
     report = LoadReport(source=f"{path} ({part} part)")
     examples: list[Example] = []
     with path.open(newline="", encoding="utf-8") as handle:
@@ -111,6 +109,15 @@ def offensive_label(offensive: str | None) -> int | None:
     return LABELS.index(offensive)
 
 
+def label_map(labels: dict[str, int], offensive_class: str, offensive: str | None) -> dict[str, int]:
+    """A corpus's classes as ids: ``labels``, plus its offensive class when ``offensive`` names a label for it."""
+    mapped = dict(labels)
+    offensive_id = offensive_label(offensive)
+    if offensive_id is not None:
+        mapped[offensive_class] = offensive_id
+    return mapped
+
+
 def load_hatexplain(path: Path, splits: tuple[str, ...] = ("train",), offensive: str | None = None) -> Dataset:
     """HateXplain (Mathew et al. 2021; ``hatexplain.csv`` in upstream's columns), rows of the official ``splits``
     (``train`` trains, ``val`` chooses, ``test`` reports). ``hatespeech`` is hate and ``normal`` noHate;
@@ -121,10 +128,7 @@ def load_hatexplain(path: Path, splits: tuple[str, ...] = ("train",), offensive:
     unknown = sorted(set(splits) - set(HATEXPLAIN_SPLITS))
     if unknown:
         raise DataError(f"HateXplain splits are {', '.join(HATEXPLAIN_SPLITS)}, got {', '.join(unknown)}")
-    labels = dict(HATEXPLAIN_LABELS)
-    offensive_id = offensive_label(offensive)
-    if offensive_id is not None:
-        labels["offensive"] = offensive_id
+    labels = label_map(HATEXPLAIN_LABELS, "offensive", offensive)
     report = LoadReport(source=f"{path} ({'+'.join(splits)})")
     examples: list[Example] = []
     with path.open(newline="", encoding="utf-8") as handle:
