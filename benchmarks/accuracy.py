@@ -5,9 +5,11 @@ another. Every row has:
 
 - ranking, threshold-free, per source: ROC-AUC, average precision and the false alarms at hate recall 0.8 of the
   Stormfront sample's hate against the ordinary forum sentences (natural noHate of ``all_files``), on scores of
-  texts the model did not train on (out of fold, or the hold-out split: ``oof_*``); the same on the held-out fifth
-  of Davidson et al. 2017's tweets (``ood_*``); HateXplain's val and test splits (hatespeech against normal),
-  overall and per platform (``hatexplain_val_*``, ``hatexplain_test_*``);
+  texts the model did not train on (out of fold, or the hold-out split: ``oof_*``), and the same on the texts of
+  the default hold-out split of the model's seed for every model, cross-fit ones included (``holdout_*``:
+  paired); the same on the held-out fifth of Davidson et al. 2017's tweets (``ood_*``); HateXplain's val and
+  test splits (hatespeech against normal), overall and per platform (``hatexplain_val_*``,
+  ``hatexplain_test_*``);
 - the behaviour suite: every category, the mean of the hate categories and of the noHate ones, and their mean;
 - at the threshold: ``sampled_test`` accuracy and macro-F1 (reported, never chosen on), and the share of
   ordinary forum sentences flagged (out of fold);
@@ -52,7 +54,7 @@ from hatespeech.model_card import weaknesses
 from hatespeech.model_dir import DATA_FILE, VALIDATION_SCORES_FILE, ModelDir
 from hatespeech.modeling import TorchEngine
 from hatespeech.training import train
-from hatespeech.training.data_mix import load_natural, load_recipe, load_training_data
+from hatespeech.training.data_mix import load_natural, load_recipe, load_training_data, plan_runs
 from hatespeech.training.sources import available_corpora, report_sets
 
 console = Console(width=160)
@@ -124,6 +126,32 @@ def out_of_fold_ranking(model_dir: Path, data_dir: Path, test: Dataset) -> dict[
     return ranking(hate, ordinary)
 
 
+def holdout_ids(context: Context, seed: int) -> set[str]:
+    """The forum sentences (sample and ordinary) of the default recipe's grouped hold-out split for ``seed``."""
+    config = TrainConfig(seed=seed)
+    data = load_recipe(context.data_dir, config.data, context.test.texts, warn=lambda _: None)
+    _, runs = plan_runs(data.examples, config)
+    return {e.id for e in runs[0].validation if e.source == "stormfront"}
+
+
+def paired_holdout_ranking(model_dir: Path, context: Context, seed: int) -> dict[str, Any]:
+    """The forum's ranking on the texts of the 0.7 hold-out split of the same seed, so that a cross-fit model (its
+    out-of-fold scores, every text scored by a fold model that did not train on it) and a hold-out model are
+    compared on the same texts. A 0.6 cross-fit model's mix is rebuilt in its order and checked label by label."""
+    record = ModelDir(model_dir).read(VALIDATION_SCORES_FILE)
+    labels, scores = record["labels"], record["scores"]
+    if "sources" in record:
+        return out_of_fold_ranking(model_dir, context.data_dir, context.test)
+    mix = load_training_data(context.data_dir, test_texts=context.test.texts).examples
+    if [e.label for e in mix] != labels:
+        raise SystemExit(f"{model_dir}: cannot rebuild the order of its out-of-fold scores")
+    wanted = holdout_ids(context, seed)
+    chosen = [(x, e) for x, e in zip(scores, mix, strict=True) if e.source == "stormfront" and e.id in wanted]
+    hate = [x for x, e in chosen if not e.natural and e.label == 1]
+    ordinary = [x for x, e in chosen if e.natural and e.label == 0]
+    return ranking(hate, ordinary)
+
+
 def out_of_domain(dev: Dataset | None, scores: list[float]) -> dict[str, Any]:
     """Ranking on the held-out fifth of Davidson et al. 2017 (tweets: hate speech against neither)."""
     if dev is None:
@@ -164,6 +192,8 @@ def model_figures(model_dir: Path, context: Context) -> dict[str, Any]:
     figures |= hatexplain_figures(hatexplain, scores[ends[1] :])
     figures["natural_fpr"] = metrics["natural"]["false_positive_rate"]
     figures |= ranking_figures("oof", out_of_fold_ranking(model_dir, context.data_dir, context.test))
+    seed = int(files.training_args().seed)
+    figures |= ranking_figures("holdout", paired_holdout_ranking(model_dir, context, seed))
     return {
         "accuracy": metrics["test"]["accuracy"],
         "macro_f1": metrics["test"]["macro_f1"],

@@ -75,12 +75,15 @@ def load(name: str) -> dict[str, Any]:
     return record
 
 
-def provenance(record: dict[str, Any]) -> str:
+def cpu(record: dict[str, Any]) -> str:
+    """The machine a record was measured on: cores, CPU model, bf16 and the vector flags when recorded."""
     machine = record["machine"]
-    return (
-        f"{record['date']}, {machine['cores']} cores ({machine['cpu']}, bf16: {'yes' if machine['bf16'] else 'no'}), "
-        f"commit `{record['commit']}`, `{record['command']}`"
-    )
+    flags = f", {' '.join(machine['flags'])}" if machine.get("flags") else ""
+    return f"{machine['cores']} cores ({machine['cpu']}, bf16: {'yes' if machine['bf16'] else 'no'}{flags})"
+
+
+def provenance(record: dict[str, Any]) -> str:
+    return f"{record['date']}, {cpu(record)}, commit `{record['commit']}`, `{record['command']}`"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -353,7 +356,8 @@ def first_answer() -> str:
         f"From a clean clone: `make install` {quick['install_s']:.0f} s (pip, {quick['pip_cache']} cache), then "
         f"`make run` answered its first `/predict` after {quick['first_answer_s']:.0f} s "
         f"({quick['first_answer_s'] / 60:.1f} min), training and export included; {provenance(record)}. The full "
-        f"recipe: the fastest default run of `benchmarks/accuracy.py`, {full['date']}, commit `{full['commit']}`.",
+        f"recipe: the fastest default run of `benchmarks/accuracy.py`, {full['date']}, {cpu(full)}, commit "
+        f"`{full['commit']}`.",
     )
 
 
@@ -415,8 +419,8 @@ def accuracy() -> str:
     record = load("accuracy")
     rows_in = record["figures"]["rows"]
     columns = (  # (header, key, digits); "A / B" headers pair two keys
-        ("forum: hate vs ordinary sentences, ROC-AUC", "oof_roc_auc", 3),
-        ("forum: false alarms at hate recall 0.8", "oof_false_alarms_at_recall", 3),
+        ("forum: hate vs ordinary sentences, ROC-AUC (the seed's hold-out texts)", "holdout_roc_auc", 3),
+        ("forum: false alarms at hate recall 0.8 (same texts)", "holdout_false_alarms_at_recall", 3),
         ("HateXplain test ROC-AUC: all / Twitter / Gab", "hatexplain_test_roc_auc", 3),
         ("Davidson et al. held-out fifth ROC-AUC", "ood_roc_auc", 3),
         ("behaviour suite: hate / noHate", "behaviour_hate", 3),
