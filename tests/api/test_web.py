@@ -53,6 +53,7 @@ def test_page_is_served_offline_with_a_strict_content_security_policy(client: ht
 
 def test_classify_one_sentence_shows_label_score_and_confidence_bar(page: Any, server: RunningServer) -> None:
     errors, requested = open_page(page, server.url)
+    expect(page.locator("#model-card")).to_have_attribute("href", "/model/card")  # the model card, linked
     page.get_by_label("Text to classify").fill("We should welcome our new neighbours.")
     page.get_by_role("button", name="Classify").click()
     label = page.locator("#result-label")
