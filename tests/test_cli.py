@@ -46,6 +46,22 @@ def test_evaluate_json_has_the_documented_keys(tiny_model: Path, small_data: Pat
     assert sum(map(sum, metrics["confusion_matrix"])) == 16
 
 
+def test_evaluate_reads_hatexplain_by_split_and_says_what_the_model_learnt(tiny_model: Path, tmp_path: Path) -> None:
+    from test_sources import write_hatexplain
+
+    rows = [(f"{i}_gab", "gab", "test" if i % 2 else "val", ("hatespeech", "normal")[i % 4 // 2], f"post {i} 😀")
+            for i in range(40)]  # fmt: skip
+    path = write_hatexplain(tmp_path / "hatexplain.csv", rows)
+    args = ["evaluate", "--model", str(tiny_model), "--data", str(path), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["n"] == 20 and metrics["model"]["normalization"] == "social-v1"  # the test split by default
+    assert "stormfront" in metrics["model"]["data_mix"]["shares"] and "text normalisation social-v1" in result.output
+    result = runner.invoke(app, [*args, "--split", "val"])
+    assert json.loads(result.stdout.strip().splitlines()[-1])["n"] == 20
+
+
 def test_evaluate_engines_agree(tiny_model: Path, small_data: Path) -> None:
     outputs = {}
     for engine in ("onnx", "torch"):
