@@ -11,7 +11,7 @@ from tokenizers import Tokenizer
 
 from hatespeech.engine import Prediction, combine
 from hatespeech.onnx_engine import OnnxEngine
-from hatespeech.parts import Splitter, sentence_starts, token_ranges, worst
+from hatespeech.parts import sentence_starts, token_ranges, worst
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_splitter_keeps_a_text_within_the_limit_whole(tiny_model: Path) -> None:
     [split] = engine.split([long])
     assert len(split.rows) == 100 and all(len(row) <= engine.info.max_length for row in split.rows)
     assert [long[a:b] for a, b in split.spans] == ["This is fine."] * 100
-    assert Splitter(engine.tokenizer, engine.info.max_length).budget == engine.info.max_length - 2  # [CLS] [SEP]
+    assert engine.splitter.budget == engine.info.max_length - 2  # [CLS] [SEP]
 
 
 def test_a_text_gets_its_worst_part_s_score_and_offsets() -> None:

@@ -68,7 +68,8 @@ def token_ranges(text: str, offsets: Sequence[tuple[int, int]], budget: int) -> 
 
 
 class Splitter:
-    """Cuts the texts that overflow a tokenizer's limit into parts (a copy of the tokenizer, untruncated)."""
+    """Cuts the texts that overflow a tokenizer's limit into parts (a copy of the tokenizer, untruncated; made
+    before a text normalisation is attached to either, since a custom normalizer cannot be copied)."""
 
     def __init__(self, tokenizer: Tokenizer, max_length: int) -> None:
         self.whole = Tokenizer.from_str(tokenizer.to_str())

@@ -37,7 +37,7 @@ def test_every_phase_with_every_check(server: RunningServer, tmp_path: Path, who
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[result.stdout.find("FAILURES") :][:6000]
     summary = result.stdout[result.stdout.find("SUMMARY") :]
-    assert "Selected: 10/10" in summary and "Tested: 10" in summary, summary
+    assert "Selected: 11/11" in summary and "Tested: 11" in summary, summary
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in summary, summary
     counts = re.search(r"(\d+) generated, (\d+) passed", summary)
