@@ -40,12 +40,14 @@ PEER_LABELS = {
 SETUP_LABELS = {
     "tfidf": "TF-IDF word + char n-grams + logistic regression, `sampled_train` (baseline)",
     "0.6.0": "0.6.0 defaults: the forum + group swaps + generated frames, 4-fold cross-fit",
+    "defaults": "**defaults (0.7)**: + HateXplain + Davidson et al., drawn by source (0.35 forum / 0.35 HateXplain / "
+    "0.1 Davidson / 0.05 frames / 0.15 swaps), emoji as words, one hold-out split",
     "offensive-nohate": "defaults with the corpora's offensive posts as noHate (`--offensive noHate`)",
+    "hatexplain-more": "defaults with more HateXplain (shares 0.3 / 0.45 / 0.1 / 0.05 / 0.1)",
+    "frames-more": "defaults with more generated frames (shares 0.3 / 0.33 / 0.1 / 0.12 / 0.15)",
     "no-normalization": "defaults without the text normalisation (`--normalization none`: emoji are `[UNK]`)",
     "0.5.0": "0.5.0 defaults: `sampled_train` + natural noHate text + 200 contrast sentences",
     "no-quoting": "0.6.0 draft: + group-swapped variants + contrast set over 22 groups, no quoted hate",
-    "defaults": "**defaults (0.7.0)**: + HateXplain + Davidson et al., drawn by source, emoji as words, one hold-out "
-    "split",
     "davidson-hate": "defaults + Davidson et al. 2017's hate tweets (`--extra-labels hate`, their train part)",
     "identity": "defaults + identity-term regulariser (`--identity-weight 0.1`, Kennedy et al. 2020, occlusion)",
 }
