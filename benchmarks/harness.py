@@ -53,7 +53,7 @@ def commit() -> str:
     the Dockerfile and requirements) had uncommitted changes."""
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=RESULTS.parent).stdout.strip()
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=RESULTS.parent.parent).stdout.strip()
 
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
     code = ["src", "benchmarks", "Dockerfile", "deploy", "requirements.txt", "requirements-serve.txt"]

@@ -276,7 +276,8 @@ class TrainConfig(BaseModel):
     epoch_texts: int | None = Field(
         12000,
         ge=64,
-        description="Texts drawn per epoch from the data mix's shares (None: the pre-0.7 balanced epochs).",
+        description="Texts drawn per epoch from the data mix's shares, at most as many as the mix holds half hate, "
+        "half noHate per platform (8,736 with the full mix); None: the pre-0.7 balanced epochs.",
     )
     quick: bool = Field(
         False,

@@ -163,7 +163,7 @@ def write_card(directory: Path) -> Path:
         f"Offensive posts (insults the annotators did not call hate): {recipe.get('offensive', 'skip')}. "
         f"Text normalisation: `{files.config.get('text_normalization', 'none')}` (emoji as words, @user, http, "
         "HTML entities; the engines apply it, a plain `transformers` pipeline does not). "
-        f"Recipe: {_recipe(args)}.",
+        f"Recipe: {_recipe(args, metrics)}.",
         "",
         "The Stormfront sentences are CC BY-SA 3.0: whether share-alike reaches the weights is for your lawyers; the "
         "code and the weights' other sources are Apache-2.0 or MIT.",
@@ -191,12 +191,13 @@ def _metric(name: str, value: float) -> dict[str, Any]:
     return {"type": "accuracy" if "accuracy" in name else "roc_auc", "value": round(value, 4), "name": name}
 
 
-def _recipe(args: dict[str, Any]) -> str:
+def _recipe(args: dict[str, Any], metrics: dict[str, Any]) -> str:
     if args.get("quick"):
         return "the quick first model (head, then one fine-tuning epoch)"
     folds = args.get("folds", 0)
     split = f"{folds}-fold cross-fit" if folds and folds >= 2 else "one grouped hold-out split"
-    per_epoch = f", {args['epoch_texts']:,} texts per epoch" if args.get("epoch_texts") else ""
+    drawn = metrics.get("epoch_texts") or args.get("epoch_texts")
+    per_epoch = f", {drawn:,} texts per epoch" if drawn else ""
     return f"head, then {args.get('epochs')} fine-tuning epochs on {split}{per_epoch}, seed {args.get('seed')}"
 
 

@@ -327,6 +327,7 @@ def train(
         "selected": best_name,
         "validation_kind": f"out-of-fold ({config.folds} folds, grouped by author)" if cross_fit else "hold-out split",
         "precision": "bf16" if loop.bf16 else "fp32",
+        "epoch_texts": len(loop.epochs(runs[0].train if runs else head_examples, config.seed)),
     }
     metrics.update(validation_report(validation, scores, config.threshold))
     if test_data is not None and len(test_data):
