@@ -18,7 +18,9 @@ from api.live_server import RunningServer, serving
 
 ADMIN = "admin-secret-long-texts-1"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
-TEXTS = [case.text for case in load_cases(CASES)]
+# Sentences that end like sentences (some emoji cases end with an emoji, which the splitter rightly joins to the
+# next sentence): each is one part of the padded text.
+TEXTS = [case.text for case in load_cases(CASES) if case.text.rstrip()[-1] in ".!?"]
 
 
 @pytest.fixture(scope="module")
