@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
 from typing import Literal
 
 import emoji
@@ -73,11 +72,6 @@ def normalize(text: str, normalization: Normalization = DEFAULT_NORMALIZATION) -
     normalized = NormalizedString(text)
     apply_social(normalized)
     return normalized.normalized
-
-
-def normalizer(normalization: Normalization) -> Callable[[Sequence[str]], list[str]]:
-    """A function normalising a list of texts (training's path: the texts are changed before tokenizing)."""
-    return lambda texts: [normalize(text, normalization) for text in texts]
 
 
 def attach(tokenizer: Tokenizer, normalization: Normalization) -> None:

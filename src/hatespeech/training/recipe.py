@@ -32,7 +32,7 @@ from hatespeech.evaluation import (
     validation_report,
 )
 from hatespeech.modeling import head_parameter_names, load_base, parameter_groups
-from hatespeech.normalization import normalizer
+from hatespeech.normalization import normalize
 from hatespeech.progress import HEAD_BATCH, SCORED_TEXT, ProgressFile
 from hatespeech.training import averaging
 from hatespeech.training.batches import bucketed_batches, choose_max_length, score_examples, tensor_batches
@@ -359,8 +359,8 @@ def normalized(data: Dataset, config: TrainConfig) -> Dataset:
     """``data`` with its texts as the model sees them (``config.normalization``; the engines do the same)."""
     if config.normalization == "none":
         return data
-    texts = normalizer(config.normalization)([e.text for e in data.examples])
-    return Dataset([replace(e, text=t) for e, t in zip(data.examples, texts, strict=True)], data.report)
+    examples = [replace(e, text=normalize(e.text, config.normalization)) for e in data.examples]
+    return Dataset(examples, data.report)
 
 
 def _select(
