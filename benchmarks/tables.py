@@ -480,6 +480,18 @@ def normalization_cost() -> str:
     )
 
 
+def text_variants() -> str:
+    """docs/benchmarks.md: how often each corpus elongates or spaces out its words."""
+    record = load("text_variants")
+    rows = [
+        [name, f"{row['texts']:,}", f"{row['elongated']:.1%}", f"{row['elongated_in_hate']:.1%}", f"{row['spaced']:.1%}",
+         f"{row['spaced_in_hate']:.1%}", ", ".join(f"`{word}`" for word in row["elongated_examples"][:4])]
+        for name, row in record["figures"]["corpora"].items()
+    ]  # fmt: skip
+    header = ["corpus", "texts", "elongated", "of hateful", "spaced", "of hateful", "elongated, e.g."]
+    return block(table(header, rows), f"Source: {provenance(record)}.")
+
+
 def weaknesses() -> str:
     """README: where the default model is weak, from the same figures and function as its model card."""
     from hatespeech.model_card import WEAK_ROC_AUC
@@ -551,6 +563,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "accuracy": accuracy,
     "weaknesses": weaknesses,
     "normalization": normalization_cost,
+    "text-variants": text_variants,
     "behaviour": behaviour,
     "first-answer": first_answer,
     "background": background,
