@@ -480,12 +480,15 @@ def normalization_cost() -> str:
     )
 
 
+SHARES = ("elongated", "elongated_in_hate", "spaced", "spaced_in_hate")
+
+
 def text_variants() -> str:
     """docs/benchmarks.md: how often each corpus elongates or spaces out its words."""
     record = load("text_variants")
     rows = [
-        [name, f"{row['texts']:,}", f"{row['elongated']:.1%}", f"{row['elongated_in_hate']:.1%}", f"{row['spaced']:.1%}",
-         f"{row['spaced_in_hate']:.1%}", ", ".join(f"`{word}`" for word in row["elongated_examples"][:4])]
+        [name, f"{row['texts']:,}", *(f"{row[key]:.1%}" for key in SHARES),
+         ", ".join(f"`{word}`" for word in row["elongated_examples"][:4])]
         for name, row in record["figures"]["corpora"].items()
     ]  # fmt: skip
     header = ["corpus", "texts", "elongated", "of hateful", "spaced", "of hateful", "elongated, e.g."]

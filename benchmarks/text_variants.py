@@ -50,8 +50,11 @@ def main() -> None:
         corpora["davidson"] = load_davidson(SHARED_DAVIDSON, "train")
     figures = {name: prevalence(data) for name, data in corpora.items()}
     for name, row in figures.items():
-        print(f"{name:11} {row['texts']:6} texts: elongated {row['elongated']:.1%} (of hate {row['elongated_in_hate']:.1%}),"
-              f" spaced {row['spaced']:.1%} (of hate {row['spaced_in_hate']:.1%})")  # fmt: skip
+        shares = {key: f"{value:.1%}" for key, value in row.items() if isinstance(value, float)}
+        print(
+            f"{name:11} {row['texts']:6} texts: elongated {shares['elongated']}"
+            f" (of hate {shares['elongated_in_hate']}), spaced {shares['spaced']} (of hate {shares['spaced_in_hate']})"
+        )
     print(f"written: {harness.write('text_variants', {'corpora': figures}, args.json)}")
 
 
