@@ -283,9 +283,16 @@ def main() -> None:
         "--rescore", type=Path, nargs="+", default=None, help="measure kept model dirs (KEEP/SETUP-seedN) again"
     )
     parser.add_argument("--from-json", type=Path, nargs="+", default=None, help="only print the table of saved rows")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", default=None,
+        help="add the rows of these saved runs to --json's (each keeps its command, commit and date in 'from')",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.from_json:
         print_table([row for path in args.from_json for row in json.loads(path.read_text())["figures"]["rows"]])
+        return
+    if args.merge:
+        merge(args.json or harness.RESULTS / "accuracy.json", args.merge)
         return
 
     data_dir = resolve_data_dir(args.data)
@@ -320,6 +327,23 @@ def main() -> None:
 
     print_table(rows)
     console.print(f"written: {harness.write('accuracy', {'rows': rows}, args.json)}")
+
+
+def merge(target: Path, saved: list[Path]) -> None:
+    """Add saved runs' rows to ``target``'s (a row of the same setup and seed is replaced); each added row records
+    where it came from, so the file still says which command made every figure."""
+    record = json.loads(target.read_text())
+    rows: list[dict[str, Any]] = record["figures"]["rows"]
+    for path in saved:
+        run = json.loads(path.read_text())
+        origin = {key: run[key] for key in ("command", "commit", "date", "machine")}
+        for row in run["figures"]["rows"]:
+            rows = [r for r in rows if (r["setup"], r["seed"]) != (row["setup"], row["seed"])]
+            rows.append({**row, "from": origin})
+    record["figures"]["rows"] = rows
+    record.setdefault("merged", []).append(" ".join(["benchmarks/accuracy.py --merge", *map(str, saved)]))
+    target.write_text(json.dumps(record, indent=1) + "\n")
+    console.print(f"merged {len(saved)} runs into {target}")
 
 
 COLUMNS = (  # (header, row key, digits)
