@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from hatespeech import artifact
-from hatespeech.engine import BaseEngine, Encoded
-from hatespeech.engine_choice import CACHE_FILE, MIN_GAIN, calibrate, candidates, choose, open_engine
-from hatespeech.errors import ModelError
-from hatespeech.onnx_engine import OnnxEngine
+from hatespeech.engines.base import BaseEngine, Encoded
+from hatespeech.engines.choice import CACHE_FILE, MIN_GAIN, calibrate, choose
+from hatespeech.engines.onnx_runtime import OnnxEngine
+from hatespeech.engines.registry import EngineName, candidates, open_engine, resolve
+from hatespeech.errors import InputError, ModelError
 
 from api.live_server import serving
 
@@ -59,8 +60,38 @@ def test_candidates_and_unknown_names(tiny_model: Path) -> None:
     found = candidates(tiny_model)
     assert found[:3] == ["onnx-fp32", "onnx-int8", "openvino-f32"]
     assert found[-2:] == ["ctranslate2-f32", "ctranslate2-int8"]
-    with pytest.raises(ModelError, match="unknown engine 'tensorrt'"):
+    with pytest.raises(InputError, match="unknown engine 'tensorrt'"):
         open_engine(tiny_model, "tensorrt")
+
+
+def test_one_set_of_names_means_the_same_everywhere(tiny_model: Path, tmp_path: Path) -> None:
+    from pydantic import ValidationError
+    from typer.testing import CliRunner
+
+    from hatespeech import load
+    from hatespeech.cli import app
+    from hatespeech.settings import Settings
+
+    known = "use one of auto, onnx, onnx-fp32, onnx-int8, openvino-f32, openvino-bf16, ctranslate2-f32"
+    with pytest.raises(InputError, match=f"unknown engine 'fast': {known}"):
+        load(tiny_model, engine="fast")
+    with pytest.raises(ValidationError, match=f"unknown engine 'fast': {known}"):
+        Settings(engine="fast")
+    for command in (["predict", "hello"], ["evaluate"], ["serve"]):
+        answer = CliRunner().invoke(app, [*command, "-m", str(tiny_model), "--engine", "fast"])
+        assert answer.exit_code == 2 and known in " ".join(answer.output.split()), answer.output
+    runtime = CliRunner().invoke(app, ["serve", "-m", str(tiny_model), "--engine", "ray"])
+    assert runtime.exit_code == 2 and "use --runtime ray" in runtime.output
+
+    int8 = resolve(tiny_model, "onnx", quantized="yes")
+    assert int8.name == EngineName.ONNX_INT8 and resolve(tiny_model, "onnx", quantized="no").name == "onnx-fp32"
+    assert resolve(tiny_model, "openvino").name == EngineName.OPENVINO_F32  # an alias: its f32 form
+    waiting = resolve(tiny_model, "auto", quantized="no")
+    assert waiting.name == "onnx-fp32" and waiting.measure  # not measured here: what onnx serves, for now
+    measured = resolve(tiny_model, "auto", measured=EngineName.CTRANSLATE2_INT8)
+    assert measured.name == "ctranslate2-int8" and not measured.measure
+    with pytest.raises(InputError, match="a setting, not an engine"):
+        open_engine(tiny_model, "auto")
 
 
 def test_export_writes_parity_sentences_of_both_labels(tiny_model: Path) -> None:
@@ -77,7 +108,7 @@ class Flipped(OnnxEngine):
 
 
 def test_calibration_refuses_an_engine_that_changes_labels(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import hatespeech.engine_choice as engine_choice
+    import hatespeech.engines.choice as engine_choice
 
     real = engine_choice.open_engine
 
@@ -95,7 +126,7 @@ def test_calibration_refuses_an_engine_that_changes_labels(tiny_model: Path, mon
 def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
     tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hatespeech.engine_choice as engine_choice
+    import hatespeech.engines.choice as engine_choice
 
     speeds = {"onnx-fp32": 100.0, "onnx-int8": 102.0, "openvino-f32": 104.0, "ctranslate2-f32": 103.0}
     real = engine_choice._seconds
@@ -125,7 +156,7 @@ def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
 def test_auto_measures_in_a_child_process_and_caches_its_choice(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hatespeech.engine_choice as engine_choice
+    import hatespeech.engines.choice as engine_choice
 
     monkeypatch.setattr(engine_choice, "open_engine", lambda *args: pytest.fail("an engine opened in this process"))
     chosen = choose(tiny_model, "v1", 1, 0.01, tmp_path)  # the child process imports the real open_engine

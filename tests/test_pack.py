@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from hatespeech import artifact
 from hatespeech.api.lifecycle import load_engine
 from hatespeech.cli import app
+from hatespeech.engines.onnx_runtime import OnnxEngine
+from hatespeech.engines.registry import use_int8
 from hatespeech.errors import ModelError
-from hatespeech.onnx_engine import OnnxEngine, use_int8
 from hatespeech.settings import Settings
 
 runner = CliRunner()

@@ -22,12 +22,12 @@ from typing import Any
 from hatespeech.errors import ModelError
 
 MANIFEST_FILE = "manifest.json"
-PARITY_FILE = "parity.jsonl"  # sentences an engine must score like ONNX Runtime fp32 (hatespeech.engine_choice)
+PARITY_FILE = "parity.jsonl"  # sentences an engine must score like ONNX Runtime fp32 (hatespeech.engines.choice)
 REQUIRED_FILES = ("config.json", "tokenizer.json")
 TORCH_WEIGHTS = "model.safetensors"
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
-CT2_DIR = "ctranslate2"  # the CTranslate2 encoder and head (hatespeech.ctranslate2_engine), when exported
+CT2_DIR = "ctranslate2"  # the CTranslate2 encoder and head (hatespeech.engines.ctranslate2), when exported
 WEIGHT_FILES = (TORCH_WEIGHTS, ONNX_FP32, ONNX_INT8, f"{CT2_DIR}/model.bin")
 KEEP_VERSIONS = 5  # publishing prunes older ones, never a version a link in the models folder points to
 LINKED_SUFFIXES = frozenset({".safetensors", ".onnx", ".npz", ".data", ".bin"})

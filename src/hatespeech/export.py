@@ -25,13 +25,13 @@ from rich.table import Table
 
 from hatespeech.artifact import CT2_DIR, PARITY_FILE
 from hatespeech.data import LABELS, Dataset
-from hatespeech.engine import predict_in_batches
+from hatespeech.engines.base import predict_in_batches
+from hatespeech.engines.onnx_runtime import ONNX_FP32, ONNX_INT8, OnnxEngine
 from hatespeech.errors import ModelError
 from hatespeech.evaluation import compute_metrics
 from hatespeech.model_card import write_card
 from hatespeech.model_dir import EXPORT_FILE
 from hatespeech.modeling import TorchEngine
-from hatespeech.onnx_engine import ONNX_FP32, ONNX_INT8, OnnxEngine
 
 MIN_AGREEMENT = 0.995
 OPSET = 17
@@ -98,7 +98,7 @@ def export_ctranslate2(directory: Path) -> str | None:
         from ctranslate2.converters import TransformersConverter
     except ImportError:
         return "CTranslate2 is not installed (pip install '.[ctranslate2]')"
-    from hatespeech.ctranslate2_engine import HEAD_FILE
+    from hatespeech.engines.ctranslate2 import HEAD_FILE
     from hatespeech.modeling import load_trained
 
     tokenizer, model = load_trained(directory)
@@ -123,8 +123,8 @@ def export_ctranslate2(directory: Path) -> str | None:
 def check_ctranslate2(directory: Path) -> dict[str, Any]:
     """CTranslate2 f32 against ONNX Runtime fp32 on the parity sentences; the folder is removed below
     ``MIN_AGREEMENT`` (a conversion that changed the model must not be offered)."""
-    from hatespeech.ctranslate2_engine import CTranslate2Engine
-    from hatespeech.engine_choice import parity_texts
+    from hatespeech.engines.choice import parity_texts
+    from hatespeech.engines.ctranslate2 import CTranslate2Engine
 
     texts, _ = parity_texts(directory)
     reference = predict_in_batches(OnnxEngine(directory), texts)

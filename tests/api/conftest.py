@@ -32,7 +32,7 @@ SETTINGS = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", 
 def ray_server(request: pytest.FixtureRequest, tiny_model: Path) -> Iterator[RunningServer]:
     """The app as 2 Ray Serve replicas on the two-node test cluster (started once, shared)."""
     cluster = request.getfixturevalue("ray_cluster")
-    args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]
+    args = ["--runtime", "ray", "--address", cluster.address, "--replicas", "2"]
     secrets_before = set(Path(tempfile.gettempdir()).glob("hatespeech-secrets-*"))
     running = RunningServer(tiny_model, SETTINGS, cluster.temp / "serve.log", args, ray_logs=cluster.temp)
     running.wait_ready(timeout=180)

@@ -19,7 +19,7 @@ import pytest
 
 from hatespeech.api import create_app
 from hatespeech.api.lifecycle import load_engine
-from hatespeech.engine import BaseEngine, Encoded, Prediction
+from hatespeech.engines.base import BaseEngine, Encoded, Prediction
 from hatespeech.settings import Settings
 
 from api.live_server import RunningServer, free_port, serve_in_thread

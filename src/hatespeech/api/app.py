@@ -31,7 +31,7 @@ from hatespeech.api.schemas import TEXT_PATTERN
 from hatespeech.api.security import ApiKeyMiddleware
 from hatespeech.api.service import ModelService
 from hatespeech.api.stores import Stores, purge_forever
-from hatespeech.engine import BaseEngine
+from hatespeech.engines.base import BaseEngine
 from hatespeech.logs import configure as configure_logs
 from hatespeech.settings import Settings
 

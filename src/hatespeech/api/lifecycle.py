@@ -23,7 +23,7 @@ from pathlib import Path
 from hatespeech.api.service import Live, ModelService, PendingReload, ReloadOutcome
 from hatespeech.api.shadow import Shadow
 from hatespeech.batching import MicroBatcher
-from hatespeech.engine import BaseEngine
+from hatespeech.engines.base import BaseEngine
 from hatespeech.settings import Settings
 
 logger = logging.getLogger("hatespeech.api")
@@ -35,26 +35,23 @@ def load_engine(
     settings: Settings, directory: Path | None = None, threads: int | None = None
 ) -> tuple[BaseEngine, str, str]:
     """Verify a model dir (default: where ``model_dir`` points now) and open it in the engine ``settings.engine``
-    names (:mod:`hatespeech.engine_choice`); with 'onnx', int8 per ``settings.quantized`` and export.json. Returns
+    names (:mod:`hatespeech.engines.choice`); with 'onnx', int8 per ``settings.quantized`` and export.json. Returns
     the engine, its name and why it was chosen."""
     from hatespeech import artifact
-    from hatespeech.classifier import engine_name
-    from hatespeech.engine_choice import choose, open_engine
+    from hatespeech.engines.choice import choose
+    from hatespeech.engines.registry import EngineName, open_engine, resolve
     from hatespeech.versions import version_id
 
     directory = directory or settings.model_dir.resolve()
     artifact.verify(directory)
     threads = threads or settings.intra_op_threads()
     drop = settings.max_int8_accuracy_drop
-    default, _ = engine_name(directory, None, settings.quantized, drop)  # what `onnx` serves (the same as load())
-    if settings.engine == "onnx":
-        name, reason = default, f"HATESPEECH_ENGINE=onnx, HATESPEECH_QUANTIZED={settings.quantized}"
-    elif settings.engine == "auto":
-        calibration = choose(directory, version_id(directory), threads, drop, settings.state_dir, default)
-        name, reason = calibration.chosen, f"auto: {calibration.reason}"
-    else:
-        name, reason = engine_name(directory, settings.engine)[0], f"HATESPEECH_ENGINE={settings.engine}"
-    return open_engine(directory, name, threads), name, reason
+    resolved = resolve(directory, settings.engine, quantized=settings.quantized, max_drop=drop)
+    name, reason = resolved.name, f"HATESPEECH_ENGINE={settings.engine}: {resolved.reason}"
+    if settings.engine == EngineName.AUTO:
+        calibration = choose(directory, version_id(directory), threads, drop, settings.state_dir, resolved.name)
+        name, reason = EngineName(calibration.chosen), f"auto: {calibration.reason}"
+    return open_engine(directory, name, threads), name.value, reason
 
 
 async def load_warm(settings: Settings, directory: Path, threads: int | None = None) -> tuple[BaseEngine, str, str]:

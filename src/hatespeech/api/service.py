@@ -21,7 +21,7 @@ from hatespeech.api.metrics import Metrics
 from hatespeech.api.shadow import Shadow
 from hatespeech.api.stores import Stores
 from hatespeech.batching import MicroBatcher
-from hatespeech.engine import BaseEngine
+from hatespeech.engines.base import BaseEngine
 from hatespeech.settings import Settings
 
 

@@ -3,7 +3,7 @@
 Optional (``pip install '.[openvino]'``); imports openvino, numpy and tokenizers only, never torch. Precision
 ``f32`` runs everywhere; ``bf16`` only where the CPU computes it natively (AMX or AVX-512 BF16), where it is
 OpenVINO's own default. bf16 changes scores a little, so whether it may serve a model is a parity question,
-answered like int8's (:mod:`hatespeech.engine_choice`).
+answered like int8's (:mod:`hatespeech.engines.choice`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hatespeech.artifact import ONNX_FP32
-from hatespeech.engine import BaseEngine, Encoded, optional_module
+from hatespeech.engines.base import BaseEngine, Encoded, optional_module
 from hatespeech.errors import ModelError
 
 

@@ -1,10 +1,5 @@
-"""Which engine serves a model on this CPU: ONNX Runtime (fp32 or int8), OpenVINO (f32 or bf16) or CTranslate2
-(f32 or int8, padding-free).
-
-``HATESPEECH_ENGINE`` (``--engine`` in the CLI) names one: ``onnx`` (fp32 or int8 per ``HATESPEECH_QUANTIZED``),
-``onnx-fp32``, ``onnx-int8``, ``openvino`` (``openvino-f32``), ``openvino-bf16``, ``ctranslate2``
-(``ctranslate2-f32``), ``ctranslate2-int8``; or ``auto``, which measures
-every candidate once per CPU, model version and thread count and serves the fastest that passes the parity gate:
+"""What ``auto`` serves: every engine this machine can run (:func:`~hatespeech.engines.registry.candidates`),
+measured once per CPU, model version and thread count; the fastest that passes the parity gate wins:
 
 - **Parity**: on the model dir's parity sentences (``parity.jsonl``: the project's generated frames, written at
   export; never the test split), a candidate's accuracy may fall at most ``max_drop`` below ONNX Runtime fp32's
@@ -32,49 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-from hatespeech.artifact import CT2_DIR, ONNX_FP32, ONNX_INT8, PARITY_FILE
-from hatespeech.engine import BaseEngine, Encoded, collate, length_batches
+from hatespeech.artifact import PARITY_FILE
+from hatespeech.engines.base import BaseEngine, Encoded, collate, length_batches
+from hatespeech.engines.registry import EngineName, candidates, open_engine
 from hatespeech.errors import ModelError
 
 logger = logging.getLogger(__name__)
-ENGINES = ("onnx-fp32", "onnx-int8", "openvino-f32", "openvino-bf16", "ctranslate2-f32", "ctranslate2-int8")
-ALIASES = {"openvino": "openvino-f32", "ctranslate2": "ctranslate2-f32"}
 CACHE_FILE = "engines.json"
 BATCH = 32
 ROUNDS = 3  # timed passes per engine, taken in turns
 MIN_GAIN = 1.05  # how much faster than the baseline another engine must be to replace it
-
-
-def open_engine(directory: Path, name: str, threads: int | None = None) -> BaseEngine:
-    """The engine ``name`` (one of ``ENGINES``) for a verified model dir."""
-    name = ALIASES.get(name, name)
-    if name in ("onnx-fp32", "onnx-int8"):
-        from hatespeech.onnx_engine import OnnxEngine
-
-        return OnnxEngine(directory, quantized=name == "onnx-int8", threads=threads)
-    if name in ("openvino-f32", "openvino-bf16"):
-        from hatespeech.openvino_engine import OpenVinoEngine
-
-        return OpenVinoEngine(directory, precision=name.split("-")[1], threads=threads)
-    if name in ("ctranslate2-f32", "ctranslate2-int8"):
-        from hatespeech.ctranslate2_engine import CTranslate2Engine
-
-        return CTranslate2Engine(directory, precision=name.split("-")[1], threads=threads)
-    raise ModelError(f"unknown engine {name!r}: use auto, onnx, {', '.join(ENGINES)}, openvino or ctranslate2")
-
-
-def candidates(directory: Path) -> list[str]:
-    """The engines this machine could run for this model dir, ONNX Runtime fp32 (the reference) first."""
-    from hatespeech import ctranslate2_engine
-    from hatespeech.openvino_engine import native_precisions
-
-    found = ["onnx-fp32"] if (directory / ONNX_FP32).is_file() else []
-    found += ["onnx-int8"] if (directory / ONNX_INT8).is_file() else []
-    if (directory / ONNX_FP32).is_file():
-        found += [f"openvino-{precision}" for precision in native_precisions()]
-    if (directory / CT2_DIR / "model.bin").is_file() and ctranslate2_engine.available():
-        found += ["ctranslate2-f32", "ctranslate2-int8"]
-    return found
 
 
 @dataclass(frozen=True)
@@ -158,16 +120,16 @@ def _seconds(engine: BaseEngine, batches: list[Encoded]) -> float:
     return time.perf_counter() - started
 
 
-def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = "onnx-fp32") -> Calibration:
+def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = EngineName.ONNX_FP32) -> Calibration:
     """Measure every candidate on the parity sentences; choose the fastest that passes the parity gate, if it is
     ``MIN_GAIN`` faster than ``baseline`` (what ``onnx`` serves), else the baseline.
 
     Every candidate scores all sentences once (parity); then the engines take turns timing every other batch,
     ``ROUNDS`` times, best time kept: turns spread the machine's drift over all of them alike."""
     texts, hate = parity_texts(directory)
-    opened: dict[str, BaseEngine] = {}
-    scored: dict[str, np.ndarray] = {}
-    errors: dict[str, str] = {}
+    opened: dict[EngineName, BaseEngine] = {}
+    scored: dict[EngineName, np.ndarray] = {}
+    errors: dict[EngineName, str] = {}
     order: list[int] = []
     batches: list[Encoded] = []
     names = candidates(directory)
@@ -195,7 +157,7 @@ def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = "o
         reference = predicted if reference is None else reference
         accuracy, agreement = float(np.mean(predicted == hate)), float(np.mean(predicted == reference))
         trials.append(Trial(name, timed_texts / fastest[name], accuracy, agreement, True))
-    if not trials or trials[0].engine != "onnx-fp32" or not trials[0].passed:
+    if not trials or trials[0].engine != EngineName.ONNX_FP32 or not trials[0].passed:
         raise ModelError(f"{directory}: ONNX Runtime fp32, the reference, could not run; auto cannot choose")
     floor = trials[0].accuracy - max_drop
     trials = [
@@ -236,7 +198,7 @@ def calibrate_apart(directory: Path, threads: int, max_drop: float, baseline: st
 
 
 def choose(
-    directory: Path, version: str, threads: int, max_drop: float, state_dir: Path, baseline: str = "onnx-fp32"
+    directory: Path, version: str, threads: int, max_drop: float, state_dir: Path, baseline: str = EngineName.ONNX_FP32
 ) -> Calibration:
     """``auto``'s choice for this model version on this CPU: from the cache, else measured now and cached."""
     cache = state_dir / CACHE_FILE
