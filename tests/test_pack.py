@@ -48,9 +48,9 @@ def test_served_copy_keeps_only_the_graph_the_server_picks(tiny_model: Path, tmp
     assert manifest["packed"]["left_out"] == sorted([other, artifact.TORCH_WEIGHTS, *converted])
     source_manifest = artifact.sha256_of(tiny_model / "manifest.json")
     assert manifest["packed"]["source_manifest_sha256"] == source_manifest
-    engine, name, _ = load_engine(Settings(model_dir=out))  # auto: the graph that is there
-    assert name == ("onnx-int8" if picked == artifact.ONNX_INT8 else "onnx-fp32")
-    full_engine, _, _ = load_engine(Settings(model_dir=tiny_model))
+    opened = load_engine(Settings(model_dir=out, engine="onnx"))  # quantized=auto: the graph that is there
+    assert opened.name == ("onnx-int8" if picked == artifact.ONNX_INT8 else "onnx-fp32")
+    engine, full_engine = opened.engine, load_engine(Settings(model_dir=tiny_model, engine="onnx")).engine
     texts = ["a first text", "and another one"]
     assert [p.score for p in engine.predict(texts)] == pytest.approx([p.score for p in full_engine.predict(texts)])
 

@@ -13,6 +13,7 @@ default (ONNX Runtime, int8 when its accuracy is within the export's bound of fp
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 from hatespeech import artifact
 from hatespeech.config import default_model_dir
 from hatespeech.engines.base import BaseEngine, ModelInfo, Prediction, is_valid_unicode, predict_in_batches
-from hatespeech.engines.registry import DEFAULT_ENGINE, DEFAULT_MAX_DROP, open_engine, resolve
+from hatespeech.engines.choice import decide
+from hatespeech.engines.registry import DEFAULT_ENGINE, open_engine
 from hatespeech.errors import InputError, ModelError
 from hatespeech.explain import Span, explain
 
@@ -47,8 +49,8 @@ def open_model(
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     if verify:
         artifact.verify(directory)
-    resolved = resolve(directory, engine or DEFAULT_ENGINE, max_drop=DEFAULT_MAX_DROP)
-    return open_engine(directory, resolved.name, threads), resolved.name.value, resolved.reason
+    decided = decide(directory, engine or DEFAULT_ENGINE, threads=threads or os.cpu_count() or 1)
+    return open_engine(directory, decided.name, threads), decided.name.value, decided.reason
 
 
 class Classifier:

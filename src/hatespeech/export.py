@@ -180,9 +180,12 @@ def check_parity(
     return report
 
 
-def export_model_dir(directory: Path, check: Dataset | None, console: Console | None = None) -> dict[str, Any]:
+def export_model_dir(
+    directory: Path, check: Dataset | None, console: Console | None = None, *, measure_engines: bool = True
+) -> dict[str, Any]:
     """Export, check parity, write ``export.json`` and the model card; raise :class:`ModelError` if fp32
-    disagrees with torch."""
+    disagrees with torch. ``measure_engines``: also measure which engine ``auto`` should serve on this CPU
+    (:func:`measure_engines_here`)."""
     console = console or Console(stderr=True)
     columns = (
         SpinnerColumn(),
@@ -224,4 +227,24 @@ def export_model_dir(directory: Path, check: Dataset | None, console: Console | 
             f"of labels (limit {1 - MIN_AGREEMENT:.1%})"
         )
     write_card(directory)
+    if measure_engines:
+        measure_engines_here(directory, console)
     return report
+
+
+def measure_engines_here(directory: Path, console: Console) -> None:
+    """Measure the engines on this machine (in a child process, as ``auto`` does) and keep the result in the model
+    dir, so a server on this kind of CPU starts on the fastest at once; a failure only costs that head start."""
+    import os
+
+    from hatespeech.engines.choice import measure_at_export
+    from hatespeech.engines.registry import DEFAULT_MAX_DROP, resolve
+
+    baseline = resolve(directory, "onnx").name
+    with console.status("measuring the engines on this CPU (for auto)"):
+        try:
+            calibration = measure_at_export(directory, os.cpu_count() or 1, DEFAULT_MAX_DROP, baseline)
+        except ModelError as exc:
+            console.print(f"engines not measured: {exc}", highlight=False)
+            return
+    console.print(f"auto on this CPU: {calibration.chosen} ({calibration.reason})", highlight=False)

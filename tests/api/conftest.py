@@ -22,9 +22,10 @@ from waiting import wait_until
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-# The API tests' settings. fp32, so batched and single results can be compared tightly (int8 activations are
-# quantized per batch).
+# The API tests' settings. ONNX Runtime fp32, so batched and single results can be compared tightly (int8
+# activations are quantized per batch) and no measurement runs beside the tests (auto: tests/test_engines.py).
 SETTINGS = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", "HATESPEECH_QUANTIZED": "no",
+            "HATESPEECH_ENGINE": "onnx",
             "HATESPEECH_MAX_EXPLAIN_TEXTS": "4", "HATESPEECH_ADMIN_KEYS": SHARED_ADMIN_KEY}  # fmt: skip
 
 

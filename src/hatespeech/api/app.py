@@ -68,7 +68,8 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
         finally:
             service.ready = False
             hangup()
-            for task in [loading, *background]:
+            measuring = [service.measuring] if service.measuring is not None else []
+            for task in [loading, *background, *measuring]:  # a measurement's child process is killed
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task

@@ -15,21 +15,25 @@ cached as JSON in the state dir (``engines.json``), so a restart does not measur
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
-import multiprocessing
+import os
 import platform
+import subprocess
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hatespeech.artifact import PARITY_FILE
 from hatespeech.engines.base import BaseEngine, Encoded, collate, length_batches
-from hatespeech.engines.registry import EngineName, candidates, open_engine
+from hatespeech.engines.registry import DEFAULT_MAX_DROP, EngineName, Resolved, candidates, open_engine, resolve
 from hatespeech.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -103,6 +107,25 @@ def _batches(engine: BaseEngine, texts: list[str]) -> tuple[list[int], list[Enco
     return [i for batch in batches for i in batch], [collate([rows[i] for i in batch]) for batch in batches]
 
 
+def timing_texts(sentences: list[str]) -> list[str]:
+    """Texts of a realistic length from the parity sentences: one to four of them joined in turn (about 10 to 60
+    tokens, as forum sentences and social posts run), so that the timing sees the lengths a server sees."""
+    texts: list[str] = []
+    start = 0
+    while start < len(sentences):
+        size = len(texts) % 4 + 1
+        texts.append(" ".join(sentences[start : start + size]))
+        start += size
+    return texts
+
+
+def _timing_batches(engine: BaseEngine, texts: list[str]) -> list[Encoded]:
+    """Batches of ``BATCH`` texts in arrival order, mixed lengths as a full window of the micro-batcher holds
+    them: an engine that skips padding gains here what it gains behind the server."""
+    rows = [row for split in engine.split(texts) for row in split.rows]
+    return [collate(rows[start : start + BATCH]) for start in range(0, len(rows), BATCH)]
+
+
 def _score(engine: BaseEngine, order: list[int], batches: list[Encoded]) -> np.ndarray:
     """P(hate) of every text in input order (one pass, which also warms the engine up)."""
     scores = np.zeros(len(order))
@@ -124,8 +147,8 @@ def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = En
     """Measure every candidate on the parity sentences; choose the fastest that passes the parity gate, if it is
     ``MIN_GAIN`` faster than ``baseline`` (what ``onnx`` serves), else the baseline.
 
-    Every candidate scores all sentences once (parity); then the engines take turns timing every other batch,
-    ``ROUNDS`` times, best time kept: turns spread the machine's drift over all of them alike."""
+    Every candidate scores all sentences once (parity, and warm-up); then the engines take turns timing the
+    :func:`timing_texts`, ``ROUNDS`` times, best time kept: turns spread the machine's drift over all alike."""
     texts, hate = parity_texts(directory)
     opened: dict[EngineName, BaseEngine] = {}
     scored: dict[EngineName, np.ndarray] = {}
@@ -141,7 +164,7 @@ def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = En
             scored[name], opened[name] = _score(engine, order, batches), engine
         except ModelError as exc:
             errors[name] = str(exc)
-    timed = batches[::2]
+    timed = _timing_batches(next(iter(opened.values())), timing_texts(texts)) if opened else []
     fastest = dict.fromkeys(opened, float("inf"))
     for _ in range(ROUNDS):
         for name, engine in opened.items():
@@ -170,14 +193,14 @@ def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = En
     if best.texts_per_s < kept.texts_per_s * MIN_GAIN:
         reason = (
             f"kept {kept.engine} (what HATESPEECH_ENGINE=onnx serves, {kept.texts_per_s:.0f} texts/s): no engine "
-            f"was {MIN_GAIN:.2f}x faster on {len(texts)} parity sentences (fastest: {best.engine}, "
+            f"was {MIN_GAIN:.2f}x faster on {timed_texts} texts of 1-4 parity sentences (fastest: {best.engine}, "
             f"{best.texts_per_s:.0f} texts/s)"
         )
         best = kept
     else:
         reason = (
             f"fastest of {', '.join(t.engine for t in trials if t.passed)} that kept accuracy within {max_drop:g} "
-            f"of onnx-fp32 on {len(texts)} parity sentences: {best.texts_per_s:.0f} texts/s "
+            f"of onnx-fp32 on {len(texts)} parity sentences: {best.texts_per_s:.0f} texts/s on texts of 1-4 of them "
             f"({best.texts_per_s / reference_speed:.2f}x onnx-fp32, {best.texts_per_s / kept.texts_per_s:.2f}x "
             f"{kept.engine})"
         )
@@ -187,40 +210,158 @@ def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = En
     return Calibration(best.engine, reason, cpu_description(), threads, len(texts), trials)
 
 
-def _cache_key(version: str, threads: int, baseline: str) -> str:
+def _key(threads: int, baseline: str, version: str = "") -> str:
+    """An entry's key: this CPU (model and flags), the thread count, the baseline and (in the state dir, which
+    serves many versions) the model version."""
     return hashlib.sha256(f"{cpu_description()}|{version}|{threads}|{baseline}".encode()).hexdigest()[:16]
 
 
+def _entries(path: Path) -> dict[str, Any]:
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _entry(path: Path, key: str) -> Calibration | None:
+    found = _entries(path).get(key)
+    if not isinstance(found, dict):
+        return None
+    try:
+        return Calibration(**{**found, "trials": [Trial(**t) for t in found["trials"]]})
+    except (TypeError, KeyError):
+        logger.warning("ignoring a malformed entry in %s", path)
+        return None
+
+
+def _store(path: Path, key: str, calibration: Calibration) -> None:
+    """Add an entry (atomically); a read-only folder costs a measurement next time, never an error."""
+    entries = _entries(path)
+    entries[key] = asdict(calibration)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(entries, indent=2) + "\n")
+        partial.replace(path)
+    except OSError as exc:
+        logger.warning("cannot keep the engine measurement in %s: %s", path, exc)
+
+
+def lookup(directory: Path, version: str, threads: int, baseline: str, state_dir: Path | None) -> Calibration | None:
+    """``auto``'s measurement for this CPU, if there is one: the state dir's (measured while serving), else the
+    model dir's own (measured at export, on the machine that exported it)."""
+    found = _entry(state_dir / CACHE_FILE, _key(threads, baseline, version)) if state_dir is not None else None
+    return found or _entry(directory / CACHE_FILE, _key(threads, baseline))
+
+
+def usable(calibration: Calibration, directory: Path) -> EngineName | None:
+    """The measured choice, if this installation can run it (a model dir measured where OpenVINO was installed
+    may be served where it is not)."""
+    chosen = EngineName(calibration.chosen)
+    return chosen if chosen in candidates(directory) else None
+
+
+def decide(
+    directory: Path,
+    setting: str,
+    *,
+    threads: int,
+    quantized: str = "auto",
+    max_drop: float = DEFAULT_MAX_DROP,
+    state_dir: Path | None = None,
+) -> Resolved:
+    """The engine a setting opens on this CPU. ``auto``: the one measured here (:func:`lookup`) if this
+    installation can run it; else what ``onnx`` serves, with ``measure`` set when nothing was measured here (the
+    server then measures in the background; the CLI and the Python API never measure)."""
+    from hatespeech.versions import version_id
+
+    resolved = resolve(directory, setting, quantized=quantized, max_drop=max_drop)
+    if not resolved.measure:
+        return resolved
+    found = lookup(directory, version_id(directory), threads, resolved.name, state_dir)
+    if found is None:
+        return resolved
+    chosen = usable(found, directory)
+    if chosen is None:
+        return Resolved(
+            resolved.name, f"auto: {found.chosen} was measured fastest on this CPU but this installation cannot run "
+            f"it, so what onnx serves ({resolved.name})",
+        )  # fmt: skip
+    return Resolved(chosen, f"auto: {found.reason}")
+
+
+def _command(directory: Path, threads: int, max_drop: float, baseline: str) -> list[str]:
+    return [sys.executable, "-m", "hatespeech.engines.choice", str(directory), str(threads), str(max_drop), baseline]
+
+
+def _parsed(stdout: bytes | str, stderr: bytes | str, code: int | None) -> Calibration:
+    out = stdout.decode() if isinstance(stdout, bytes) else stdout
+    err = stderr.decode() if isinstance(stderr, bytes) else stderr
+    if code != 0 or not out.strip():
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        raise ModelError(f"measuring the engines failed (exit {code}): {last}")
+    found = json.loads(out.strip().splitlines()[-1])
+    return Calibration(**{**found, "trials": [Trial(**t) for t in found["trials"]]})
+
+
 def calibrate_apart(directory: Path, threads: int, max_drop: float, baseline: str) -> Calibration:
-    """:func:`calibrate` in a child process: the engines it tries never stay in this process's memory."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(calibrate, directory, threads, max_drop, baseline).result()
+    """:func:`calibrate` in a child process (at a lower CPU priority): the engines it tries never stay in this
+    process's memory, and torch (at export) never reaches them."""
+    done = subprocess.run(_command(directory, threads, max_drop, baseline), capture_output=True, check=False)
+    return _parsed(done.stdout, done.stderr, done.returncode)
+
+
+async def calibrate_in_background(directory: Path, threads: int, max_drop: float, baseline: str) -> Calibration:
+    """:func:`calibrate_apart` for the event loop; cancelling it kills the child at once (a shutdown never waits
+    for a measurement)."""
+    process = await asyncio.create_subprocess_exec(
+        *_command(directory, threads, max_drop, baseline), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        stdout, stderr = await process.communicate()
+    except asyncio.CancelledError:
+        process.kill()
+        await process.wait()
+        raise
+    return _parsed(stdout, stderr, process.returncode)
 
 
 def choose(
     directory: Path, version: str, threads: int, max_drop: float, state_dir: Path, baseline: str = EngineName.ONNX_FP32
 ) -> Calibration:
-    """``auto``'s choice for this model version on this CPU: from the cache, else measured now and cached."""
-    cache = state_dir / CACHE_FILE
-    key = _cache_key(version, threads, baseline)
-    try:
-        entries = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        entries = {}
-    if isinstance(entries, dict) and isinstance(entries.get(key), dict):
-        try:
-            found = entries[key]
-            return Calibration(**{**found, "trials": [Trial(**t) for t in found["trials"]]})
-        except TypeError:
-            logger.warning("ignoring a malformed entry in %s", cache)
+    """``auto``'s choice for this model version on this CPU: as measured before, else measured now and kept in
+    the state dir."""
+    found = lookup(directory, version, threads, baseline, state_dir)
+    if found is not None:
+        return found
     calibration = calibrate_apart(directory, threads, max_drop, baseline)
-    entries = entries if isinstance(entries, dict) else {}
-    entries[key] = asdict(calibration)
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_suffix(".tmp")
-        partial.write_text(json.dumps(entries, indent=2) + "\n")
-        partial.replace(cache)
-    except OSError as exc:  # a read-only state dir: measure again next start, but serve now
-        logger.warning("cannot cache the engine choice in %s: %s", cache, exc)
+    _store(state_dir / CACHE_FILE, _key(threads, baseline, version), calibration)
     return calibration
+
+
+def keep(calibration: Calibration, directory: Path, version: str, baseline: str, state_dir: Path) -> None:
+    """Keep a measurement made while serving in the state dir."""
+    _store(state_dir / CACHE_FILE, _key(calibration.threads, baseline, version), calibration)
+
+
+def measure_at_export(directory: Path, threads: int, max_drop: float, baseline: str) -> Calibration:
+    """Measure on the exporting machine and keep the result in the model dir (before its manifest is written), so
+    that a server on the same kind of CPU starts on the fastest engine at once."""
+    calibration = calibrate_apart(directory, threads, max_drop, baseline)
+    _store(directory / CACHE_FILE, _key(threads, baseline), calibration)
+    return calibration
+
+
+def main() -> None:
+    """``python -m hatespeech.engines.choice DIR THREADS MAX_DROP BASELINE``: one calibration, as a JSON line."""
+    with suppress(OSError):
+        os.nice(10)  # a measurement beside a serving process yields to it
+    directory, threads, max_drop, baseline = sys.argv[1:5]
+    calibration = calibrate(Path(directory), int(threads), float(max_drop), baseline)
+    sys.stdout.write(json.dumps(asdict(calibration)) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -47,7 +47,7 @@ EXACT = (
 """The engines that exist: each name opens one graph at one precision."""
 ALIASES = {EngineName.OPENVINO: EngineName.OPENVINO_F32, EngineName.CTRANSLATE2: EngineName.CTRANSLATE2_F32}
 QUANTIZED_SETTINGS = ("auto", "yes", "no")
-DEFAULT_ENGINE = EngineName.ONNX
+DEFAULT_ENGINE = EngineName.AUTO
 """What serves when nothing is named (``HATESPEECH_ENGINE``, ``--engine``, ``load(engine=None)``)."""
 DEFAULT_MAX_DROP = 0.01
 """The most accuracy an engine may lose against ONNX Runtime fp32 (int8's bound since 0.1; the parity gate)."""
@@ -99,19 +99,15 @@ def resolve(
     *,
     quantized: str = "auto",
     max_drop: float = DEFAULT_MAX_DROP,
-    measured: EngineName | None = None,
 ) -> Resolved:
-    """The exact engine ``setting`` means for the model dir. ``measured``: ``auto``'s choice for this CPU, when
-    there is one (:func:`hatespeech.engines.choice.cached`); without it ``auto`` serves what ``onnx`` serves and
-    asks for a measurement."""
+    """The exact engine ``setting`` means for the model dir, by name alone: ``auto`` comes back as what ``onnx``
+    serves, asking for this CPU's measurement (:func:`hatespeech.engines.choice.decide` looks it up)."""
     name = parse(setting)
     default = EngineName.ONNX_INT8 if use_int8(directory, quantized, max_drop) else EngineName.ONNX_FP32
     if name == EngineName.ONNX:
         return Resolved(default, f"onnx: ONNX Runtime, quantized={quantized}")
     if name == EngineName.AUTO:
-        if measured is not None:
-            return Resolved(measured, "auto: measured on this CPU")
-        return Resolved(default, f"auto: not measured on this CPU yet, serving what onnx serves ({default})", True)
+        return Resolved(default, f"auto: not measured on this CPU yet, so what onnx serves ({default})", True)
     exact = ALIASES.get(name, name)
     return Resolved(exact, f"named: {setting}")
 
