@@ -34,6 +34,20 @@ def test_openvino_scores_like_onnx_runtime_fp32(tiny_model: Path) -> None:
     assert [p.label for p in openvino.predict(TEXTS)] == [p.label for p in reference.predict(TEXTS)]
 
 
+def test_openvino_int8_is_quantized_at_export_and_checked(tiny_model: Path) -> None:
+    report = json.loads((tiny_model / "export.json").read_text())["openvino_int8"]
+    assert report["label_agreement"] >= 0.995 and report["check_texts"] > 300  # checked against ONNX fp32
+    assert artifact.OV_INT8 in artifact.verify(tiny_model)["files"] and "openvino-int8" in candidates(tiny_model)
+    reference = open_engine(tiny_model, "onnx-fp32", threads=1)
+    int8 = open_engine(tiny_model, "openvino-int8", threads=1)
+    batch = reference.encode(TEXTS)
+    assert np.abs(int8.forward(batch) - reference.forward(batch)).max() < 0.5
+    copy = artifact.pack(tiny_model, tiny_model.parent / "int8-less", (artifact.ONNX_INT8,))
+    assert f"{artifact.OV_DIR}/model.int8.bin" in copy["packed"]["left_out"]  # a folder of its own, like CT2's
+    with pytest.raises(ModelError, match=r"model\.int8\.xml not found.*NNCF"):
+        open_engine(tiny_model.parent / "int8-less", "openvino-int8")
+
+
 def test_ctranslate2_scores_like_onnx_runtime_fp32_without_padding(tiny_model: Path) -> None:
     reference = open_engine(tiny_model, "onnx-fp32", threads=1)
     converted = open_engine(tiny_model, "ctranslate2", threads=1)
@@ -74,7 +88,7 @@ def test_one_set_of_names_means_the_same_everywhere(tiny_model: Path, tmp_path: 
     from hatespeech.cli import app
     from hatespeech.settings import Settings
 
-    known = "use one of auto, onnx, onnx-fp32, onnx-int8, openvino-f32, openvino-bf16, ctranslate2-f32"
+    known = "use one of auto, onnx, onnx-fp32, onnx-int8, openvino-f32, openvino-bf16, openvino-int8, ctranslate2-f32"
     with pytest.raises(InputError, match=f"unknown engine 'fast': {known}"):
         load(tiny_model, engine="fast")
     with pytest.raises(ValidationError, match=f"unknown engine 'fast': {known}"):

@@ -111,7 +111,7 @@ def train(
             check = Dataset(random.Random(config.seed).sample(check.examples, QUICK_PARITY_TEXTS), check.report)
 
         def after_save(staged: Path) -> None:  # the quick model's minutes count: the server measures it instead
-            export_model_dir(staged, check, console=console, measure_engines=not config.quick)
+            export_model_dir(staged, check, console=console, full=not config.quick)
 
     # Scored after training for the record: the other platforms' test sets and the behaviour suite (the quick
     # model, whose minutes count towards the first answer, scores the behaviour suite alone).

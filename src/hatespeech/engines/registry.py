@@ -7,8 +7,8 @@ benchmarks all call :func:`resolve` and :func:`open_engine`:
   been measured here, what ``onnx`` serves.
 - ``onnx``: ONNX Runtime, int8 when ``quantized`` is yes or, with auto, when export.json puts int8's accuracy
   within ``max_drop`` of fp32's; fp32 otherwise.
-- an exact engine: ``onnx-fp32``, ``onnx-int8``, ``openvino-f32``, ``openvino-bf16``, ``ctranslate2-f32``,
-  ``ctranslate2-int8`` (``openvino`` and ``ctranslate2`` alone mean their f32 form).
+- an exact engine: ``onnx-fp32``, ``onnx-int8``, ``openvino-f32``, ``openvino-bf16``, ``openvino-int8``,
+  ``ctranslate2-f32``, ``ctranslate2-int8`` (``openvino`` and ``ctranslate2`` alone mean their f32 form).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hatespeech.artifact import CT2_DIR, ONNX_FP32, ONNX_INT8
+from hatespeech.artifact import CT2_DIR, ONNX_FP32, ONNX_INT8, OV_INT8
 from hatespeech.errors import InputError
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ class EngineName(enum.StrEnum):
     ONNX_INT8 = "onnx-int8"
     OPENVINO_F32 = "openvino-f32"
     OPENVINO_BF16 = "openvino-bf16"
+    OPENVINO_INT8 = "openvino-int8"
     CTRANSLATE2_F32 = "ctranslate2-f32"
     CTRANSLATE2_INT8 = "ctranslate2-int8"
     OPENVINO = "openvino"
@@ -42,7 +43,7 @@ class EngineName(enum.StrEnum):
 
 EXACT = (
     EngineName.ONNX_FP32, EngineName.ONNX_INT8, EngineName.OPENVINO_F32, EngineName.OPENVINO_BF16,
-    EngineName.CTRANSLATE2_F32, EngineName.CTRANSLATE2_INT8,
+    EngineName.OPENVINO_INT8, EngineName.CTRANSLATE2_F32, EngineName.CTRANSLATE2_INT8,
 )  # fmt: skip
 """The engines that exist: each name opens one graph at one precision."""
 ALIASES = {EngineName.OPENVINO: EngineName.OPENVINO_F32, EngineName.CTRANSLATE2: EngineName.CTRANSLATE2_F32}
@@ -120,7 +121,7 @@ def open_engine(directory: Path, name: EngineName | str, threads: int | None = N
         from hatespeech.engines.onnx_runtime import OnnxEngine
 
         return OnnxEngine(directory, quantized=exact == EngineName.ONNX_INT8, threads=threads)
-    if exact in (EngineName.OPENVINO_F32, EngineName.OPENVINO_BF16):
+    if exact in (EngineName.OPENVINO_F32, EngineName.OPENVINO_BF16, EngineName.OPENVINO_INT8):
         from hatespeech.engines.openvino import OpenVinoEngine
 
         return OpenVinoEngine(directory, precision=exact.split("-")[1], threads=threads)
@@ -138,8 +139,9 @@ def candidates(directory: Path) -> list[EngineName]:
 
     found = [EngineName.ONNX_FP32] if (directory / ONNX_FP32).is_file() else []
     found += [EngineName.ONNX_INT8] if (directory / ONNX_INT8).is_file() else []
-    if (directory / ONNX_FP32).is_file():
-        found += [EngineName(f"openvino-{precision}") for precision in native_precisions()]
+    for precision in native_precisions():
+        graph = directory / (OV_INT8 if precision == "int8" else ONNX_FP32)
+        found += [EngineName(f"openvino-{precision}")] if graph.is_file() else []
     if (directory / CT2_DIR / "model.bin").is_file() and ctranslate2.available():
         found += [EngineName.CTRANSLATE2_F32, EngineName.CTRANSLATE2_INT8]
     return found
