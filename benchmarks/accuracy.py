@@ -48,7 +48,7 @@ from hatespeech.behaviour import load_cases, per_category
 from hatespeech.config import DataRecipe, TrainConfig
 from hatespeech.corpora import SHARED_DAVIDSON, SHARED_HATEXPLAIN, load_davidson, load_hatexplain
 from hatespeech.data import Dataset, load_split, resolve_data_dir
-from hatespeech.engine import predict_in_batches
+from hatespeech.engines.base import predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms, ranking, tfidf_baseline
 from hatespeech.model_card import weaknesses
 from hatespeech.model_dir import DATA_FILE, VALIDATION_SCORES_FILE, ModelDir

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from hatespeech.behaviour import load_cases, per_category, score_model
 from hatespeech.data import load_split, resolve_data_dir
-from hatespeech.engine_choice import open_engine
+from hatespeech.engines.registry import open_engine
 
 console = Console(width=160)
 

@@ -29,9 +29,9 @@ from rich.table import Table
 
 from hatespeech import artifact
 from hatespeech.data import load_split, resolve_data_dir
-from hatespeech.engine import predict_in_batches
-from hatespeech.engine_choice import calibrate, cpu_description, open_engine, parity_texts
-from hatespeech.onnx_engine import use_int8
+from hatespeech.engines.base import predict_in_batches
+from hatespeech.engines.choice import calibrate, cpu_description, parity_texts
+from hatespeech.engines.registry import open_engine, use_int8
 
 console = Console(width=140)
 

@@ -26,10 +26,10 @@ import harness
 
 from hatespeech.corpora import SHARED_HATEXPLAIN, load_hatexplain
 from hatespeech.data import load_split, resolve_data_dir
-from hatespeech.engine import collate, length_batches
+from hatespeech.engines.base import collate, length_batches
+from hatespeech.engines.onnx_runtime import ONNX_INT8, OnnxEngine
 from hatespeech.model_dir import CONFIG_FILE
 from hatespeech.normalization import CONFIG_KEY
-from hatespeech.onnx_engine import ONNX_INT8, OnnxEngine
 
 
 def timed(work: Callable[[], object], runs: int) -> list[float]:

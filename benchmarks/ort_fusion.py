@@ -30,9 +30,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hatespeech.data import load_split, resolve_data_dir
-from hatespeech.engine import Encoded, collate
-from hatespeech.engine_choice import parity_texts
-from hatespeech.onnx_engine import OnnxEngine
+from hatespeech.engines.base import Encoded, collate
+from hatespeech.engines.choice import parity_texts
+from hatespeech.engines.onnx_runtime import OnnxEngine
 
 console = Console(width=140)
 

@@ -22,8 +22,8 @@ from typing import Any
 import harness
 from rich.console import Console
 
-from hatespeech.engine import Tokens, collate
-from hatespeech.onnx_engine import OnnxEngine
+from hatespeech.engines.base import Tokens, collate
+from hatespeech.engines.onnx_runtime import OnnxEngine
 
 console = Console(width=140)
 

@@ -35,7 +35,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from hatespeech.engine_choice import candidates
+from hatespeech.engines.registry import candidates
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -29,7 +29,7 @@ from rich.table import Table
 from hatespeech.behaviour import load_cases, score_model
 from hatespeech.config import TrainConfig
 from hatespeech.data import Dataset, Example, LoadReport, resolve_data_dir
-from hatespeech.engine import predict_in_batches
+from hatespeech.engines.base import predict_in_batches
 from hatespeech.evaluation import compute_metrics, natural_false_alarms
 from hatespeech.modeling import TorchEngine
 from hatespeech.training import averaging, train

@@ -123,7 +123,7 @@ def main() -> None:
         console.print(f"serve single process: {results['serve single process']}")
         for replicas in (1, 2):
             http_port = harness.free_port()
-            command = [*HATESPEECH, "serve", "--engine", "ray", "--address", address, "--replicas", str(replicas),
+            command = [*HATESPEECH, "serve", "--runtime", "ray", "--address", address, "--replicas", str(replicas),
                        "-m", model, "--port", str(http_port)]  # fmt: skip
             process, _ = harness.start_server(command, f"http://127.0.0.1:{http_port}/ready")
             try:

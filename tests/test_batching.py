@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hatespeech.batching import BatchStats, MicroBatcher
-from hatespeech.engine import Encoded, Prediction, Tokens
+from hatespeech.engines.base import Encoded, Prediction, Tokens
 from hatespeech.errors import BackendError, Overloaded, RequestTimeout
 
 
@@ -201,7 +201,7 @@ def test_invalid_limits_are_rejected() -> None:
 
 
 def test_collate_pads_to_the_longest() -> None:
-    from hatespeech.engine import collate
+    from hatespeech.engines.base import collate
 
     batch = collate([tokens(1, 2), tokens(2, 5)])
     assert batch.input_ids.shape == (2, 5)

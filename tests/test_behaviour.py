@@ -16,7 +16,7 @@ from shipped import shipped_model
 from hatespeech.behaviour import CASES, FIRST_TRY_SENTENCES, load_cases, score_model
 from hatespeech.config import DataRecipe
 from hatespeech.data import LABELS, load_split
-from hatespeech.engine_choice import open_engine
+from hatespeech.engines.registry import open_engine
 from hatespeech.training.data_mix import load_recipe
 
 CATEGORIES = {

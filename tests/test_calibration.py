@@ -22,8 +22,8 @@ from hatespeech.calibration import (
 from hatespeech.cli import app
 from hatespeech.config import TrainConfig
 from hatespeech.data import load_split
+from hatespeech.engines.onnx_runtime import OnnxEngine
 from hatespeech.errors import InputError
-from hatespeech.onnx_engine import OnnxEngine
 from hatespeech.training import train
 
 runner = CliRunner()

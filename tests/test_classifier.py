@@ -33,8 +33,9 @@ def test_the_readme_line_works_without_torch(tiny_model: Path) -> None:
 
 
 def test_predict_matches_the_servers_engine_and_keeps_the_order(classifier: Classifier, tiny_model: Path) -> None:
-    engine, name, _ = load_engine(Settings(model_dir=tiny_model))  # what `hatespeech serve` opens by default
-    assert classifier.engine_name == name
+    opened = load_engine(Settings(model_dir=tiny_model))  # what `hatespeech serve` opens by default (auto)
+    engine = opened.engine
+    assert classifier.engine_name == opened.name
     texts = ["short", "a somewhat longer sentence about nothing much at all", "mid length text"]
     ours = classifier.predict(texts)
     assert [p.score for p in ours] == pytest.approx([p.score for p in engine.predict(texts)], abs=1e-6)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from hatespeech.cli import app
 from hatespeech.config import DataRecipe, TrainConfig
-from hatespeech.engine import read_model_info
+from hatespeech.engines.base import read_model_info
 
 from waiting import wait_until
 
@@ -64,12 +64,12 @@ def test_evaluate_reads_hatexplain_by_split_and_says_what_the_model_learnt(tiny_
 
 def test_evaluate_engines_agree(tiny_model: Path, small_data: Path) -> None:
     outputs = {}
-    for engine in ("onnx", "torch"):
+    for engine in ("onnx-fp32", "torch"):
         args = ["evaluate", "-m", str(tiny_model), "--data", str(small_data), "--json", "--engine", engine]
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         outputs[engine] = json.loads(result.stdout.strip().splitlines()[-1])
-    assert outputs["onnx"]["confusion_matrix"] == outputs["torch"]["confusion_matrix"]
+    assert outputs["onnx-fp32"]["confusion_matrix"] == outputs["torch"]["confusion_matrix"]
 
 
 def test_evaluate_prints_a_table(tiny_model: Path, small_data: Path) -> None:
@@ -98,7 +98,7 @@ def test_predict_explain_gives_the_api_spans_for_texts_and_files(tiny_model: Pat
     assert result.exit_code == 0, result.output
     (line,) = [json.loads(x) for x in result.stdout.strip().splitlines()]
     assert [s["text"] for s in line["explanation"]] == ["some", "words", "here,", "ok"]
-    with TestClient(create_app(Settings(model_dir=tiny_model, quantized="no"))) as client:
+    with TestClient(create_app(Settings(model_dir=tiny_model))) as client:
         wait_until(lambda: client.get("/ready").status_code == 200, what="ready")
         served = client.post("/predict", json={"text": "some words here, ok", "explain": True}).json()
     assert [(s["start"], s["end"]) for s in served["explanation"]] == [
@@ -161,8 +161,9 @@ def test_predict_strict_stops_at_the_first_malformed_line(tiny_model: Path, tmp_
 
 def test_predict_matches_batch_of_one(tiny_model: Path) -> None:
     texts = ["short", "a somewhat longer sentence about nothing in particular", "x " * 600]
-    together = runner.invoke(app, ["predict", "-m", str(tiny_model), *texts]).stdout.splitlines()
-    alone = [runner.invoke(app, ["predict", "-m", str(tiny_model), t]).stdout.strip() for t in texts]
+    fp32 = ["predict", "-m", str(tiny_model), "--engine", "onnx-fp32"]  # int8 scales activations per batch
+    together = runner.invoke(app, [*fp32, *texts]).stdout.splitlines()
+    alone = [runner.invoke(app, [*fp32, t]).stdout.strip() for t in texts]
     for a, b in zip(together, alone, strict=True):
         assert json.loads(a)["score"] == pytest.approx(json.loads(b)["score"], abs=1e-5)
     assert json.loads(together[2])["parts"] > 1 and json.loads(together[2])["truncated"] is False
@@ -287,11 +288,11 @@ def test_ray_options_are_checked_before_anything_starts(
             monkeypatch.delenv(f"HATESPEECH_{name}")
     source = tmp_path / "in.txt"
     source.write_text("hello\n")
-    no_output = runner.invoke(app, ["predict", "-m", str(tiny_model), "--engine", "ray", "--input", str(source)])
+    no_output = runner.invoke(app, ["predict", "-m", str(tiny_model), "--runtime", "ray", "--input", str(source)])
     assert no_output.exit_code == 2 and "--output" in no_output.output
     unknown = runner.invoke(app, ["serve", "-m", str(tiny_model), "--engine", "kubernetes"])
     assert unknown.exit_code == 2 and "unknown engine" in unknown.output
-    bad_bounds = runner.invoke(app, ["serve", "-m", str(tiny_model), "--engine", "ray", "--autoscale", "4,2"])
+    bad_bounds = runner.invoke(app, ["serve", "-m", str(tiny_model), "--runtime", "ray", "--autoscale", "4,2"])
     assert bad_bounds.exit_code == 2 and "MIN <= MAX" in bad_bounds.output
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from hatespeech.cli import app
 from hatespeech.config import TrainConfig
 from hatespeech.data import load_split
-from hatespeech.engine import predict_in_batches
+from hatespeech.engines.base import predict_in_batches
 from hatespeech.errors import ModelError
 from hatespeech.modeling import TorchEngine
 from hatespeech.training import step, train

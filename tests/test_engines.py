@@ -5,6 +5,7 @@ unless another is clearly faster, caches its choice, and the server says what se
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,12 +14,14 @@ import numpy as np
 import pytest
 
 from hatespeech import artifact
-from hatespeech.engine import BaseEngine, Encoded
-from hatespeech.engine_choice import CACHE_FILE, MIN_GAIN, calibrate, candidates, choose, open_engine
-from hatespeech.errors import ModelError
-from hatespeech.onnx_engine import OnnxEngine
+from hatespeech.engines.base import BaseEngine, Encoded
+from hatespeech.engines.choice import CACHE_FILE, MIN_GAIN, Calibration, calibrate, choose, decide
+from hatespeech.engines.onnx_runtime import OnnxEngine
+from hatespeech.engines.registry import EngineName, candidates, open_engine, resolve
+from hatespeech.errors import InputError, ModelError
 
 from api.live_server import serving
+from waiting import wait_until
 
 TEXTS = ["a calm sentence about the weather", "those people are vermin", "x", "Long text " * 30]
 
@@ -29,6 +32,20 @@ def test_openvino_scores_like_onnx_runtime_fp32(tiny_model: Path) -> None:
     batch = reference.encode(TEXTS)
     assert np.allclose(openvino.forward(batch), reference.forward(batch), atol=1e-4)
     assert [p.label for p in openvino.predict(TEXTS)] == [p.label for p in reference.predict(TEXTS)]
+
+
+def test_openvino_int8_is_quantized_at_export_and_checked(tiny_model: Path) -> None:
+    report = json.loads((tiny_model / "export.json").read_text())["openvino_int8"]
+    assert report["label_agreement"] >= 0.995 and report["check_texts"] > 300  # checked against ONNX fp32
+    assert artifact.OV_INT8 in artifact.verify(tiny_model)["files"] and "openvino-int8" in candidates(tiny_model)
+    reference = open_engine(tiny_model, "onnx-fp32", threads=1)
+    int8 = open_engine(tiny_model, "openvino-int8", threads=1)
+    batch = reference.encode(TEXTS)
+    assert np.abs(int8.forward(batch) - reference.forward(batch)).max() < 0.5
+    copy = artifact.pack(tiny_model, tiny_model.parent / "int8-less", (artifact.ONNX_INT8,))
+    assert f"{artifact.OV_DIR}/model.int8.bin" in copy["packed"]["left_out"]  # a folder of its own, like CT2's
+    with pytest.raises(ModelError, match=r"model\.int8\.xml not found.*NNCF"):
+        open_engine(tiny_model.parent / "int8-less", "openvino-int8")
 
 
 def test_ctranslate2_scores_like_onnx_runtime_fp32_without_padding(tiny_model: Path) -> None:
@@ -59,8 +76,36 @@ def test_candidates_and_unknown_names(tiny_model: Path) -> None:
     found = candidates(tiny_model)
     assert found[:3] == ["onnx-fp32", "onnx-int8", "openvino-f32"]
     assert found[-2:] == ["ctranslate2-f32", "ctranslate2-int8"]
-    with pytest.raises(ModelError, match="unknown engine 'tensorrt'"):
+    with pytest.raises(InputError, match="unknown engine 'tensorrt'"):
         open_engine(tiny_model, "tensorrt")
+
+
+def test_one_set_of_names_means_the_same_everywhere(tiny_model: Path, tmp_path: Path) -> None:
+    from pydantic import ValidationError
+    from typer.testing import CliRunner
+
+    from hatespeech import load
+    from hatespeech.cli import app
+    from hatespeech.settings import Settings
+
+    known = "use one of auto, onnx, onnx-fp32, onnx-int8, openvino-f32, openvino-bf16, openvino-int8, ctranslate2-f32"
+    with pytest.raises(InputError, match=f"unknown engine 'fast': {known}"):
+        load(tiny_model, engine="fast")
+    with pytest.raises(ValidationError, match=f"unknown engine 'fast': {known}"):
+        Settings(engine="fast")
+    for command in (["predict", "hello"], ["evaluate"], ["serve"]):
+        answer = CliRunner().invoke(app, [*command, "-m", str(tiny_model), "--engine", "fast"])
+        assert answer.exit_code == 2 and known in " ".join(answer.output.split()), answer.output
+    runtime = CliRunner().invoke(app, ["serve", "-m", str(tiny_model), "--engine", "ray"])
+    assert runtime.exit_code == 2 and "use --runtime ray" in runtime.output
+
+    int8 = resolve(tiny_model, "onnx", quantized="yes")
+    assert int8.name == EngineName.ONNX_INT8 and resolve(tiny_model, "onnx", quantized="no").name == "onnx-fp32"
+    assert resolve(tiny_model, "openvino").name == EngineName.OPENVINO_F32  # an alias: its f32 form
+    waiting = resolve(tiny_model, "auto", quantized="no")
+    assert waiting.name == "onnx-fp32" and waiting.measure  # not measured here: what onnx serves, for now
+    with pytest.raises(InputError, match="a setting, not an engine"):
+        open_engine(tiny_model, "auto")
 
 
 def test_export_writes_parity_sentences_of_both_labels(tiny_model: Path) -> None:
@@ -77,7 +122,7 @@ class Flipped(OnnxEngine):
 
 
 def test_calibration_refuses_an_engine_that_changes_labels(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import hatespeech.engine_choice as engine_choice
+    import hatespeech.engines.choice as engine_choice
 
     real = engine_choice.open_engine
 
@@ -95,7 +140,7 @@ def test_calibration_refuses_an_engine_that_changes_labels(tiny_model: Path, mon
 def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
     tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hatespeech.engine_choice as engine_choice
+    import hatespeech.engines.choice as engine_choice
 
     speeds = {"onnx-fp32": 100.0, "onnx-int8": 102.0, "openvino-f32": 104.0, "ctranslate2-f32": 103.0}
     real = engine_choice._seconds
@@ -125,7 +170,7 @@ def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
 def test_auto_measures_in_a_child_process_and_caches_its_choice(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hatespeech.engine_choice as engine_choice
+    import hatespeech.engines.choice as engine_choice
 
     monkeypatch.setattr(engine_choice, "open_engine", lambda *args: pytest.fail("an engine opened in this process"))
     chosen = choose(tiny_model, "v1", 1, 0.01, tmp_path)  # the child process imports the real open_engine
@@ -145,18 +190,71 @@ def test_auto_without_parity_sentences_is_one_clear_line(tiny_model: Path, tmp_p
         choose(old, "v0", 1, 0.01, tmp_path / "state")
 
 
-@pytest.mark.parametrize(("setting", "served"), [("openvino", "openvino-f32"), ("auto", None)])
-def test_the_server_says_which_engine_serves_and_why(
-    tiny_model: Path, tmp_path: Path, setting: str, served: str | None
-) -> None:
-    with serving(tiny_model, tmp_path / "log", engine=setting, state_dir=str(tmp_path / "state")) as server:
+def test_the_server_says_which_engine_serves_and_why(tiny_model: Path, tmp_path: Path) -> None:
+    with serving(tiny_model, tmp_path / "log", engine="openvino") as server:
         model = httpx.get(f"{server.url}/model").json()
         ready = httpx.get(f"{server.url}/ready").json()
         answer = httpx.post(f"{server.url}/predict", json={"text": TEXTS[1]}).json()
-    assert model["engine"] == ready["engine"] == (served or model["engine"])
-    assert model["engine_reason"].startswith("auto:" if setting == "auto" else f"HATESPEECH_ENGINE={setting}")
+    assert model["engine"] == ready["engine"] == "openvino-f32"
+    assert model["engine_reason"].startswith("HATESPEECH_ENGINE=openvino")
     expected = OnnxEngine(tiny_model).predict([TEXTS[1]])[0]
-    assert answer["score"] == pytest.approx(expected.score, abs=0.02)  # int8 may serve under auto
+    assert answer["score"] == pytest.approx(expected.score, abs=1e-4)
     assert "engine_reason" in (tmp_path / "log").read_text()  # the start-up log says it too
-    if setting == "auto":
-        assert (tmp_path / "state" / CACHE_FILE).is_file()
+
+
+def test_export_measures_the_engines_for_auto(tiny_model: Path) -> None:
+    assert CACHE_FILE in artifact.verify(tiny_model)["files"]  # in the model dir, under its manifest
+    here = decide(tiny_model, "auto", threads=os.cpu_count() or 1)
+    assert here.reason.startswith("auto: ") and not here.measure and here.name in candidates(tiny_model)
+    elsewhere = decide(tiny_model, "auto", threads=(os.cpu_count() or 1) + 1)  # a setting never measured
+    assert elsewhere.measure and elsewhere.name == resolve(tiny_model, "onnx").name
+
+
+def test_auto_serves_at_once_then_measures_in_the_background(tiny_model: Path, tmp_path: Path) -> None:
+    """A CPU (here: a thread count) not measured before: ready on what onnx serves, the measurement in a child
+    process while it serves, kept in the state dir; every request meanwhile answered; a restart reads it."""
+    state = tmp_path / "state"
+    settings = {"engine": "auto", "threads": "1", "state_dir": str(state)}
+    with serving(tiny_model, tmp_path / "log", **settings) as server:
+        first = httpx.get(f"{server.url}/model").json()
+        assert first["engine"] == resolve(tiny_model, "onnx").name and "not measured" in first["engine_reason"]
+        answers = []
+        while "engine_measured" not in (tmp_path / "log").read_text():
+            answers.append(httpx.post(f"{server.url}/predict", json={"text": TEXTS[len(answers) % 4]}).status_code)
+            assert len(answers) < 20_000, "no measurement"
+        chosen = json.loads((state / CACHE_FILE).read_text()).popitem()[1]["chosen"]
+        wait_until(lambda: httpx.get(f"{server.url}/model").json()["engine"] == chosen, what=f"{chosen} serving")
+        answers.append(httpx.post(f"{server.url}/predict", json={"text": TEXTS[0]}).status_code)
+    assert set(answers) == {200}
+    with serving(tiny_model, tmp_path / "log2", **settings) as server:
+        again = httpx.get(f"{server.url}/model").json()
+    assert again["engine"] == chosen and again["engine_reason"].startswith("auto: ")
+    assert "engine_measuring" not in (tmp_path / "log2").read_text()
+
+
+def test_a_measurement_that_picks_another_engine_swaps_it_in(
+    model_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    import hatespeech.engines.choice as engine_choice
+    from hatespeech.api.app import create_app
+    from hatespeech.settings import Settings
+
+    async def measured(directory: Path, threads: int, max_drop: float, baseline: str) -> Calibration:
+        await asyncio.sleep(0.5)  # requests arrive meanwhile
+        return Calibration("onnx-fp32", "fastest (a stand-in measurement)", "cpu", threads, 1, [])
+
+    monkeypatch.setattr(engine_choice, "calibrate_in_background", measured)
+    settings = Settings(model_dir=model_copy, engine="auto", threads=1, quantized="yes", state_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        wait_until(lambda: client.get("/ready").status_code == 200, what="ready")
+        assert client.get("/model").json()["engine"] == "onnx-int8"
+        codes = []
+        while client.get("/model").json()["engine"] != "onnx-fp32":
+            codes.append(client.post("/predict", json={"text": TEXTS[1]}).status_code)
+            assert len(codes) < 5_000, "never swapped"
+        assert client.get("/model").json()["engine_reason"] == "auto: fastest (a stand-in measurement)"
+    assert set(codes) == {200}

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hatespeech.engine import Encoded
+from hatespeech.engines.base import Encoded
+from hatespeech.engines.onnx_runtime import OnnxEngine
 from hatespeech.explain import MAX_SPANS, explain, merge, plan, words
-from hatespeech.onnx_engine import OnnxEngine
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 
 from hatespeech import artifact
 from hatespeech.config import TrainConfig
-from hatespeech.onnx_engine import OnnxEngine
+from hatespeech.engines.onnx_runtime import OnnxEngine
 
 
 def _replace_json(path: Path, update: dict[str, object]) -> None:
@@ -32,7 +32,7 @@ def test_a_model_dir_with_the_retired_lexical_blend_serves_the_encoder_alone(
 
     artifact.revise(model_copy, make_legacy)
     assert "lexical" not in TrainConfig.load(model_copy).model_dump()  # loads: the retired knob is dropped
-    with caplog.at_level(logging.WARNING, logger="hatespeech.engine"):
+    with caplog.at_level(logging.WARNING, logger="hatespeech.engines.base"):
         engine = OnnxEngine(model_copy)
     assert "no longer applies" in caplog.text and "0.3" in caplog.text
     assert [p.score for p in engine.predict(texts)] == pytest.approx(expected, abs=1e-6)

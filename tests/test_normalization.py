@@ -10,7 +10,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from hatespeech.corpora import SHARED_HATEXPLAIN, load_hatexplain
-from hatespeech.engine import read_model_info
+from hatespeech.engines.base import read_model_info
 from hatespeech.errors import ModelError
 from hatespeech.normalization import CONFIG_KEY, attach, normalize
 

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from hatespeech import artifact
 from hatespeech.api.lifecycle import load_engine
 from hatespeech.cli import app
+from hatespeech.engines.onnx_runtime import OnnxEngine
+from hatespeech.engines.registry import use_int8
 from hatespeech.errors import ModelError
-from hatespeech.onnx_engine import OnnxEngine, use_int8
 from hatespeech.settings import Settings
 
 runner = CliRunner()
@@ -42,14 +43,15 @@ def test_served_copy_keeps_only_the_graph_the_server_picks(tiny_model: Path, tmp
     assert (out / picked).is_file() and not (out / other).exists() and not (out / "model.safetensors").exists()
     assert "left out" in output and "model.safetensors" in output
     manifest = artifact.verify(out)  # a complete model dir in its own right
-    converted = [name for name in artifact.verify(tiny_model)["files"] if name.startswith(f"{artifact.CT2_DIR}/")]
-    assert converted  # the CTranslate2 folder, which the ONNX server does not use
+    folders = (f"{artifact.CT2_DIR}/", f"{artifact.OV_DIR}/")
+    converted = [name for name in artifact.verify(tiny_model)["files"] if name.startswith(folders)]
+    assert converted  # the CTranslate2 and OpenVINO folders, which the ONNX server does not use
     assert manifest["packed"]["left_out"] == sorted([other, artifact.TORCH_WEIGHTS, *converted])
     source_manifest = artifact.sha256_of(tiny_model / "manifest.json")
     assert manifest["packed"]["source_manifest_sha256"] == source_manifest
-    engine, name, _ = load_engine(Settings(model_dir=out))  # auto: the graph that is there
-    assert name == ("onnx-int8" if picked == artifact.ONNX_INT8 else "onnx-fp32")
-    full_engine, _, _ = load_engine(Settings(model_dir=tiny_model))
+    opened = load_engine(Settings(model_dir=out, engine="onnx"))  # quantized=auto: the graph that is there
+    assert opened.name == ("onnx-int8" if picked == artifact.ONNX_INT8 else "onnx-fp32")
+    engine, full_engine = opened.engine, load_engine(Settings(model_dir=tiny_model, engine="onnx")).engine
     texts = ["a first text", "and another one"]
     assert [p.score for p in engine.predict(texts)] == pytest.approx([p.score for p in full_engine.predict(texts)])
 

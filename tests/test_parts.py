@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from hatespeech.engine import Prediction, combine
-from hatespeech.onnx_engine import OnnxEngine
+from hatespeech.engines.base import Prediction, combine
+from hatespeech.engines.onnx_runtime import OnnxEngine
 from hatespeech.parts import sentence_starts, token_ranges, worst
 
 

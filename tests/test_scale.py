@@ -34,7 +34,7 @@ def write_texts(path: Path, texts: list[str]) -> None:
 def ray_predict(
     cluster: RayCluster, model: Path, source: str, output: Path, workers: int = 2
 ) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "hatespeech", "predict", "--engine", "ray", "--address", cluster.address,
+    command = [sys.executable, "-m", "hatespeech", "predict", "--runtime", "ray", "--address", cluster.address,
                "--workers", str(workers), "-m", str(model), "--input", source, "--output", str(output)]  # fmt: skip
     return subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -130,7 +130,7 @@ def test_killing_a_worker_node_loses_no_rows_and_the_api_recovers(
     doomed_cluster: RayCluster, tiny_model: Path, shared_data: Path, tmp_path: Path
 ) -> None:
     cluster = doomed_cluster
-    args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]
+    args = ["--runtime", "ray", "--address", cluster.address, "--replicas", "2"]
     api = RunningServer(tiny_model, {}, tmp_path / "serve.log", args, ray_logs=cluster.temp)
     stop = threading.Event()
     calls: list[tuple[float, bool]] = []
@@ -268,5 +268,5 @@ def test_secrets_reach_replicas_as_private_files_never_in_the_runtime_environmen
         ("shop", "client"), ("ops", "admin")]  # fmt: skip
     assert replica.store_url() == secrets["HATESPEECH_DATABASE_URL"]
     assert os.environ.get("HATESPEECH_ADMIN_KEYS") is None
-    shutil.rmtree(keys_file.parent)  # what `serve --engine ray` does when it stops
+    shutil.rmtree(keys_file.parent)  # what `serve --runtime ray` does when it stops
     _secrets_dir.cache_clear()

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from hatespeech.engine import Prediction
+from hatespeech.engines.base import Prediction
 
 if TYPE_CHECKING:
     from hatespeech.classifier import Classifier, load

@@ -22,13 +22,15 @@ from typing import Any
 from hatespeech.errors import ModelError
 
 MANIFEST_FILE = "manifest.json"
-PARITY_FILE = "parity.jsonl"  # sentences an engine must score like ONNX Runtime fp32 (hatespeech.engine_choice)
+PARITY_FILE = "parity.jsonl"  # sentences an engine must score like ONNX Runtime fp32 (hatespeech.engines.choice)
 REQUIRED_FILES = ("config.json", "tokenizer.json")
 TORCH_WEIGHTS = "model.safetensors"
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
-CT2_DIR = "ctranslate2"  # the CTranslate2 encoder and head (hatespeech.ctranslate2_engine), when exported
-WEIGHT_FILES = (TORCH_WEIGHTS, ONNX_FP32, ONNX_INT8, f"{CT2_DIR}/model.bin")
+CT2_DIR = "ctranslate2"  # the CTranslate2 encoder and head (hatespeech.engines.ctranslate2), when exported
+OV_DIR = "openvino"  # OpenVINO's static int8 graph (hatespeech.engines.openvino), when exported
+OV_INT8 = f"{OV_DIR}/model.int8.xml"
+WEIGHT_FILES = (TORCH_WEIGHTS, ONNX_FP32, ONNX_INT8, f"{CT2_DIR}/model.bin", f"{OV_DIR}/model.int8.bin")
 KEEP_VERSIONS = 5  # publishing prunes older ones, never a version a link in the models folder points to
 LINKED_SUFFIXES = frozenset({".safetensors", ".onnx", ".npz", ".data", ".bin"})
 
@@ -249,8 +251,8 @@ def _prune(versions: Path, keep: Path) -> None:
 def pack(source: Path, out: Path, graphs: tuple[str, ...]) -> dict[str, Any]:
     """Copy the files the server needs from model dir ``source`` into a new dir ``out``.
 
-    The PyTorch weights and the graphs not named in ``graphs`` (ONNX files, or ``CT2_DIR`` for the CTranslate2
-    folder) are left out (the serving image needs
+    The PyTorch weights and the graphs not named in ``graphs`` (ONNX files, or ``CT2_DIR`` and ``OV_DIR`` for the
+    CTranslate2 and OpenVINO folders) are left out (the serving image needs
     neither). ``out`` gets its own manifest, which records what was left out and the source manifest's
     sha256, so the copy can be traced to the model it came from. Returns that manifest.
     """
@@ -271,9 +273,10 @@ def pack(source: Path, out: Path, graphs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _weights_of(name: str) -> str | None:
-    """The weights ``name`` belongs to (a weight file, or the CTranslate2 folder), or None for shared files."""
-    if name.startswith(f"{CT2_DIR}/"):
-        return CT2_DIR
+    """The weights ``name`` belongs to (a weight file, or an engine's folder), or None for shared files."""
+    for folder in (CT2_DIR, OV_DIR):
+        if name.startswith(f"{folder}/"):
+            return folder
     return name if name in WEIGHT_FILES else None
 
 

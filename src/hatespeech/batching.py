@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hatespeech.engine import Encoded, Prediction, Tokens, collate
+from hatespeech.engines.base import Encoded, Prediction, Tokens, collate
 from hatespeech.errors import BackendError, HateSpeechError, Overloaded, RequestTimeout
 
 

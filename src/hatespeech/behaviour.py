@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hatespeech.data import normalise_label
-from hatespeech.engine import Engine, predict_in_batches
+from hatespeech.engines.base import Engine, predict_in_batches
 from hatespeech.errors import DataError
 
 CASES = Path(__file__).with_name("behaviour_cases.jsonl")  # package data

@@ -13,20 +13,18 @@ default (ONNX Runtime, int8 when its accuracy is within the export's bound of fp
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from hatespeech import artifact
 from hatespeech.config import default_model_dir
-from hatespeech.engine import BaseEngine, ModelInfo, Prediction, is_valid_unicode, predict_in_batches
-from hatespeech.engine_choice import ALIASES, ENGINES, open_engine
+from hatespeech.engines.base import BaseEngine, ModelInfo, Prediction, is_valid_unicode, predict_in_batches
+from hatespeech.engines.choice import decide
+from hatespeech.engines.registry import DEFAULT_ENGINE, open_engine
 from hatespeech.errors import InputError, ModelError
 from hatespeech.explain import Span, explain
-from hatespeech.onnx_engine import use_int8
-from hatespeech.settings import Settings
-
-DEFAULT_MAX_DROP: float = Settings.model_fields["max_int8_accuracy_drop"].default
 
 
 @dataclass(frozen=True)
@@ -42,32 +40,17 @@ class Explanation:
         return [(self.text[s.start : s.end], s.contribution) for s in self.spans]
 
 
-def engine_name(
-    directory: Path, engine: str | None, quantized: str = "auto", max_drop: float = DEFAULT_MAX_DROP
-) -> tuple[str, str]:
-    """The exact engine to open for ``engine`` and why. ``None`` (or ``onnx`` with ``quantized``, the server's
-    setting) is ONNX Runtime, int8 when ``quantized`` is yes or, with auto, when export.json puts its accuracy within
-    ``max_drop`` of fp32's; the other names are those of :data:`hatespeech.engine_choice.ENGINES` and ``ALIASES``."""
-    if engine is None:
-        name = "onnx-int8" if use_int8(directory, quantized, max_drop) else "onnx-fp32"
-        return name, f"the default: ONNX Runtime, quantized={quantized}"
-    name = ALIASES.get(engine, engine)
-    if name not in ENGINES:
-        known = ", ".join([*ENGINES, *ALIASES])
-        raise InputError(f"unknown engine {engine!r}: use {known}, or None for the server's default")
-    return name, f"named: {engine}"
-
-
 def open_model(
     model_dir: str | Path | None = None, engine: str | None = None, threads: int | None = None, *, verify: bool = True
 ) -> tuple[BaseEngine, str, str]:
-    """Verify a model dir (default: ``$HATESPEECH_MODEL_DIR`` or ``models/current``) and open it in ``engine``;
-    returns the engine, its exact name and why. The one way the CLI, the server and :func:`load` open a model."""
+    """Verify a model dir (default: ``$HATESPEECH_MODEL_DIR`` or ``models/current``) and open it in ``engine`` (a
+    :class:`~hatespeech.engines.registry.EngineName`; ``None``: the server's default); returns the engine, its exact
+    name and why. The one way the CLI, the Python API and the server's workers open a model."""
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     if verify:
         artifact.verify(directory)
-    name, reason = engine_name(directory, engine)
-    return open_engine(directory, name, threads), name, reason
+    decided = decide(directory, engine or DEFAULT_ENGINE, threads=threads or os.cpu_count() or 1)
+    return open_engine(directory, decided.name, threads), decided.name.value, decided.reason
 
 
 class Classifier:
@@ -83,7 +66,7 @@ class Classifier:
         return self.engine.info
 
     def predict(self, texts: str | Sequence[str], batch_size: int = 64) -> list[Prediction]:
-        """One :class:`~hatespeech.engine.Prediction` per text, in order (a single string is one text)."""
+        """One :class:`~hatespeech.engines.base.Prediction` per text, in order (a single string is one text)."""
         batch = [texts] if isinstance(texts, str) else list(texts)
         for number, text in enumerate(batch):
             _check(text, number)

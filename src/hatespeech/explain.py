@@ -18,7 +18,7 @@ from itertools import pairwise
 
 from tokenizers import Encoding
 
-from hatespeech.engine import BaseEngine, Prediction, Tokens, collate
+from hatespeech.engines.base import BaseEngine, Prediction, Tokens, collate
 
 MAX_SPANS = 16
 """Spans explained per text: a text of more words is explained in spans of several words."""

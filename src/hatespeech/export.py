@@ -1,4 +1,5 @@
-"""PyTorch -> ONNX (fp32 and dynamically quantized int8), and CTranslate2 where installed, checked before they count.
+"""PyTorch -> ONNX (fp32 and dynamically quantized int8), and CTranslate2 and OpenVINO static int8 where installed,
+checked before they count.
 
 The export fails unless the fp32 graph agrees with PyTorch on at least ``MIN_AGREEMENT`` of the labels of
 the check texts. The results (agreement, score differences, accuracy of each variant) go to
@@ -23,18 +24,26 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hatespeech.artifact import CT2_DIR, PARITY_FILE
+from hatespeech.artifact import CT2_DIR, OV_DIR, OV_INT8, PARITY_FILE
 from hatespeech.data import LABELS, Dataset
-from hatespeech.engine import predict_in_batches
+from hatespeech.engines.base import BaseEngine, predict_in_batches
+from hatespeech.engines.onnx_runtime import ONNX_FP32, ONNX_INT8, OnnxEngine
 from hatespeech.errors import ModelError
 from hatespeech.evaluation import compute_metrics
 from hatespeech.model_card import write_card
 from hatespeech.model_dir import EXPORT_FILE
 from hatespeech.modeling import TorchEngine
-from hatespeech.onnx_engine import ONNX_FP32, ONNX_INT8, OnnxEngine
 
 MIN_AGREEMENT = 0.995
 OPSET = 17
+CALIBRATION_TEXTS = 300  # NNCF's default subset size: activation ranges settle well before it
+
+
+def _open(directory: Path, name: str) -> BaseEngine:
+    from hatespeech.engines.registry import open_engine
+
+    return open_engine(directory, name)
+
 
 _FALLBACK_TEXTS = [
     "I love this community and everyone in it.",
@@ -98,7 +107,7 @@ def export_ctranslate2(directory: Path) -> str | None:
         from ctranslate2.converters import TransformersConverter
     except ImportError:
         return "CTranslate2 is not installed (pip install '.[ctranslate2]')"
-    from hatespeech.ctranslate2_engine import HEAD_FILE
+    from hatespeech.engines.ctranslate2 import HEAD_FILE
     from hatespeech.modeling import load_trained
 
     tokenizer, model = load_trained(directory)
@@ -120,15 +129,14 @@ def export_ctranslate2(directory: Path) -> str | None:
     return None
 
 
-def check_ctranslate2(directory: Path) -> dict[str, Any]:
-    """CTranslate2 f32 against ONNX Runtime fp32 on the parity sentences; the folder is removed below
-    ``MIN_AGREEMENT`` (a conversion that changed the model must not be offered)."""
-    from hatespeech.ctranslate2_engine import CTranslate2Engine
-    from hatespeech.engine_choice import parity_texts
+def check_converted(directory: Path, engine: BaseEngine, folder: str) -> dict[str, Any]:
+    """A converted engine (CTranslate2 f32, OpenVINO int8) against ONNX Runtime fp32 on the parity sentences; its
+    ``folder`` is removed below ``MIN_AGREEMENT`` (a conversion that changed the model must not be offered)."""
+    from hatespeech.engines.choice import parity_texts
 
     texts, _ = parity_texts(directory)
     reference = predict_in_batches(OnnxEngine(directory), texts)
-    converted = predict_in_batches(CTranslate2Engine(directory), texts)
+    converted = predict_in_batches(engine, texts)
     scores = np.array([[a.score, b.score] for a, b in zip(reference, converted, strict=True)])
     entry: dict[str, Any] = {
         "check_texts": len(texts),
@@ -136,9 +144,36 @@ def check_ctranslate2(directory: Path) -> dict[str, Any]:
         "max_score_diff": float(np.max(np.abs(scores[:, 0] - scores[:, 1]))),
     }
     if entry["label_agreement"] < MIN_AGREEMENT:
-        shutil.rmtree(directory / CT2_DIR)
+        shutil.rmtree(directory / folder)
         entry["removed"] = f"agreement with ONNX fp32 below {MIN_AGREEMENT}"
     return entry
+
+
+def export_openvino_int8(directory: Path, check: Dataset | None) -> str | None:
+    """Write ``openvino/model.int8.xml``: the fp32 ONNX graph quantized to static int8 by NNCF, its activation
+    ranges calibrated on up to ``CALIBRATION_TEXTS`` of the export's check texts (training data; else the parity
+    sentences), tokenized as served. Returns None when written, else why not (OpenVINO or NNCF missing)."""
+    out = directory / OV_DIR
+    shutil.rmtree(out, ignore_errors=True)
+    try:
+        import nncf
+        import openvino as ov
+    except ImportError:
+        return "OpenVINO and NNCF are not installed (pip install '.[openvino]')"
+    from hatespeech.engines.choice import parity_texts
+
+    texts = check.texts if check is not None and len(check) else parity_texts(directory)[0]
+    engine = OnnxEngine(directory)
+    model = ov.Core().read_model(str(directory / ONNX_FP32))
+    names = {port.get_any_name() for port in model.inputs}
+    samples = [engine.encode([text]).feeds(names) for text in texts[:CALIBRATION_TEXTS]]
+    logging.getLogger("nncf").setLevel(logging.WARNING)
+    quantized = nncf.quantize(
+        model, nncf.Dataset(samples), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(samples)
+    )
+    out.mkdir()
+    ov.save_model(quantized, str(directory / OV_INT8))
+    return None
 
 
 def write_parity_texts(directory: Path) -> None:
@@ -180,9 +215,12 @@ def check_parity(
     return report
 
 
-def export_model_dir(directory: Path, check: Dataset | None, console: Console | None = None) -> dict[str, Any]:
+def export_model_dir(
+    directory: Path, check: Dataset | None, console: Console | None = None, *, full: bool = True
+) -> dict[str, Any]:
     """Export, check parity, write ``export.json`` and the model card; raise :class:`ModelError` if fp32
-    disagrees with torch."""
+    disagrees with torch. ``full`` (not for the quick model, whose minutes count): also OpenVINO's static int8
+    graph, and the measurement of which engine ``auto`` should serve on this CPU (:func:`measure_engines_here`)."""
     console = console or Console(stderr=True)
     columns = (
         SpinnerColumn(),
@@ -192,7 +230,7 @@ def export_model_dir(directory: Path, check: Dataset | None, console: Console | 
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("exporting to ONNX (fp32 + int8)", total=5)
+        task = progress.add_task("exporting to ONNX (fp32 + int8)", total=6 if full else 5)
         export_onnx(directory)
         write_parity_texts(directory)
 
@@ -202,7 +240,19 @@ def export_model_dir(directory: Path, check: Dataset | None, console: Console | 
         report = check_parity(directory, check, step)
         step("exporting to CTranslate2")
         skipped = export_ctranslate2(directory)
-        report["ctranslate2"] = {"skipped": skipped} if skipped else check_ctranslate2(directory)
+        report["ctranslate2"] = (
+            {"skipped": skipped}
+            if skipped
+            else check_converted(directory, _open(directory, "ctranslate2-f32"), CT2_DIR)
+        )
+        if full:
+            step("quantizing for OpenVINO (static int8)")
+            skipped = export_openvino_int8(directory, check)
+            report["openvino_int8"] = (
+                {"skipped": skipped}
+                if skipped
+                else check_converted(directory, _open(directory, "openvino-int8"), OV_DIR)
+            )
         progress.update(task, advance=1)
     (directory / EXPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
     table = Table(title=f"ONNX export: parity with PyTorch on {report['check_texts']} texts ({report['check_source']})")
@@ -213,15 +263,36 @@ def export_model_dir(directory: Path, check: Dataset | None, console: Console | 
         accuracy = f"{entry['accuracy']:.4f}" if "accuracy" in entry else "n/a"
         table.add_row(name, f"{entry['label_agreement']:.4f}", f"{entry['max_score_diff']:.2e}", accuracy)
     console.print(table)
-    ct2 = report["ctranslate2"]
-    if "skipped" in ct2 or "removed" in ct2:
-        console.print(f"no CTranslate2 engine: {ct2.get('skipped') or ct2.get('removed')}", highlight=False)
-    else:
-        console.print(f"CTranslate2: label agreement {ct2['label_agreement']:.4f} with ONNX fp32", highlight=False)
+    for key, engine in (("ctranslate2", "CTranslate2"), ("openvino_int8", "OpenVINO int8")):
+        entry = report.get(key, {"skipped": "not for the quick model"})
+        if "skipped" in entry or "removed" in entry:
+            console.print(f"no {engine} engine: {entry.get('skipped') or entry.get('removed')}", highlight=False)
+        else:
+            console.print(f"{engine}: label agreement {entry['label_agreement']:.4f} with ONNX fp32", highlight=False)
     if report["fp32"]["label_agreement"] < MIN_AGREEMENT:
         raise ModelError(
             f"ONNX fp32 export disagrees with PyTorch on {1 - report['fp32']['label_agreement']:.2%} "
             f"of labels (limit {1 - MIN_AGREEMENT:.1%})"
         )
     write_card(directory)
+    if full:
+        measure_engines_here(directory, console)
     return report
+
+
+def measure_engines_here(directory: Path, console: Console) -> None:
+    """Measure the engines on this machine (in a child process, as ``auto`` does) and keep the result in the model
+    dir, so a server on this kind of CPU starts on the fastest at once; a failure only costs that head start."""
+    import os
+
+    from hatespeech.engines.choice import measure_at_export
+    from hatespeech.engines.registry import DEFAULT_MAX_DROP, resolve
+
+    baseline = resolve(directory, "onnx").name
+    with console.status("measuring the engines on this CPU (for auto)"):
+        try:
+            calibration = measure_at_export(directory, os.cpu_count() or 1, DEFAULT_MAX_DROP, baseline)
+        except ModelError as exc:
+            console.print(f"engines not measured: {exc}", highlight=False)
+            return
+    console.print(f"auto on this CPU: {calibration.chosen} ({calibration.reason})", highlight=False)

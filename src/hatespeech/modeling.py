@@ -11,7 +11,7 @@ import numpy as np
 
 from hatespeech.base_models import resolve_base_model
 from hatespeech.data import LABELS
-from hatespeech.engine import BaseEngine, Encoded
+from hatespeech.engines.base import BaseEngine, Encoded
 from hatespeech.errors import ModelError
 
 if TYPE_CHECKING:

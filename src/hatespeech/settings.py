@@ -6,18 +6,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hatespeech.config import DEFAULT_MODEL_DIR
+from hatespeech.engines.registry import DEFAULT_ENGINE, DEFAULT_MAX_DROP, EngineName, parse
+from hatespeech.errors import InputError
 
 if TYPE_CHECKING:
     from hatespeech.keys import KeyRing
-
-EngineSetting = Literal[
-    "onnx", "onnx-fp32", "onnx-int8", "openvino", "openvino-f32", "openvino-bf16",
-    "ctranslate2", "ctranslate2-f32", "ctranslate2-int8", "auto",
-]  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -32,8 +29,8 @@ class Settings(BaseSettings):
     threads: int | None = Field(
         None, ge=1, description="ONNX Runtime intra-op threads per process [default: CPU cores / workers]."
     )
-    engine: EngineSetting = Field(
-        "onnx",
+    engine: EngineName = Field(
+        DEFAULT_ENGINE,
         description="What runs the model: 'onnx' (ONNX Runtime, fp32 or int8 per 'quantized'), one named engine, or "
         "'auto': the fastest engine that keeps accuracy within max_int8_accuracy_drop of ONNX Runtime fp32 on the "
         "model's parity sentences, measured once per CPU, model version and thread count and cached in state_dir "
@@ -47,7 +44,11 @@ class Settings(BaseSettings):
         "by `hatespeech pack` holds one graph, and 'auto' serves that one.",
     )
     max_int8_accuracy_drop: float = Field(
-        0.01, ge=0.0, le=1.0, description="The most accuracy the int8 graph may lose against fp32 for 'auto'."
+        DEFAULT_MAX_DROP,
+        ge=0.0,
+        le=1.0,
+        description="The most accuracy an engine (int8 with quantized=auto, any engine with 'auto') may lose "
+        "against ONNX Runtime fp32 on the parity sentences.",
     )
     max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per forward pass.")
     max_batch_tokens: int = Field(
@@ -155,10 +156,19 @@ class Settings(BaseSettings):
     )
     reload_by_redeploy: bool = Field(
         False,
-        description="Set in each Ray Serve replica by `serve --engine ray`: the model changes by a redeploy of the "
+        description="Set in each Ray Serve replica by `serve --runtime ray`: the model changes by a redeploy of the "
         "application, so the replica's own reloads (POST /admin/reload) are refused.",
     )
     log_level: str = Field("info", description="Log level: debug, info (one line per request), warning, error.")
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _known_engine(cls, value: object) -> object:
+        """An unknown name gets the registry's one message (it lists the known names)."""
+        try:
+            return parse(str(value))
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -22,9 +22,10 @@ from waiting import wait_until
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-# The API tests' settings. fp32, so batched and single results can be compared tightly (int8 activations are
-# quantized per batch).
+# The API tests' settings. ONNX Runtime fp32, so batched and single results can be compared tightly (int8
+# activations are quantized per batch) and no measurement runs beside the tests (auto: tests/test_engines.py).
 SETTINGS = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", "HATESPEECH_QUANTIZED": "no",
+            "HATESPEECH_ENGINE": "onnx",
             "HATESPEECH_MAX_EXPLAIN_TEXTS": "4", "HATESPEECH_ADMIN_KEYS": SHARED_ADMIN_KEY}  # fmt: skip
 
 
@@ -32,7 +33,7 @@ SETTINGS = {"HATESPEECH_MAX_TEXTS": "16", "HATESPEECH_MAX_BODY_BYTES": "65536", 
 def ray_server(request: pytest.FixtureRequest, tiny_model: Path) -> Iterator[RunningServer]:
     """The app as 2 Ray Serve replicas on the two-node test cluster (started once, shared)."""
     cluster = request.getfixturevalue("ray_cluster")
-    args = ["--engine", "ray", "--address", cluster.address, "--replicas", "2"]
+    args = ["--runtime", "ray", "--address", cluster.address, "--replicas", "2"]
     secrets_before = set(Path(tempfile.gettempdir()).glob("hatespeech-secrets-*"))
     running = RunningServer(tiny_model, SETTINGS, cluster.temp / "serve.log", args, ray_logs=cluster.temp)
     running.wait_ready(timeout=180)

@@ -39,7 +39,7 @@ class RunningServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
-        self.ray_logs = ray_logs  # with --engine ray, the access log is in the replicas' Ray worker logs
+        self.ray_logs = ray_logs  # with --runtime ray, the access log is in the replicas' Ray worker logs
         self.engine = "ray" if ray_logs is not None else "local"
         self._log = log.open("wb") if log else subprocess.DEVNULL
         command = [sys.executable, "-m", "hatespeech", "serve", "--model", str(model), "--port", str(self.port)]

@@ -19,7 +19,7 @@ import pytest
 
 from hatespeech.api import create_app
 from hatespeech.api.lifecycle import load_engine
-from hatespeech.engine import BaseEngine, Encoded, Prediction
+from hatespeech.engines.base import BaseEngine, Encoded, Prediction
 from hatespeech.settings import Settings
 
 from api.live_server import RunningServer, free_port, serve_in_thread
@@ -112,16 +112,16 @@ def test_int8_is_used_only_within_the_accuracy_budget(tiny_model: Path, tmp_path
 
     copy = tmp_path / "model"
     shutil.copytree(tiny_model, copy)
-    assert load_engine(Settings(model_dir=copy))[1] == "onnx-int8"  # tiny model: equal accuracy
-    assert load_engine(Settings(model_dir=copy, quantized="no"))[1] == "onnx-fp32"
+    assert load_engine(Settings(model_dir=copy, engine="onnx")).name == "onnx-int8"  # tiny model: equal accuracy
+    assert load_engine(Settings(model_dir=copy, engine="onnx", quantized="no")).name == "onnx-fp32"
     report = json.loads((copy / "export.json").read_text())
     report["int8"]["accuracy"] = report["fp32"]["accuracy"] - 0.05
     (copy / "export.json").write_text(json.dumps(report))
     from hatespeech.artifact import write_manifest
 
     write_manifest(copy)
-    assert load_engine(Settings(model_dir=copy))[1] == "onnx-fp32"
-    assert load_engine(Settings(model_dir=copy, max_int8_accuracy_drop=0.1))[1] == "onnx-int8"
+    assert load_engine(Settings(model_dir=copy, engine="onnx")).name == "onnx-fp32"
+    assert load_engine(Settings(model_dir=copy, engine="onnx", max_int8_accuracy_drop=0.1)).name == "onnx-int8"
 
 
 def test_serving_path_never_imports_torch(tiny_model: Path) -> None:

@@ -26,7 +26,7 @@ def test_serve_replicas_run_on_both_nodes(server: RunningServer) -> None:
 
 
 def test_ray_serve_redeploys_under_load_with_no_failed_request(server: RunningServer, tiny_model: Path) -> None:
-    """Ray Serve's mechanism: SIGHUP makes `serve --engine ray` redeploy when the link moved, and Serve rolls
+    """Ray Serve's mechanism: SIGHUP makes `serve --runtime ray` redeploy when the link moved, and Serve rolls
     the replicas over. A swap, a swap to a broken dir (never deployed) and a rollback, under load. It runs on
     the shared Ray server (one Serve HTTP port per cluster) and ends on the version it started with. (Each
     redeploy takes 20-30 s on 2 cores; tests/api/test_lifecycle.py swaps more often on the single process.)"""

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from hatespeech import artifact, versions
-from hatespeech.onnx_engine import OnnxEngine
+from hatespeech.engines.onnx_runtime import OnnxEngine
 
 from api.live_server import RunningServer
 from model_versions import new_version

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 
 from hatespeech.api import create_app
-from hatespeech.engine import BaseEngine, Encoded, Split
+from hatespeech.engines.base import BaseEngine, Encoded, Split
 from hatespeech.settings import Settings
 
 from api.live_server import RunningServer, serve_in_thread

@@ -35,7 +35,7 @@ async def post_reload(service: ServiceDep, force: bool = False) -> ReloadOut:
     """A model that fails to load leaves the current one serving: 409 with the reason (also in /ready)."""
     if service.settings.reload_by_redeploy:
         raise ApiError("not_enabled", "on Ray Serve the model changes by a redeploy: send SIGHUP to `hatespeech "
-                       "serve --engine ray`, or update the RayService (docs/models.md)")  # fmt: skip
+                       "serve --runtime ray`, or update the RayService (docs/models.md)")  # fmt: skip
     outcome = await reload(service, "admin", force=force)
     if outcome.status == "failed":
         raise ApiError("reload_failed", f"the model was not swapped, {outcome.previous} still serves: {outcome.error}")

@@ -31,7 +31,7 @@ from hatespeech.api.schemas import TEXT_PATTERN
 from hatespeech.api.security import ApiKeyMiddleware
 from hatespeech.api.service import ModelService
 from hatespeech.api.stores import Stores, purge_forever
-from hatespeech.engine import BaseEngine
+from hatespeech.engines.base import BaseEngine
 from hatespeech.logs import configure as configure_logs
 from hatespeech.settings import Settings
 
@@ -68,7 +68,8 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
         finally:
             service.ready = False
             hangup()
-            for task in [loading, *background]:
+            measuring = [service.measuring] if service.measuring is not None else []
+            for task in [loading, *background, *measuring]:  # a measurement's child process is killed
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task

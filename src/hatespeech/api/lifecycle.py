@@ -18,12 +18,13 @@ import logging
 import os
 import time
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 from hatespeech.api.service import Live, ModelService, PendingReload, ReloadOutcome
 from hatespeech.api.shadow import Shadow
 from hatespeech.batching import MicroBatcher
-from hatespeech.engine import BaseEngine
+from hatespeech.engines.base import BaseEngine
 from hatespeech.settings import Settings
 
 logger = logging.getLogger("hatespeech.api")
@@ -31,37 +32,73 @@ WARM_UP_TEXT = "warm-up forward pass"
 RELEASE_AFTER_S = 2.0  # by then the requests that held the old model have answered
 
 
-def load_engine(
-    settings: Settings, directory: Path | None = None, threads: int | None = None
-) -> tuple[BaseEngine, str, str]:
+@dataclass(frozen=True)
+class Opened:
+    """An engine opened for a model dir: its exact name, why, and whether ``auto`` still has to measure this CPU
+    (it then serves what ``onnx`` serves until the measurement ends)."""
+
+    engine: BaseEngine
+    name: str
+    reason: str
+    measure: bool = False
+
+
+def load_engine(settings: Settings, directory: Path | None = None, threads: int | None = None) -> Opened:
     """Verify a model dir (default: where ``model_dir`` points now) and open it in the engine ``settings.engine``
-    names (:mod:`hatespeech.engine_choice`); with 'onnx', int8 per ``settings.quantized`` and export.json. Returns
-    the engine, its name and why it was chosen."""
+    names (:mod:`hatespeech.engines.registry`). ``auto`` never measures here: it opens the engine measured on this
+    CPU (the state dir's record, or the model dir's from its export), else what ``onnx`` serves, and says so."""
     from hatespeech import artifact
-    from hatespeech.classifier import engine_name
-    from hatespeech.engine_choice import choose, open_engine
-    from hatespeech.versions import version_id
+    from hatespeech.engines.choice import decide
+    from hatespeech.engines.registry import open_engine
 
     directory = directory or settings.model_dir.resolve()
     artifact.verify(directory)
     threads = threads or settings.intra_op_threads()
-    drop = settings.max_int8_accuracy_drop
-    default, _ = engine_name(directory, None, settings.quantized, drop)  # what `onnx` serves (the same as load())
-    if settings.engine == "onnx":
-        name, reason = default, f"HATESPEECH_ENGINE=onnx, HATESPEECH_QUANTIZED={settings.quantized}"
-    elif settings.engine == "auto":
-        calibration = choose(directory, version_id(directory), threads, drop, settings.state_dir, default)
-        name, reason = calibration.chosen, f"auto: {calibration.reason}"
-    else:
-        name, reason = engine_name(directory, settings.engine)[0], f"HATESPEECH_ENGINE={settings.engine}"
-    return open_engine(directory, name, threads), name, reason
+    decided = decide(
+        directory, settings.engine, threads=threads, quantized=settings.quantized,
+        max_drop=settings.max_int8_accuracy_drop, state_dir=settings.state_dir,
+    )  # fmt: skip
+    reason = decided.reason if settings.engine == "auto" else f"HATESPEECH_ENGINE={settings.engine}: {decided.reason}"
+    return Opened(open_engine(directory, decided.name, threads), decided.name.value, reason, decided.measure)
 
 
-async def load_warm(settings: Settings, directory: Path, threads: int | None = None) -> tuple[BaseEngine, str, str]:
+async def load_warm(settings: Settings, directory: Path, threads: int | None = None) -> Opened:
     """:func:`load_engine` off the event loop, then one warm-up forward pass."""
-    engine, name, reason = await asyncio.to_thread(load_engine, settings, directory, threads)
-    await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
-    return engine, name, reason
+    opened = await asyncio.to_thread(load_engine, settings, directory, threads)
+    await asyncio.to_thread(opened.engine.predict, [WARM_UP_TEXT])
+    return opened
+
+
+async def measure_then_switch(service: ModelService, directory: Path) -> None:
+    """``auto`` on a CPU not measured before: measure every engine in a child process while the model serves, keep
+    the result in the state dir, and swap the fastest in (a reload: no request fails); a failure is logged and
+    the engine serving stays."""
+    from hatespeech.engines.choice import calibrate_in_background, keep
+    from hatespeech.engines.registry import resolve
+    from hatespeech.versions import version_id
+
+    settings = service.settings
+    threads, drop = settings.intra_op_threads(), settings.max_int8_accuracy_drop
+    baseline = resolve(directory, "onnx", quantized=settings.quantized, max_drop=drop).name
+    started = time.perf_counter()
+    logger.info(json.dumps({"event": "engine_measuring", "model_dir": str(directory)}))
+    try:
+        calibration = await calibrate_in_background(directory, threads, drop, baseline)
+    except Exception as exc:  # never fatal: the engine that serves goes on
+        logger.error(json.dumps({"event": "engine_measure_failed", "error": str(exc)}))
+        return
+    keep(calibration, directory, version_id(directory), baseline, settings.state_dir)
+    logger.info(json.dumps({"event": "engine_measured", "chosen": calibration.chosen, "reason": calibration.reason,
+                            "seconds": round(time.perf_counter() - started, 1)}))  # fmt: skip
+    live = service.live
+    if live is not None and live.directory == directory and live.engine_name != calibration.chosen:
+        await reload(service, "engine measured", force=True)
+
+
+def schedule_measurement(service: ModelService, opened: Opened, directory: Path) -> None:
+    """Start :func:`measure_then_switch` when ``opened`` asks for it and none is under way."""
+    if opened.measure and (service.measuring is None or service.measuring.done()):
+        service.measuring = asyncio.create_task(measure_then_switch(service, directory))
 
 
 def start_live(service: ModelService, engine: BaseEngine, name: str, directory: Path, reason: str = "") -> Live:
@@ -87,8 +124,10 @@ async def bring_up(service: ModelService, engine: BaseEngine | None = None) -> N
     """At start: load (or take ``engine``), warm up and start serving; a failure is kept for ``/ready``."""
     directory = service.settings.model_dir.resolve()
     try:
+        opened: Opened | None = None
         if engine is None:
-            engine, name, why = await load_warm(service.settings, directory)
+            opened = await load_warm(service.settings, directory)
+            engine, name, why = opened.engine, opened.name, opened.reason
         else:
             name, directory = type(engine).__name__, engine.info.directory.resolve()
             why = "given to create_app"
@@ -103,6 +142,8 @@ async def bring_up(service: ModelService, engine: BaseEngine | None = None) -> N
                             "recipe": "quick" if engine.info.quick else "full",
                             "model_dir": str(service.settings.model_dir),
                             "seconds": round(time.monotonic() - service.started, 3)}))  # fmt: skip
+    if opened is not None:
+        schedule_measurement(service, opened, directory)
     async with service.reload_lock:
         await refresh_shadow(service)
 
@@ -138,19 +179,20 @@ async def _swap(service: ModelService, reason: str, force: bool) -> ReloadOutcom
     if old is not None and directory == old.directory and not force:
         return ReloadOutcome("unchanged", previous, previous, 0.0)
     try:
-        engine, name, why = await load_warm(service.settings, directory)
+        opened = await load_warm(service.settings, directory)
     except Exception as exc:  # the old model goes on serving
         error = f"{directory.name}: {exc}"
         service.reload_error, service.failed_target = error, directory
         service.metrics.reloads.labels("failed").inc()
         logger.error(json.dumps({"event": "model_reload_failed", "reason": reason, "error": error}))
         return ReloadOutcome("failed", previous, previous, round(time.perf_counter() - started, 3), error)
-    new = start_live(service, engine, name, directory, why)
+    new = start_live(service, opened.engine, opened.name, directory, opened.reason)
     _go_live(service, new)
+    schedule_measurement(service, opened, directory)
     service.metrics.reloads.labels("reloaded").inc()
     seconds = round(time.perf_counter() - started, 3)
-    logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "engine": name, "version": new.version,
-                            "recipe": "quick" if new.engine.info.quick else "full",
+    logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "engine": new.engine_name,
+                            "version": new.version, "recipe": "quick" if new.engine.info.quick else "full",
                             "previous": previous, "seconds": seconds}))  # fmt: skip
     if old is not None:
         await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes
@@ -186,7 +228,7 @@ async def refresh_shadow(service: ModelService) -> None:
     if wanted is None or live is None or wanted == live.directory:
         return
     try:
-        engine = engine or (await load_warm(service.settings, wanted, threads=1))[0]
+        engine = engine or (await load_warm(service.settings, wanted, threads=1)).engine
     except Exception as exc:
         service.shadow_error, service.shadow_failed_target = f"{wanted.name}: {exc}", wanted
         logger.error(json.dumps({"event": "shadow_load_failed", "error": service.shadow_error}))

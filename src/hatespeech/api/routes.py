@@ -33,7 +33,7 @@ from hatespeech.api.schemas import (
 )
 from hatespeech.api.service import Live, ModelService, ServiceDep
 from hatespeech.batching import Reservation
-from hatespeech.engine import Prediction, Split, collate, is_valid_unicode, regroup
+from hatespeech.engines.base import Prediction, Split, collate, is_valid_unicode, regroup
 from hatespeech.explain import contributions, plan
 from hatespeech.model_dir import CARD_FILE
 from hatespeech.settings import Settings

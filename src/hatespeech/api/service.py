@@ -21,7 +21,7 @@ from hatespeech.api.metrics import Metrics
 from hatespeech.api.shadow import Shadow
 from hatespeech.api.stores import Stores
 from hatespeech.batching import MicroBatcher
-from hatespeech.engine import BaseEngine
+from hatespeech.engines.base import BaseEngine
 from hatespeech.settings import Settings
 
 
@@ -75,6 +75,7 @@ class ModelService:
     shadow: Shadow | None = None
     shadow_error: str | None = None  # the shadow model could not be loaded
     shadow_failed_target: Path | None = None
+    measuring: asyncio.Task[None] | None = None  # auto measuring this CPU's engines (api/lifecycle.py)
 
     def require_live(self) -> Live:
         """The model serving now; a 503 ``not_ready`` while there is none."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hatespeech.api.metrics import ShadowMetrics
-from hatespeech.engine import BaseEngine, Prediction
+from hatespeech.engines.base import BaseEngine, Prediction
 
 logger = logging.getLogger("hatespeech.api")
 SHADOW_BATCH = 32  # texts per shadow forward pass, at most

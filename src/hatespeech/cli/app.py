@@ -37,6 +37,12 @@ ModelOption = Annotated[
     Path | None,
     typer.Option("--model", "-m", help="Model dir (default: $HATESPEECH_MODEL_DIR or models/current)."),
 ]
+ENGINE_HELP = (
+    "auto (the fastest measured on this CPU), onnx (ONNX Runtime: int8 when within the export's bound of fp32, else "
+    "fp32), onnx-fp32, onnx-int8, openvino (f32), openvino-bf16, ctranslate2 (f32), ctranslate2-int8, or torch (the "
+    "PyTorch weights)."
+)
+EngineOption = Annotated[str, typer.Option("--engine", help=ENGINE_HELP)]
 DataOption = Annotated[
     Path | None,
     typer.Option(
@@ -144,6 +150,10 @@ def run() -> None:
         sys.exit(130)
 
 
+TORCH = "torch"
+"""The CLI's one engine beyond the registry's: the PyTorch weights (a training install), for parity checks."""
+
+
 def open_checked(model: Path | None, kind: str) -> Any:
     """Verify a model dir (default: ``models/current``) and open it in the engine ``kind``."""
     from hatespeech import artifact
@@ -155,7 +165,7 @@ def open_checked(model: Path | None, kind: str) -> Any:
 
 def build_engine(directory: Path, kind: str) -> Any:
     """The engine for a model dir that has been verified already."""
-    if kind == "torch":
+    if kind == TORCH:
         from hatespeech import artifact
         from hatespeech.modeling import TorchEngine
 
@@ -163,18 +173,21 @@ def build_engine(directory: Path, kind: str) -> Any:
 
         return TorchEngine(directory)
     from hatespeech.classifier import open_model
-    from hatespeech.engine_choice import ALIASES, ENGINES
+    from hatespeech.engines.registry import parse
+    from hatespeech.errors import InputError
 
-    if kind not in ("onnx", *ENGINES, *ALIASES):
-        raise fail(f"unknown engine {kind!r}: use onnx, torch, {', '.join(ENGINES)}, openvino or ctranslate2", 2)
-    engine, _, _ = open_model(directory, "onnx-fp32" if kind == "onnx" else kind, verify=False)  # onnx: fp32 here
+    try:
+        parse(kind, extra=(TORCH,))  # torch is handled above
+    except InputError as exc:
+        raise fail(str(exc), 2) from exc
+    engine, _, _ = open_model(directory, kind, verify=False)
     return engine
 
 
 def predict_with_progress(runner: Any, texts: list[str], batch_size: int = 64) -> list[Any]:
     from rich.progress import Progress
 
-    from hatespeech.engine import predict_in_batches
+    from hatespeech.engines.base import predict_in_batches
 
     results = []
     with Progress(console=console, transient=True) as progress:

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from hatespeech.cli.app import DataOption, app, console, fail, open_checked
+from hatespeech.cli.app import DataOption, EngineOption, app, console, fail, open_checked
+from hatespeech.engines.registry import DEFAULT_ENGINE
 
 feedback_app = typer.Typer(
     help="Reviewers' feedback in the database: export it, purge old records.", no_args_is_help=True
@@ -96,7 +97,7 @@ def compare(
         Path | None,
         typer.Option(help="The behaviour suite's cases (JSONL: text, label, category) (default: the package's)."),
     ] = None,
-    engine: Annotated[str, typer.Option(help="onnx, onnx-int8 or torch.")] = "onnx-int8",
+    engine: EngineOption = DEFAULT_ENGINE.value,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
 ) -> None:
     """Two model dirs side by side: sampled_test, natural-text false alarms, behaviour suite, reviewed texts."""
@@ -104,7 +105,7 @@ def compare(
 
     from hatespeech.behaviour import CASES, load_cases, score_model
     from hatespeech.data import load_split, resolve_data_dir
-    from hatespeech.engine import predict_in_batches
+    from hatespeech.engines.base import predict_in_batches
     from hatespeech.evaluation import compute_metrics
     from hatespeech.training.data_mix import load_natural
     from hatespeech.training.feedback import load_feedback

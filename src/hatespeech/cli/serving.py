@@ -10,8 +10,11 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from hatespeech.cli.app import (
+    ENGINE_HELP,
+    TORCH,
     WINDOW_BATCHES,
     DataOption,
+    EngineOption,
     ModelOption,
     app,
     console,
@@ -19,9 +22,12 @@ from hatespeech.cli.app import (
     open_checked,
 )
 from hatespeech.config import default_model_dir
-from hatespeech.engine import is_valid_unicode
+from hatespeech.engines.base import is_valid_unicode
+from hatespeech.engines.registry import DEFAULT_ENGINE
 from hatespeech.errors import HateSpeechError
 from hatespeech.settings import Settings
+
+RUNTIMES = ("local", "ray")
 
 
 @app.command()
@@ -35,13 +41,10 @@ def predict(
     output_path: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL output (default: stdout).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Texts per forward pass.")] = 64,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed input line.")] = False,
-    engine: Annotated[
-        str,
-        typer.Option(
-            help="onnx (fp32), onnx-int8, openvino, openvino-bf16, ctranslate2, ctranslate2-int8, torch, or ray "
-            "(Ray Data over --input, ONNX fp32)."
-        ),
-    ] = "onnx",
+    engine: EngineOption = DEFAULT_ENGINE.value,
+    runtime: Annotated[
+        str, typer.Option(help="local (this process) or ray (Ray Data actors over --input, each running --engine).")
+    ] = "local",
     workers: Annotated[int, typer.Option(min=1, help="Ray: scoring actors (one thread each).")] = 2,
     address: Annotated[
         str | None, typer.Option(help="Ray: cluster address (auto or HOST:PORT) (default: start a local Ray).")
@@ -58,10 +61,11 @@ def predict(
         raise fail("give texts as arguments or --input FILE, not both", 2)
     if texts and not all(map(is_valid_unicode, texts)):
         raise fail("a text argument is not valid UTF-8", 2)
-    if engine == "ray":
+    check_runtime(runtime, engine)
+    if runtime == "ray":
         if explain:
-            raise fail("--explain runs on a local engine: drop --engine ray", 2)
-        _predict_on_ray(model, input_path, output_path, workers, address, batch_size)
+            raise fail("--explain runs in this process: drop --runtime ray", 2)
+        _predict_on_ray(model, engine, input_path, output_path, workers, address, batch_size)
         return
     if input_path is not None and not input_path.is_file():
         raise fail(f"input file {input_path} not found")
@@ -86,24 +90,34 @@ def predict(
     console.print(summary)
 
 
+def check_runtime(runtime: str, engine: str) -> None:
+    """``--runtime`` is local or ray; ``ray`` given as an engine (its name before 0.7) says where it went."""
+    if runtime not in RUNTIMES:
+        raise fail(f"unknown runtime {runtime!r}: use {' or '.join(RUNTIMES)}", 2)
+    if engine in RUNTIMES:
+        raise fail(f"{engine!r} is a runtime, not an engine: use --runtime {engine}", 2)
+
+
 def _predict_on_ray(
-    model: Path | None, input_path: Path | None, output_path: Path | None, workers: int, address: str | None,
-    batch_size: int,
+    model: Path | None, engine: str, input_path: Path | None, output_path: Path | None, workers: int,
+    address: str | None, batch_size: int,
 ) -> None:  # fmt: skip
     if input_path is None or output_path is None:
-        raise fail("--engine ray scores files: give --input PATH (file, folder or glob) and --output FILE", 2)
+        raise fail("--runtime ray scores files: give --input PATH (file, folder or glob) and --output FILE", 2)
+    if engine == TORCH:
+        raise fail("--runtime ray runs the served engines, not torch", 2)
     try:
         from hatespeech.scale.batch import score_files
     except ImportError as exc:
-        raise fail(f"--engine ray needs Ray: pip install '.[ray]' ({exc})") from exc
+        raise fail(f"--runtime ray needs Ray: pip install '.[ray]' ({exc})") from exc
     from rich.table import Table
 
     with console.status(f"scoring {input_path} on Ray with {workers} workers"):
         result = score_files(
             str(input_path), output_path, model or default_model_dir(), workers=workers, batch_size=batch_size,
-            address=address,
+            address=address, engine=engine,
         )  # fmt: skip
-    summary = Table(title=f"predict {input_path} -> {output_path} (Ray Data, {workers} workers)")
+    summary = Table(title=f"predict {input_path} -> {output_path} (Ray Data, {workers} workers, {result.engine})")
     for column in ("files", "predicted", "hate", "noHate", "malformed"):
         summary.add_column(column, justify="right")
     summary.add_row(*map(str, (result.files, result.predicted, result.hate, result.predicted - result.hate,
@@ -113,7 +127,7 @@ def _predict_on_ray(
 
 def _records(runner: Any, texts: list[str], explain: bool, batch_size: int = 64) -> list[dict[str, Any]]:
     """One output record per text: the prediction, and with ``explain`` its spans' contributions."""
-    from hatespeech.engine import predict_in_batches
+    from hatespeech.engines.base import predict_in_batches
     from hatespeech.explain import explain as explain_texts
 
     if not explain:
@@ -212,7 +226,7 @@ def pack(
 ) -> None:
     """Copy what the ONNX server needs from a model dir (no PyTorch weights), e.g. for a container image."""
     from hatespeech import artifact
-    from hatespeech.onnx_engine import use_int8
+    from hatespeech.engines.registry import use_int8
 
     if graphs not in ("served", "all"):
         raise fail(f"unknown --graphs {graphs!r}: use served or all", 2)
@@ -232,7 +246,7 @@ def _serve_on_ray(settings: Any, replicas: int, autoscale: str | None, address: 
     try:
         from hatespeech.scale import serve as ray_serve
     except ImportError as exc:
-        raise fail(f"--engine ray needs Ray: pip install '.[ray]' ({exc})") from exc
+        raise fail(f"--runtime ray needs Ray: pip install '.[ray]' ({exc})") from exc
     try:
         bounds = ray_serve.parse_autoscale(autoscale) if autoscale else None
     except ValueError as exc:
@@ -246,7 +260,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default: 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: 8000).")] = None,
     workers: Annotated[int | None, typer.Option(help="Server processes (default: 1).")] = None,
-    engine: Annotated[str, typer.Option(help="local (one uvicorn process) or ray (Ray Serve replicas).")] = "local",
+    engine: Annotated[
+        str | None, typer.Option(help=f"{ENGINE_HELP} Default: HATESPEECH_ENGINE, else {DEFAULT_ENGINE.value}.")
+    ] = None,
+    runtime: Annotated[str, typer.Option(help="local (uvicorn processes) or ray (Ray Serve replicas).")] = "local",
     replicas: Annotated[int, typer.Option(min=1, help="Ray: fixed number of replicas.")] = 1,
     autoscale: Annotated[str | None, typer.Option(help="Ray: MIN,MAX replicas, autoscaled on load.")] = None,
     address: Annotated[
@@ -269,16 +286,15 @@ def serve(
     from hatespeech import artifact
     from hatespeech.logs import configure as configure_logs
 
-    flags = {"model_dir": model, "host": host, "port": port, "workers": workers}
+    check_runtime(runtime, engine or "")
+    flags = {"model_dir": model, "host": host, "port": port, "workers": workers, "engine": engine}
     given: dict[str, object] = {name: value for name, value in flags.items() if value is not None}
     try:
         settings = Settings(**given)  # type: ignore[arg-type]  # flags over HATESPEECH_* over defaults
     except ValidationError as exc:
         raise fail(f"invalid setting: {exc.errors()[0]['msg']}", 2) from exc
     artifact.verify(settings.model_dir)
-    if engine not in ("local", "ray"):
-        raise fail(f"unknown engine {engine!r}: use local or ray", 2)
-    if engine == "ray":
+    if runtime == "ray":
         if train_full:
             raise fail("--train-full runs beside a local server: train, then redeploy on Ray (docs/models.md)", 2)
         _serve_on_ray(settings, replicas, autoscale, address)

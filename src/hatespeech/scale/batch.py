@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hatespeech.engines.registry import DEFAULT_ENGINE
 from hatespeech.errors import InputError
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class BatchResult:
     hate: int = 0
     malformed: int = 0
     seconds: float = 0.0  # the job, from planning to the last row written (connection to Ray excluded)
+    engine: str = ""  # the exact engine every actor ran
 
 
 def expand_inputs(spec: str) -> list[Path]:
@@ -93,18 +95,19 @@ def limit_threads(threads: int) -> None:
 
 
 class Scorer:
-    """Ray actor: the ONNX engine, loaded once per worker, scoring Arrow blocks (malformed rows pass through)."""
+    """Ray actor: one engine (an exact name, resolved by the driver), loaded once per worker, scoring Arrow blocks
+    (malformed rows pass through)."""
 
-    def __init__(self, model_dir: str, quantized: bool, threads: int) -> None:
-        from hatespeech.onnx_engine import OnnxEngine
+    def __init__(self, model_dir: str, engine: str, threads: int) -> None:
+        from hatespeech.engines.registry import open_engine
 
         limit_threads(threads)
-        self.engine = OnnxEngine(Path(model_dir), quantized=quantized, threads=threads)
+        self.engine = open_engine(Path(model_dir), engine, threads)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         import pyarrow as pa
 
-        from hatespeech.engine import predict_in_batches
+        from hatespeech.engines.base import predict_in_batches
 
         texts = batch.column("text").to_pylist()
         valid = [i for i, error in enumerate(batch.column("error").to_pylist()) if error is None]
@@ -136,20 +139,23 @@ def score_files(
     *,
     workers: int = 2,
     threads: int = 1,
-    quantized: bool = False,
+    engine: str = DEFAULT_ENGINE,
     batch_size: int = 64,
     address: str | None = None,
 ) -> BatchResult:
-    """Score every record of the input files on Ray and write ``output`` (.jsonl or .parquet), in input order."""
+    """Score every record of the input files on Ray and write ``output`` (.jsonl or .parquet), in input order.
+    ``engine`` is resolved here, once (``auto``: as measured on this machine), so every actor runs the same one."""
     import ray
     from ray.data import ActorPoolStrategy, DataContext
 
     from hatespeech import artifact
+    from hatespeech.engines.registry import resolve
 
     if output.suffix.lower() not in (".jsonl", ".parquet"):
         raise InputError(f"--output {output}: use a .jsonl or .parquet file")
     files = expand_inputs(spec)
     artifact.verify(model_dir)
+    exact = resolve(model_dir, engine).name
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
     started = time.perf_counter()
@@ -167,7 +173,7 @@ def score_files(
     )
     scored = rows.map_batches(
         Scorer,
-        fn_constructor_kwargs={"model_dir": str(model_dir.resolve()), "quantized": quantized, "threads": threads},
+        fn_constructor_kwargs={"model_dir": str(model_dir.resolve()), "engine": exact, "threads": threads},
         batch_size=BLOCK_ROWS,  # one block a call, which the engine groups by length (as the local path does)
         batch_format="pyarrow",
         # A fixed pool of actors, spread over the nodes. Ray Data's defaults restart an actor lost with its
@@ -176,7 +182,7 @@ def score_files(
         compute=ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
         num_cpus=threads,
     )
-    result = BatchResult(files=len(files))
+    result = BatchResult(files=len(files), engine=exact.value)
     writer = _ParquetWriter(output) if output.suffix.lower() == ".parquet" else _JsonlWriter(output, len(files) > 1)
     try:
         for batch in scored.iter_batches(batch_format="pyarrow", batch_size=None):  # whole blocks, in order

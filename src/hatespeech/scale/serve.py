@@ -1,7 +1,7 @@
 """The same FastAPI app on Ray Serve: an ingress deployment whose replicas each run the ONNX engine and
 their own micro-batcher. Routes, errors, limits, API keys, metrics and the web page are the app's own code.
 
-``hatespeech serve --engine ray`` uses :func:`run`; ``serve run hatespeech.scale.serve:build`` and a KubeRay
+``hatespeech serve --runtime ray`` uses :func:`run`; ``serve run hatespeech.scale.serve:build`` and a KubeRay
 ``RayService`` use :func:`build` (an application builder taking string arguments).
 """
 
@@ -264,7 +264,7 @@ def _serve_running() -> bool:
 def _wait_until_stopped(timeout_s: float = 60.0) -> None:
     """Return once the Serve controller is gone (``serve.shutdown`` gives up waiting after 30 s).
 
-    Otherwise a ``serve --engine ray`` started right after this process exits can find the dying
+    Otherwise a ``serve --runtime ray`` started right after this process exits can find the dying
     controller, deploy onto it, and lose its routes when the shutdown completes.
     """
     deadline = time.monotonic() + timeout_s

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hatespeech.data import LABELS, Example
-from hatespeech.engine import length_batches
+from hatespeech.engines.base import length_batches
 from hatespeech.training.groups import mask_identity_terms
 
 if TYPE_CHECKING:

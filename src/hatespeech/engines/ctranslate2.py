@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hatespeech.artifact import CT2_DIR
-from hatespeech.engine import BaseEngine, Encoded, optional_module
+from hatespeech.engines.base import BaseEngine, Encoded, optional_module
 from hatespeech.errors import ModelError
 
 HEAD_FILE = "head.npz"

@@ -8,27 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from hatespeech.artifact import MANIFEST_FILE, ONNX_FP32, ONNX_INT8, left_out
-from hatespeech.engine import BaseEngine, Encoded
+from hatespeech.engines.base import BaseEngine, Encoded
 from hatespeech.errors import ModelError
-from hatespeech.model_dir import EXPORT_FILE, ModelDir
+from hatespeech.model_dir import ModelDir
 
-__all__ = ["ONNX_FP32", "ONNX_INT8", "OnnxEngine", "use_int8"]
-
-
-def use_int8(directory: Path, setting: str, max_drop: float) -> bool:
-    """Whether to serve the int8 graph: ``setting`` is yes, no or auto.
-
-    auto: int8 when its accuracy on the training texts (export.json) is within ``max_drop`` of fp32's;
-    when the dir holds one graph only (a serving copy), that one.
-    """
-    if setting != "auto":
-        return setting == "yes"
-    has_fp32, has_int8 = (directory / ONNX_FP32).is_file(), (directory / ONNX_INT8).is_file()
-    if has_fp32 != has_int8:
-        return has_int8
-    report = ModelDir(directory).read(EXPORT_FILE)
-    fp32, int8 = report.get("fp32", {}).get("accuracy"), report.get("int8", {}).get("accuracy")
-    return fp32 is not None and int8 is not None and fp32 - int8 <= max_drop
+__all__ = ["ONNX_FP32", "ONNX_INT8", "OnnxEngine"]
 
 
 class OnnxEngine(BaseEngine):

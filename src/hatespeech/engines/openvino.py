@@ -2,8 +2,9 @@
 
 Optional (``pip install '.[openvino]'``); imports openvino, numpy and tokenizers only, never torch. Precision
 ``f32`` runs everywhere; ``bf16`` only where the CPU computes it natively (AMX or AVX-512 BF16), where it is
-OpenVINO's own default. bf16 changes scores a little, so whether it may serve a model is a parity question,
-answered like int8's (:mod:`hatespeech.engine_choice`).
+OpenVINO's own default; ``int8`` runs the static int8 graph NNCF made at export (``openvino/model.int8.xml``,
+activation ranges calibrated on the export's texts), fastest with VNNI or AMX. bf16 and int8 change scores a
+little, so whether they may serve a model is a parity question (:mod:`hatespeech.engines.choice`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hatespeech.artifact import ONNX_FP32
-from hatespeech.engine import BaseEngine, Encoded, optional_module
+from hatespeech.artifact import ONNX_FP32, OV_INT8
+from hatespeech.engines.base import BaseEngine, Encoded, optional_module
 from hatespeech.errors import ModelError
 
 
@@ -26,11 +27,11 @@ def native_precisions() -> list[str]:
     except ImportError:
         return []
     capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    return ["f32", "bf16"] if "BF16" in capabilities else ["f32"]
+    return ["f32", "bf16", "int8"] if "BF16" in capabilities else ["f32", "int8"]
 
 
 class OpenVinoEngine(BaseEngine):
-    """A model dir's fp32 ONNX graph in OpenVINO, at ``precision`` (f32 or bf16)."""
+    """A model dir's fp32 ONNX graph in OpenVINO at ``precision`` f32 or bf16, or its static int8 graph (int8)."""
 
     def __init__(
         self,
@@ -45,15 +46,20 @@ class OpenVinoEngine(BaseEngine):
         native = native_precisions()
         if precision not in native:
             raise ModelError(f"this CPU has no native {precision} in OpenVINO (it has: {', '.join(native)})")
-        graph = directory / ONNX_FP32
+        graph = directory / (OV_INT8 if precision == "int8" else ONNX_FP32)
         if not graph.is_file():
-            raise ModelError(f"{graph} not found: the openvino engine reads the fp32 ONNX graph")
-        config = {
+            raise ModelError(
+                f"{graph} not found: export the model with OpenVINO and NNCF installed "
+                f"(pip install '.[openvino]', then `hatespeech export --model {directory}`)"
+                if precision == "int8" else f"{graph} not found: the openvino engine reads the fp32 ONNX graph"
+            )  # fmt: skip
+        config: dict[str, object] = {
             "INFERENCE_NUM_THREADS": threads or os.cpu_count() or 1,
-            "INFERENCE_PRECISION_HINT": precision,
             "PERFORMANCE_HINT": "LATENCY",  # one stream: the micro-batcher sends one batch at a time
             "NUM_STREAMS": 1,
         }
+        if precision != "int8":  # int8: the quantized operations are int8; the rest as OpenVINO sees fit
+            config["INFERENCE_PRECISION_HINT"] = precision
         try:
             self.compiled = ov.Core().compile_model(str(graph), "CPU", config)
         except RuntimeError as exc:  # OpenVINO raises RuntimeError for graphs it cannot read or compile

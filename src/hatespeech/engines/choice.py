@@ -1,0 +1,367 @@
+"""What ``auto`` serves: every engine this machine can run (:func:`~hatespeech.engines.registry.candidates`),
+measured once per CPU, model version and thread count; the fastest that passes the parity gate wins:
+
+- **Parity**: on the model dir's parity sentences (``parity.jsonl``: the project's generated frames, written at
+  export; never the test split), a candidate's accuracy may fall at most ``max_drop`` below ONNX Runtime fp32's
+  (the bound int8 has always had), and its labels must agree with fp32's on all but that share.
+- **Speed**: texts per second over the same texts, in length-sorted batches of 32, as the micro-batcher sends them,
+  the engines taking turns (best of ``ROUNDS``).
+  Another engine replaces the baseline (what ``onnx`` would serve) only when it is ``MIN_GAIN`` faster: a tie
+  within measurement noise keeps today's engine.
+
+The measuring runs in a child process, so the server never holds more than the engine it serves; the result is
+cached as JSON in the state dir (``engines.json``), so a restart does not measure again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hatespeech.artifact import PARITY_FILE
+from hatespeech.engines.base import BaseEngine, Encoded, collate, length_batches
+from hatespeech.engines.registry import DEFAULT_MAX_DROP, EngineName, Resolved, candidates, open_engine, resolve
+from hatespeech.errors import ModelError
+
+logger = logging.getLogger(__name__)
+CACHE_FILE = "engines.json"
+BATCH = 32
+ROUNDS = 3  # timed passes per engine, taken in turns
+MIN_GAIN = 1.05  # how much faster than the baseline another engine must be to replace it
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One candidate, measured: its speed, its accuracy against the reference's, and whether it may serve."""
+
+    engine: str
+    texts_per_s: float
+    accuracy: float
+    agreement: float
+    passed: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What ``auto`` chose for one CPU, model version and thread count, and why."""
+
+    chosen: str
+    reason: str
+    cpu: str
+    threads: int
+    texts: int
+    trials: list[Trial]
+
+
+def cpu_description() -> str:
+    """The CPU's model name and the flags that decide engine speed (what the cache is keyed by)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and ":" in line:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and ":" in line:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni")
+    return f"{model} [{' '.join(f for f in wanted if f in flags)}]"
+
+
+def parity_texts(directory: Path) -> tuple[list[str], np.ndarray]:
+    """The model dir's parity sentences (``parity.jsonl``, written at export) and whether each is hate."""
+    path = directory / PARITY_FILE
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts, hate = [str(r["text"]) for r in rows], np.array([r["label"] == "hate" for r in rows])
+    except FileNotFoundError:
+        raise ModelError(
+            f"{directory} has no {PARITY_FILE}, which auto checks engines on: export it again "
+            f"(`hatespeech export --model {directory}`), or name an engine"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    if not texts:
+        raise ModelError(f"{path} is empty")
+    return texts, hate
+
+
+def _batches(engine: BaseEngine, texts: list[str]) -> tuple[list[int], list[Encoded]]:
+    """The texts' order by length, and their length-sorted batches (as the micro-batcher makes them)."""
+    rows = [split.rows[0] for split in engine.split(texts)]  # parity texts are sentences: one part each
+    batches = length_batches([len(row) for row in rows], BATCH)
+    return [i for batch in batches for i in batch], [collate([rows[i] for i in batch]) for batch in batches]
+
+
+def timing_texts(sentences: list[str]) -> list[str]:
+    """Texts of a realistic length from the parity sentences: one to four of them joined in turn (about 10 to 60
+    tokens, as forum sentences and social posts run), so that the timing sees the lengths a server sees."""
+    texts: list[str] = []
+    start = 0
+    while start < len(sentences):
+        size = len(texts) % 4 + 1
+        texts.append(" ".join(sentences[start : start + size]))
+        start += size
+    return texts
+
+
+def _timing_batches(engine: BaseEngine, texts: list[str]) -> list[Encoded]:
+    """Batches of ``BATCH`` texts in arrival order, mixed lengths as a full window of the micro-batcher holds
+    them: an engine that skips padding gains here what it gains behind the server."""
+    rows = [row for split in engine.split(texts) for row in split.rows]
+    return [collate(rows[start : start + BATCH]) for start in range(0, len(rows), BATCH)]
+
+
+def _score(engine: BaseEngine, order: list[int], batches: list[Encoded]) -> np.ndarray:
+    """P(hate) of every text in input order (one pass, which also warms the engine up)."""
+    scores = np.zeros(len(order))
+    predictions = [p for batch in batches for p in engine.predict_encoded(batch)]
+    for index, prediction in zip(order, predictions, strict=True):
+        scores[index] = prediction.score
+    return scores
+
+
+def _seconds(engine: BaseEngine, batches: list[Encoded]) -> float:
+    """Wall time of one pass over ``batches``."""
+    started = time.perf_counter()
+    for batch in batches:
+        engine.predict_encoded(batch)
+    return time.perf_counter() - started
+
+
+def calibrate(directory: Path, threads: int, max_drop: float, baseline: str = EngineName.ONNX_FP32) -> Calibration:
+    """Measure every candidate on the parity sentences; choose the fastest that passes the parity gate, if it is
+    ``MIN_GAIN`` faster than ``baseline`` (what ``onnx`` serves), else the baseline.
+
+    Every candidate scores all sentences once (parity, and warm-up); then the engines take turns timing the
+    :func:`timing_texts`, ``ROUNDS`` times, best time kept: turns spread the machine's drift over all alike."""
+    texts, hate = parity_texts(directory)
+    opened: dict[EngineName, BaseEngine] = {}
+    scored: dict[EngineName, np.ndarray] = {}
+    errors: dict[EngineName, str] = {}
+    order: list[int] = []
+    batches: list[Encoded] = []
+    names = candidates(directory)
+    for name in names:
+        try:
+            engine = open_engine(directory, name, threads)
+            if not batches:
+                order, batches = _batches(engine, texts)
+            scored[name], opened[name] = _score(engine, order, batches), engine
+        except ModelError as exc:
+            errors[name] = str(exc)
+    timed = _timing_batches(next(iter(opened.values())), timing_texts(texts)) if opened else []
+    fastest = dict.fromkeys(opened, float("inf"))
+    for _ in range(ROUNDS):
+        for name, engine in opened.items():
+            fastest[name] = min(fastest[name], _seconds(engine, timed))
+    timed_texts = sum(batch.input_ids.shape[0] for batch in timed)
+    trials: list[Trial] = []
+    reference: np.ndarray | None = None
+    for name in names:
+        if name in errors:
+            trials.append(Trial(name, 0.0, 0.0, 0.0, False, errors[name]))
+            continue
+        predicted = scored[name] >= opened[name].info.threshold
+        reference = predicted if reference is None else reference
+        accuracy, agreement = float(np.mean(predicted == hate)), float(np.mean(predicted == reference))
+        trials.append(Trial(name, timed_texts / fastest[name], accuracy, agreement, True))
+    if not trials or trials[0].engine != EngineName.ONNX_FP32 or not trials[0].passed:
+        raise ModelError(f"{directory}: ONNX Runtime fp32, the reference, could not run; auto cannot choose")
+    floor = trials[0].accuracy - max_drop
+    trials = [
+        t if not t.passed or (t.accuracy >= floor and t.agreement >= 1 - max_drop) else replace(t, passed=False)
+        for t in trials
+    ]
+    best = max((t for t in trials if t.passed), key=lambda t: t.texts_per_s)
+    kept = next((t for t in trials if t.engine == baseline and t.passed), trials[0])
+    reference_speed = trials[0].texts_per_s
+    if best.texts_per_s < kept.texts_per_s * MIN_GAIN:
+        reason = (
+            f"kept {kept.engine} (what HATESPEECH_ENGINE=onnx serves, {kept.texts_per_s:.0f} texts/s): no engine "
+            f"was {MIN_GAIN:.2f}x faster on {timed_texts} texts of 1-4 parity sentences (fastest: {best.engine}, "
+            f"{best.texts_per_s:.0f} texts/s)"
+        )
+        best = kept
+    else:
+        reason = (
+            f"fastest of {', '.join(t.engine for t in trials if t.passed)} that kept accuracy within {max_drop:g} "
+            f"of onnx-fp32 on {len(texts)} parity sentences: {best.texts_per_s:.0f} texts/s on texts of 1-4 of them "
+            f"({best.texts_per_s / reference_speed:.2f}x onnx-fp32, {best.texts_per_s / kept.texts_per_s:.2f}x "
+            f"{kept.engine})"
+        )
+    refused = [t.engine for t in trials if not t.passed]
+    if refused:
+        reason += f"; refused: {', '.join(refused)}"
+    return Calibration(best.engine, reason, cpu_description(), threads, len(texts), trials)
+
+
+def _key(threads: int, baseline: str, version: str = "") -> str:
+    """An entry's key: this CPU (model and flags), the thread count, the baseline and (in the state dir, which
+    serves many versions) the model version."""
+    return hashlib.sha256(f"{cpu_description()}|{version}|{threads}|{baseline}".encode()).hexdigest()[:16]
+
+
+def _entries(path: Path) -> dict[str, Any]:
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _entry(path: Path, key: str) -> Calibration | None:
+    found = _entries(path).get(key)
+    if not isinstance(found, dict):
+        return None
+    try:
+        return Calibration(**{**found, "trials": [Trial(**t) for t in found["trials"]]})
+    except (TypeError, KeyError):
+        logger.warning("ignoring a malformed entry in %s", path)
+        return None
+
+
+def _store(path: Path, key: str, calibration: Calibration) -> None:
+    """Add an entry (atomically); a read-only folder costs a measurement next time, never an error."""
+    entries = _entries(path)
+    entries[key] = asdict(calibration)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(entries, indent=2) + "\n")
+        partial.replace(path)
+    except OSError as exc:
+        logger.warning("cannot keep the engine measurement in %s: %s", path, exc)
+
+
+def lookup(directory: Path, version: str, threads: int, baseline: str, state_dir: Path | None) -> Calibration | None:
+    """``auto``'s measurement for this CPU, if there is one: the state dir's (measured while serving), else the
+    model dir's own (measured at export, on the machine that exported it)."""
+    found = _entry(state_dir / CACHE_FILE, _key(threads, baseline, version)) if state_dir is not None else None
+    return found or _entry(directory / CACHE_FILE, _key(threads, baseline))
+
+
+def usable(calibration: Calibration, directory: Path) -> EngineName | None:
+    """The measured choice, if this installation can run it (a model dir measured where OpenVINO was installed
+    may be served where it is not)."""
+    chosen = EngineName(calibration.chosen)
+    return chosen if chosen in candidates(directory) else None
+
+
+def decide(
+    directory: Path,
+    setting: str,
+    *,
+    threads: int,
+    quantized: str = "auto",
+    max_drop: float = DEFAULT_MAX_DROP,
+    state_dir: Path | None = None,
+) -> Resolved:
+    """The engine a setting opens on this CPU. ``auto``: the one measured here (:func:`lookup`) if this
+    installation can run it; else what ``onnx`` serves, with ``measure`` set when nothing was measured here (the
+    server then measures in the background; the CLI and the Python API never measure)."""
+    from hatespeech.versions import version_id
+
+    resolved = resolve(directory, setting, quantized=quantized, max_drop=max_drop)
+    if not resolved.measure:
+        return resolved
+    found = lookup(directory, version_id(directory), threads, resolved.name, state_dir)
+    if found is None:
+        return resolved
+    chosen = usable(found, directory)
+    if chosen is None:
+        return Resolved(
+            resolved.name, f"auto: {found.chosen} was measured fastest on this CPU but this installation cannot run "
+            f"it, so what onnx serves ({resolved.name})",
+        )  # fmt: skip
+    return Resolved(chosen, f"auto: {found.reason}")
+
+
+def _command(directory: Path, threads: int, max_drop: float, baseline: str) -> list[str]:
+    return [sys.executable, "-m", "hatespeech.engines.choice", str(directory), str(threads), str(max_drop), baseline]
+
+
+def _parsed(stdout: bytes | str, stderr: bytes | str, code: int | None) -> Calibration:
+    out = stdout.decode() if isinstance(stdout, bytes) else stdout
+    err = stderr.decode() if isinstance(stderr, bytes) else stderr
+    if code != 0 or not out.strip():
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        raise ModelError(f"measuring the engines failed (exit {code}): {last}")
+    found = json.loads(out.strip().splitlines()[-1])
+    return Calibration(**{**found, "trials": [Trial(**t) for t in found["trials"]]})
+
+
+def calibrate_apart(directory: Path, threads: int, max_drop: float, baseline: str) -> Calibration:
+    """:func:`calibrate` in a child process (at a lower CPU priority): the engines it tries never stay in this
+    process's memory, and torch (at export) never reaches them."""
+    done = subprocess.run(_command(directory, threads, max_drop, baseline), capture_output=True, check=False)
+    return _parsed(done.stdout, done.stderr, done.returncode)
+
+
+async def calibrate_in_background(directory: Path, threads: int, max_drop: float, baseline: str) -> Calibration:
+    """:func:`calibrate_apart` for the event loop; cancelling it kills the child at once (a shutdown never waits
+    for a measurement)."""
+    process = await asyncio.create_subprocess_exec(
+        *_command(directory, threads, max_drop, baseline), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        stdout, stderr = await process.communicate()
+    except asyncio.CancelledError:
+        process.kill()
+        await process.wait()
+        raise
+    return _parsed(stdout, stderr, process.returncode)
+
+
+def choose(
+    directory: Path, version: str, threads: int, max_drop: float, state_dir: Path, baseline: str = EngineName.ONNX_FP32
+) -> Calibration:
+    """``auto``'s choice for this model version on this CPU: as measured before, else measured now and kept in
+    the state dir."""
+    found = lookup(directory, version, threads, baseline, state_dir)
+    if found is not None:
+        return found
+    calibration = calibrate_apart(directory, threads, max_drop, baseline)
+    _store(state_dir / CACHE_FILE, _key(threads, baseline, version), calibration)
+    return calibration
+
+
+def keep(calibration: Calibration, directory: Path, version: str, baseline: str, state_dir: Path) -> None:
+    """Keep a measurement made while serving in the state dir."""
+    _store(state_dir / CACHE_FILE, _key(calibration.threads, baseline, version), calibration)
+
+
+def measure_at_export(directory: Path, threads: int, max_drop: float, baseline: str) -> Calibration:
+    """Measure on the exporting machine and keep the result in the model dir (before its manifest is written), so
+    that a server on the same kind of CPU starts on the fastest engine at once."""
+    calibration = calibrate_apart(directory, threads, max_drop, baseline)
+    _store(directory / CACHE_FILE, _key(threads, baseline), calibration)
+    return calibration
+
+
+def main() -> None:
+    """``python -m hatespeech.engines.choice DIR THREADS MAX_DROP BASELINE``: one calibration, as a JSON line."""
+    with suppress(OSError):
+        os.nice(10)  # a measurement beside a serving process yields to it
+    directory, threads, max_drop, baseline = sys.argv[1:5]
+    calibration = calibrate(Path(directory), int(threads), float(max_drop), baseline)
+    sys.stdout.write(json.dumps(asdict(calibration)) + "\n")
+
+
+if __name__ == "__main__":
+    main()
