@@ -35,6 +35,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from hatespeech.artifact import write_manifest
+from hatespeech.engines.choice import CACHE_FILE
 from hatespeech.engines.registry import candidates
 
 HERE = Path(__file__).resolve().parent
@@ -65,14 +67,26 @@ class Peer:
     engine: str | None = None  # ours: HATESPEECH_ENGINE
 
 
-def ours(engine: str | None = None) -> Peer:
+def ours(
+    engine: str | None = None, name: str | None = None, prepare: Callable[[Path, Path], Path] | None = None
+) -> Peer:
     """Our server, with the default engine setting or ``engine``."""
     return Peer(
-        "ours" if engine is None else f"ours-{engine}", None,
+        name or ("ours" if engine is None else f"ours-{engine}"), None,
         lambda python, model, port: [str(python.with_name("hatespeech")), "serve", "--model", str(model),
                                      "--port", str(port)],
-        "/ready", "/predict", lambda t: {"text": t}, lambda ts: {"texts": ts}, engine=engine,
+        "/ready", "/predict", lambda t: {"text": t}, lambda ts: {"texts": ts}, engine=engine, prepare=prepare,
     )  # fmt: skip
+
+
+def _unmeasured(model: Path, scratch: Path) -> Path:
+    """The model dir without its export's engine measurement: a CPU ``auto`` has not seen, so the server starts on
+    what ``onnx`` serves and measures in the background (its ready time is the target's "CPU not seen before")."""
+    target = scratch / "unmeasured"
+    shutil.copytree(model, target)
+    (target / CACHE_FILE).unlink(missing_ok=True)
+    write_manifest(target)
+    return target
 
 
 def _onnx_only(model: Path, scratch: Path) -> Path:
@@ -99,6 +113,8 @@ def _infinity(engine: str) -> Callable[[Path, Path, int], list[str]]:
 PEERS = {
     "ours": ours(),
     "ours-auto": ours("auto"),
+    "ours-onnx": ours("onnx"),  # the default before 0.7
+    "ours-new-cpu": ours("auto", "ours-new-cpu", _unmeasured),
     "naive": Peer(
         "naive", "naive.txt",
         lambda python, model, port: [str(python), str(HERE / "naive_server.py"), str(model), str(port)],

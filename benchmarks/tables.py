@@ -31,7 +31,9 @@ DASH, TIMES = "\u2013", "\u00d7"
 BLOCK = re.compile(r"<!-- results: (?P<name>[a-z0-9-]+) -->(?P<body>.*?)<!-- /results -->", re.DOTALL)
 
 PEER_LABELS = {
-    "ours": "**hatespeech** (ONNX Runtime int8, micro-batching)",
+    "ours": "**hatespeech** (default settings, micro-batching)",
+    "ours-onnx": "hatespeech, `HATESPEECH_ENGINE=onnx` (the default before 0.7)",
+    "ours-new-cpu": "hatespeech on a CPU `auto` has not measured (measuring in the background)",
     "infinity-onnx": "infinity-emb 0.0.78, ONNX engine, our int8 graph",
     "infinity-torch": "infinity-emb 0.0.78, torch engine",
     "bentoml": "BentoML 1.4 (adaptive batching, transformers pipeline)",
@@ -112,24 +114,59 @@ def _spread(values: list[float], digits: int = 0) -> str:
     return f"{min(values):.{digits}f}{DASH}{max(values):.{digits}f}"
 
 
+SERVING_RECORDS = ("peers_vnni", "peers")
+"""The README's serving table: one record per CPU kind (newest first); every row says which kind it is from."""
+
+
+def cpu_kind(record: dict[str, Any]) -> str:
+    """A CPU kind in a few words: the model and the flags that decide engine speed."""
+    machine = record["machine"]
+    flags = set(machine.get("flags", []))
+    if flags & {"amx_bf16", "amx_int8"}:
+        kind = "AMX"
+    elif flags & {"avx512_vnni", "avx_vnni"}:
+        kind = "AVX-512 VNNI" + (" + bf16" if machine["bf16"] else "")
+    else:
+        kind = "AVX2 only" if flags or not machine["bf16"] else "bf16"
+    return f"{machine['cpu']}, {kind}"
+
+
 def serving() -> str:
-    """README: one row per server, the medians of the runs."""
-    record = load("peers")
-    runs = record["figures"]["runs"]
-    peers = [p for p in PEER_LABELS if any(p in run for run in runs)]
-    rows = []
-    for peer in peers:
-        cells = []
-        for cell, key in (("single/c1", "req_s"), ("single/c32", "req_s"), ("batch32/c32", "texts_s")):
-            values = _peer_values(runs, peer, cell, key)
-            cells.append(f"{statistics.median(values):.0f}" if values else DASH)
-        rss = statistics.median(run[peer]["peak_rss_mb"] for run in runs if peer in run)
-        ready = statistics.median(run[peer]["ready_s"] for run in runs if peer in run)
-        row = [PEER_LABELS[peer], *cells, f"{rss:.0f} MB", f"{ready:.1f} s"]
-        rows.append([f"**{c}**" if peer == "ours" and i else c for i, c in enumerate(row)])
-    header = ["server", "1 client, req/s", "32 clients, req/s", "32-text requests at 32 clients, texts/s",
+    """README: one row per server and CPU kind, the medians of each record's runs, and ours against each peer."""
+    rows, notes = [], []
+    for name in (n for n in SERVING_RECORDS if (RESULTS / f"{n}.json").is_file()):
+        record = load(name)
+        runs = record["figures"]["runs"]
+        kind = cpu_kind(record)
+        peers = [p for p in PEER_LABELS if any(p in run for run in runs)]
+        for peer in peers:
+            cells = []
+            for cell, key in (("single/c1", "req_s"), ("single/c32", "req_s"), ("batch32/c32", "texts_s")):
+                values = _peer_values(runs, peer, cell, key)
+                cells.append(f"{statistics.median(values):.0f}" if values else DASH)
+            rss = statistics.median(run[peer]["peak_rss_mb"] for run in runs if peer in run)
+            ready = statistics.median(run[peer]["ready_s"] for run in runs if peer in run)
+            label = PEER_LABELS[peer]
+            served = _picked(runs, peer)
+            if peer.startswith("ours"):  # records before 0.7 did not say: their default was ONNX Runtime int8
+                label = f"{label}: served {served if served != 'None' else 'onnx-int8'}"
+            row = [label, kind, *cells, f"{rss:.0f} MB", f"{ready:.1f} s"]
+            rows.append([f"**{c}**" if peer == "ours" and i > 1 else c for i, c in enumerate(row)])
+        ratios = [
+            f"{_ratio(runs, 'ours', other, 'single/c32', 'req_s')} {other}"
+            for other in ("infinity-onnx", "naive")
+            if any(other in run for run in runs)
+        ]
+        versus = f" At 32 clients ours served {' and '.join(ratios)}." if ratios else ""
+        notes.append(f"{kind}: medians of {len(runs)} runs.{versus} {provenance(record)}.")
+    header = ["server", "CPU", "1 client, req/s", "32 clients, req/s", "32-text requests at 32 clients, texts/s",
               "peak RSS", "ready"]  # fmt: skip
-    return block(table(header, rows), f"Medians of {len(runs)} runs; {provenance(record)}.")
+    return block(table(header, rows), "\n\n".join(notes))
+
+
+def _ratio(runs: list[dict[str, Any]], ours: str, other: str, cell: str, key: str) -> str:
+    mine, theirs = (statistics.median(_peer_values(runs, name, cell, key)) for name in (ours, other))
+    return f"{mine / theirs:.2f}{TIMES}"
 
 
 def peers() -> str:

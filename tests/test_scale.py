@@ -32,10 +32,16 @@ def write_texts(path: Path, texts: list[str]) -> None:
 
 
 def ray_predict(
-    cluster: RayCluster, model: Path, source: str, output: Path, workers: int = 2
+    cluster: RayCluster,
+    model: Path,
+    source: str,
+    output: Path,
+    workers: int = 2,
+    extra: tuple[str, ...] | list[str] = (),
 ) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "hatespeech", "predict", "--runtime", "ray", "--address", cluster.address,
-               "--workers", str(workers), "-m", str(model), "--input", source, "--output", str(output)]  # fmt: skip
+               "--workers", str(workers), "-m", str(model), "--input", source, "--output", str(output),
+               *extra]  # fmt: skip
     return subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -58,10 +64,12 @@ def test_ray_data_scores_on_both_nodes_and_equals_the_local_path(
     source = tmp_path / "test.txt"
     write_texts(source, texts)
     local = tmp_path / "local.jsonl"
-    result = CliRunner().invoke(app, ["predict", "-m", str(tiny_model), "--input", str(source), "--output", str(local)])
+    fp32 = ["--engine", "onnx-fp32"]  # the same engine on both paths, so the scores can be compared to 1e-6
+    local_args = ["predict", "-m", str(tiny_model), *fp32, "--input", str(source), "--output", str(local)]
+    result = CliRunner().invoke(app, local_args)
     assert result.exit_code == 0, result.output
     output = tmp_path / "ray.jsonl"
-    job = ray_predict(ray_cluster, tiny_model, str(source), output)
+    job = ray_predict(ray_cluster, tiny_model, str(source), output, extra=fp32)
     seen: set[int] = set()
     watcher = threading.Thread(target=watch, args=(job, seen))
     watcher.start()

@@ -232,7 +232,7 @@ def pack(
         raise fail(f"unknown --graphs {graphs!r}: use served or all", 2)
     directory = model or default_model_dir()
     if graphs == "all":
-        keep: tuple[str, ...] = (artifact.ONNX_FP32, artifact.ONNX_INT8, artifact.CT2_DIR)
+        keep: tuple[str, ...] = (artifact.ONNX_FP32, artifact.ONNX_INT8, artifact.CT2_DIR, artifact.OV_DIR)
     else:
         max_drop = Settings.model_fields["max_int8_accuracy_drop"].default
         keep = (artifact.ONNX_INT8 if use_int8(directory, "auto", max_drop) else artifact.ONNX_FP32,)

@@ -144,18 +144,19 @@ def score_files(
     address: str | None = None,
 ) -> BatchResult:
     """Score every record of the input files on Ray and write ``output`` (.jsonl or .parquet), in input order.
-    ``engine`` is resolved here, once (``auto``: as measured on this machine), so every actor runs the same one."""
+    ``engine`` is resolved here, once, for the actors' thread count (``auto``: as measured on this CPU for it, else
+    what ``onnx`` serves), so every actor runs the same one."""
     import ray
     from ray.data import ActorPoolStrategy, DataContext
 
     from hatespeech import artifact
-    from hatespeech.engines.registry import resolve
+    from hatespeech.engines.choice import decide
 
     if output.suffix.lower() not in (".jsonl", ".parquet"):
         raise InputError(f"--output {output}: use a .jsonl or .parquet file")
     files = expand_inputs(spec)
     artifact.verify(model_dir)
-    exact = resolve(model_dir, engine).name
+    exact = decide(model_dir, engine, threads=threads).name
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
     started = time.perf_counter()
