@@ -344,8 +344,8 @@ def auto_pick() -> str:
               for c, k, what in (("single/c1", "req_s", "at 1 client"), ("single/c32", "req_s", "at 32 clients"),
                                  ("batch32/c32", "texts_s", "with 32-text requests"))]  # fmt: skip
     return block(
-        f"With `HATESPEECH_ENGINE=auto` this machine served **{_picked(runs, auto)}** "
-        f"({', '.join(ratios)}, against the default setting's {_picked(runs, default)} in the same run); "
+        f"On the AVX2-only machine `auto` served **{_picked(runs, auto)}** "
+        f"({', '.join(ratios)}, against `onnx`'s {_picked(runs, default)} in the same run); "
         f"per engine: [docs/engines.md](docs/engines.md). {provenance(record)}."
     )
 
