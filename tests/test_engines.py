@@ -208,6 +208,10 @@ def test_export_measures_the_engines_for_auto(tiny_model: Path) -> None:
     assert here.reason.startswith("auto: ") and not here.measure and here.name in candidates(tiny_model)
     elsewhere = decide(tiny_model, "auto", threads=(os.cpu_count() or 1) + 1)  # a setting never measured
     assert elsewhere.measure and elsewhere.name == resolve(tiny_model, "onnx").name
+    served = tiny_model.parent / "served-copy"  # what `hatespeech pack` puts in the image: one graph
+    artifact.pack(tiny_model, served, (artifact.ONNX_INT8,))
+    alone = decide(served, "auto", threads=(os.cpu_count() or 1) + 1)
+    assert alone.name == "onnx-int8" and not alone.measure and "the one engine" in alone.reason
 
 
 def test_auto_serves_at_once_then_measures_in_the_background(tiny_model: Path, tmp_path: Path) -> None:

@@ -280,6 +280,9 @@ def decide(
     if not resolved.measure:
         return resolved
     found = lookup(directory, version_id(directory), threads, resolved.name, state_dir)
+    runnable = candidates(directory)
+    if found is None and (EngineName.ONNX_FP32 not in runnable or len(runnable) < 2):  # a serving copy, say
+        return Resolved(resolved.name, f"auto: {resolved.name} is the one engine that can run here")
     if found is None:
         return resolved
     chosen = usable(found, directory)
