@@ -1,8 +1,9 @@
 """The Python API: ``load(model_dir)`` gives a :class:`Classifier` with ``predict(texts)`` and ``explain(text)``.
 
 It runs on the same torch-free engines as the server and the CLI, opened the same way (:func:`open_model`): the
-model dir is verified against its manifest first, and ``engine=None`` serves what ``hatespeech serve`` serves by
-default (ONNX Runtime, int8 when its accuracy is within the export's bound of fp32's)::
+model dir is verified against its manifest first, and ``engine=None`` is ``auto``, as in ``hatespeech serve``: the
+engine measured on this CPU (the model dir's record from its export, or the server's), else what ``onnx`` serves
+(ONNX Runtime, int8 when its accuracy is within the export's bound of fp32's); it never measures itself::
 
     from hatespeech import load
 
@@ -45,7 +46,8 @@ def open_model(
 ) -> tuple[BaseEngine, str, str]:
     """Verify a model dir (default: ``$HATESPEECH_MODEL_DIR`` or ``models/current``) and open it in ``engine`` (a
     :class:`~hatespeech.engines.registry.EngineName`; ``None``: the server's default); returns the engine, its exact
-    name and why. The one way the CLI, the Python API and the server's workers open a model."""
+    name and why. How the CLI and the Python API open a model (the server decides the same way, with its state dir:
+:func:`hatespeech.api.lifecycle.load_engine`)."""
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     if verify:
         artifact.verify(directory)
