@@ -46,8 +46,8 @@ def open_model(
 ) -> tuple[BaseEngine, str, str]:
     """Verify a model dir (default: ``$HATESPEECH_MODEL_DIR`` or ``models/current``) and open it in ``engine`` (a
     :class:`~hatespeech.engines.registry.EngineName`; ``None``: the server's default); returns the engine, its exact
-    name and why. How the CLI and the Python API open a model (the server decides the same way, with its state dir:
-:func:`hatespeech.api.lifecycle.load_engine`)."""
+    name and why. How the CLI and the Python API open a model (the server decides the same way, with its state
+    dir: :func:`hatespeech.api.lifecycle.load_engine`)."""
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     if verify:
         artifact.verify(directory)
