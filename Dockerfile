@@ -1,4 +1,4 @@
-# Hate-speech detection API: ONNX Runtime + FastAPI, no PyTorch, non-root, HEALTHCHECK on /health.
+# Hate-speech detection API: ONNX Runtime and OpenVINO + FastAPI, no PyTorch, non-root, HEALTHCHECK on /health.
 #
 #   docker build -t hate-speech-detection-api .                # the model from models/current, baked in
 #   docker run -d -p 8000:8000 hate-speech-detection-api:latest
@@ -7,7 +7,7 @@
 #   BASE_IMAGE      a Debian-based image with python3 (default python:3.11-slim); `make docker` makes a local one
 #                   when no registry is reachable.
 #   MODEL_DIR       a trained, exported model dir inside the build context (default models/current).
-#   MODEL_GRAPHS    served (default: only the ONNX graph the server picks) or all (fp32 and int8).
+#   MODEL_GRAPHS    served (default: the ONNX graph onnx serves + OpenVINO's int8 graph) or all (every graph).
 #   EXTRA_CA_CERTS  PEM text of a TLS-intercepting proxy's CA, for pip in the build stage only; it never
 #                   reaches the image you run.
 # Targets: the default image has the model; `--target server` has none (mount one at /app/model).
@@ -23,7 +23,13 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=igno
 COPY deploy/docker/trust-build-ca.sh /usr/local/bin/
 RUN trust-build-ca.sh && python3 -m venv /opt/pip && python3 -m venv --without-pip /opt/venv
 COPY requirements-serve.txt /tmp/requirements-serve.txt
-RUN /opt/pip/bin/pip --python /opt/venv/bin/python install --no-deps -r /tmp/requirements-serve.txt
+# OpenVINO runs on the CPU from ONNX graphs and its own IR only: its GPU and NPU plugins and the frontends of other
+# frameworks (~70 MB) never load here.
+RUN /opt/pip/bin/pip --python /opt/venv/bin/python install --no-deps -r /tmp/requirements-serve.txt \
+    && cd /opt/venv/lib/python3*/site-packages/openvino/libs \
+    && rm -f libopenvino_intel_gpu_plugin.so libopenvino_intel_npu_plugin.so \
+        libopenvino_tensorflow_frontend.so* libopenvino_tensorflow_lite_frontend.so* libopenvino_paddle_frontend.so* \
+        libopenvino_py*_frontend.so* libopenvino_jax_frontend.so* libopenvino_gguf_frontend.so*
 COPY pyproject.toml README.md /tmp/package/
 COPY src /tmp/package/src
 RUN /opt/pip/bin/pip --python /opt/venv/bin/python install --no-deps /tmp/package \

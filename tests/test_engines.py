@@ -208,10 +208,20 @@ def test_export_measures_the_engines_for_auto(tiny_model: Path) -> None:
     assert here.reason.startswith("auto: ") and not here.measure and here.name in candidates(tiny_model)
     elsewhere = decide(tiny_model, "auto", threads=(os.cpu_count() or 1) + 1)  # a setting never measured
     assert elsewhere.measure and elsewhere.name == resolve(tiny_model, "onnx").name
-    served = tiny_model.parent / "served-copy"  # what `hatespeech pack` puts in the image: one graph
-    artifact.pack(tiny_model, served, (artifact.ONNX_INT8,))
-    alone = decide(served, "auto", threads=(os.cpu_count() or 1) + 1)
-    assert alone.name == "onnx-int8" and not alone.measure and "the one engine" in alone.reason
+    alone = tiny_model.parent / "one-graph"
+    artifact.pack(tiny_model, alone, (artifact.ONNX_INT8,))
+    single = decide(alone, "auto", threads=(os.cpu_count() or 1) + 1)
+    assert single.name == "onnx-int8" and not single.measure and "the one engine" in single.reason
+
+
+def test_auto_measures_a_serving_copy_against_its_onnx_runtime_graph(tiny_model: Path) -> None:
+    """The image's copy (the int8 ONNX graph and OpenVINO's, no fp32): its ONNX Runtime graph is the reference."""
+    served = tiny_model.parent / "image-copy"
+    artifact.pack(tiny_model, served, (artifact.ONNX_INT8, artifact.OV_DIR))
+    assert decide(served, "auto", threads=(os.cpu_count() or 1) + 1).measure
+    measured = calibrate(served, 1, 0.01, baseline="onnx-int8")
+    assert [t.engine for t in measured.trials] == ["onnx-int8", "openvino-int8"]
+    assert measured.trials[0].passed and measured.chosen in ("onnx-int8", "openvino-int8")
 
 
 def test_auto_serves_at_once_then_measures_in_the_background(tiny_model: Path, tmp_path: Path) -> None:

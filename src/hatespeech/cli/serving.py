@@ -221,7 +221,8 @@ def pack(
     out: Annotated[Path, typer.Argument(help="New directory for the serving copy.")],
     model: ModelOption = None,
     graphs: Annotated[
-        str, typer.Option(help="served: only the ONNX graph the server would pick (HATESPEECH_QUANTIZED=auto); all.")
+        str,
+        typer.Option(help="served: the ONNX graph onnx serves and OpenVINO's int8 graph (what the image runs); all."),
     ] = "served",
 ) -> None:
     """Copy what the ONNX server needs from a model dir (no PyTorch weights), e.g. for a container image."""
@@ -235,7 +236,10 @@ def pack(
         keep: tuple[str, ...] = (artifact.ONNX_FP32, artifact.ONNX_INT8, artifact.CT2_DIR, artifact.OV_DIR)
     else:
         max_drop = Settings.model_fields["max_int8_accuracy_drop"].default
-        keep = (artifact.ONNX_INT8 if use_int8(directory, "auto", max_drop) else artifact.ONNX_FP32,)
+        graph = artifact.ONNX_INT8 if use_int8(directory, "auto", max_drop) else artifact.ONNX_FP32
+        if not (directory / graph).is_file():
+            raise fail(f"{directory} has no {graph}: run `hatespeech export --model {directory}` first")
+        keep = (graph, artifact.OV_DIR)  # what onnx serves, and OpenVINO's int8 graph when there is one (24 MB)
     manifest = artifact.pack(directory, out, keep)
     size = sum(entry["bytes"] for entry in manifest["files"].values())
     left_out = ", ".join(manifest["packed"]["left_out"]) or "nothing"
