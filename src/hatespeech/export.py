@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -28,6 +29,7 @@ from hatespeech.artifact import CT2_DIR, OV_DIR, OV_INT8, PARITY_FILE
 from hatespeech.data import LABELS, Dataset
 from hatespeech.engines.base import BaseEngine, predict_in_batches
 from hatespeech.engines.onnx_runtime import ONNX_FP32, ONNX_INT8, OnnxEngine
+from hatespeech.engines.registry import DEFAULT_MAX_DROP, open_engine, resolve
 from hatespeech.errors import ModelError
 from hatespeech.evaluation import compute_metrics
 from hatespeech.model_card import write_card
@@ -37,12 +39,6 @@ from hatespeech.modeling import TorchEngine
 MIN_AGREEMENT = 0.995
 OPSET = 17
 CALIBRATION_TEXTS = 300  # NNCF's default subset size: activation ranges settle well before it
-
-
-def _open(directory: Path, name: str) -> BaseEngine:
-    from hatespeech.engines.registry import open_engine
-
-    return open_engine(directory, name)
 
 
 _FALLBACK_TEXTS = [
@@ -243,7 +239,7 @@ def export_model_dir(
         report["ctranslate2"] = (
             {"skipped": skipped}
             if skipped
-            else check_converted(directory, _open(directory, "ctranslate2-f32"), CT2_DIR)
+            else check_converted(directory, open_engine(directory, "ctranslate2-f32"), CT2_DIR)
         )
         if full:
             step("quantizing for OpenVINO (static int8)")
@@ -251,7 +247,7 @@ def export_model_dir(
             report["openvino_int8"] = (
                 {"skipped": skipped}
                 if skipped
-                else check_converted(directory, _open(directory, "openvino-int8"), OV_DIR)
+                else check_converted(directory, open_engine(directory, "openvino-int8"), OV_DIR)
             )
         progress.update(task, advance=1)
     (directory / EXPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
@@ -283,10 +279,7 @@ def export_model_dir(
 def measure_engines_here(directory: Path, console: Console) -> None:
     """Measure the engines on this machine (in a child process, as ``auto`` does) and keep the result in the model
     dir, so a server on this kind of CPU starts on the fastest at once; a failure only costs that head start."""
-    import os
-
     from hatespeech.engines.choice import measure_at_export
-    from hatespeech.engines.registry import DEFAULT_MAX_DROP, resolve
 
     baseline = resolve(directory, "onnx").name
     with console.status("measuring the engines on this CPU (for auto)"):

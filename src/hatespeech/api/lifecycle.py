@@ -87,7 +87,7 @@ async def measure_then_switch(service: ModelService, directory: Path) -> None:
     except Exception as exc:  # never fatal: the engine that serves goes on
         logger.error(json.dumps({"event": "engine_measure_failed", "error": str(exc)}))
         return
-    keep(calibration, directory, version_id(directory), baseline, settings.state_dir)
+    keep(calibration, version_id(directory), baseline, settings.state_dir)
     logger.info(json.dumps({"event": "engine_measured", "chosen": calibration.chosen, "reason": calibration.reason,
                             "seconds": round(time.perf_counter() - started, 1)}))  # fmt: skip
     live = service.live

@@ -258,13 +258,6 @@ def lookup(directory: Path, version: str, threads: int, baseline: str, state_dir
     return found or _entry(directory / CACHE_FILE, _key(threads, baseline))
 
 
-def usable(calibration: Calibration, directory: Path) -> EngineName | None:
-    """The measured choice, if this installation can run it (a model dir measured where OpenVINO was installed
-    may be served where it is not)."""
-    chosen = EngineName(calibration.chosen)
-    return chosen if chosen in candidates(directory) else None
-
-
 def decide(
     directory: Path,
     setting: str,
@@ -288,8 +281,8 @@ def decide(
         return Resolved(resolved.name, f"auto: {resolved.name} is the one engine that can run here")
     if found is None:
         return resolved
-    chosen = usable(found, directory)
-    if chosen is None:
+    chosen = EngineName(found.chosen)
+    if chosen not in runnable:  # measured where OpenVINO was installed, say, and served where it is not
         return Resolved(
             resolved.name, f"auto: {found.chosen} was measured fastest on this CPU but this installation cannot run "
             f"it, so what onnx serves ({resolved.name})",
@@ -343,11 +336,11 @@ def choose(
     if found is not None:
         return found
     calibration = calibrate_apart(directory, threads, max_drop, baseline)
-    _store(state_dir / CACHE_FILE, _key(threads, baseline, version), calibration)
+    keep(calibration, version, baseline, state_dir)
     return calibration
 
 
-def keep(calibration: Calibration, directory: Path, version: str, baseline: str, state_dir: Path) -> None:
+def keep(calibration: Calibration, version: str, baseline: str, state_dir: Path) -> None:
     """Keep a measurement made while serving in the state dir."""
     _store(state_dir / CACHE_FILE, _key(calibration.threads, baseline, version), calibration)
 
