@@ -38,13 +38,16 @@ RUN /opt/pip/bin/pip --python /opt/venv/bin/python install --no-deps /tmp/packag
 # The server without a model: docker run -v "$PWD/models/current:/app/model:ro" ...
 FROM ${BASE_IMAGE} AS server
 ENV PYTHONUNBUFFERED=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
-    HATESPEECH_MODEL_DIR=/app/model HATESPEECH_HOST=0.0.0.0 HATESPEECH_PORT=8000
+    HATESPEECH_MODEL_DIR=/app/model HATESPEECH_HOST=0.0.0.0 HATESPEECH_PORT=8000 \
+    HATESPEECH_MANAGEMENT_PORT=8081
 RUN useradd --no-log-init --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 COPY --from=venv /opt/venv /opt/venv
 USER 10001
-EXPOSE 8000
+# 8081: /health, /ready and /metrics on their own socket (probes answer while 8000 is flooded); publish it only to
+# the cluster or the host, never to the public.
+EXPOSE 8000 8081
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HATESPEECH_PORT', '8000') + '/health', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HATESPEECH_MANAGEMENT_PORT', '8081') + '/health', timeout=4)"]
 CMD ["hatespeech", "serve"]
 
 # The model's serving copy: ONNX graph(s), tokenizer, config and metrics; no PyTorch weights.

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser postgres run train serve test test-model docker docker-train test-docker lint format docs results bench mpnet clean
+.PHONY: install browser postgres run train serve test test-extras test-model docker docker-train test-docker lint format docs results bench mpnet clean
 
 install: $(STAMP)
 
@@ -40,6 +40,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache
+	$(BIN)/deptry src
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -89,6 +90,10 @@ docker-train: install
 # The image built and run for real (a tiny test model unless HATESPEECH_DOCKER_MODEL names one under models/).
 test-docker: install
 	$(BIN)/python -m pytest -m docker -s tests/test_docker_image.py
+
+# Each extra (train, serve) installed alone into a fresh virtual environment, and its commands run.
+test-extras: install
+	$(BIN)/python -m pytest -m extras tests/test_extras.py
 
 # The optional large encoder (--base-model all-mpnet-base-v2): five byte slices of one zip, no dependencies.
 mpnet: install

@@ -36,7 +36,7 @@ import harness
 import psutil
 from rich.console import Console
 
-from hatespeech.cli.background import FullTraining
+from hatespeech.cli.background import FullTraining, exclusive
 from hatespeech.progress import read_progress
 
 console = Console(width=140)
@@ -81,7 +81,9 @@ class Trainer:
         names = {"shared": "shared CPU, started with one thread", "shared2": "shared CPU, started with two threads"}
         self.name = names.get(mode, f"{mode} thread(s), fixed")
         threads = 2 if mode == "shared2" else None if mode == "shared" else int(mode)
-        self.training = FullTraining(model, state, every_s=3600, threads=threads, share_cpu=mode in names)
+        self.training = FullTraining(
+            model, state, _locked(state), every_s=3600, threads=threads, share_cpu=mode in names
+        )
         self.progress = self.training.progress_path
         self.baseline = (0.0, 0.0)
 
@@ -112,6 +114,13 @@ class Trainer:
         action()
         (work_after, cpu_after), elapsed = self.counters(), time.perf_counter() - started
         return (cpu_after - cpu) / elapsed, (work_after - work) / elapsed
+
+
+def _locked(state: Path) -> int:
+    lock = exclusive(state)
+    if lock is None:
+        raise SystemExit(f"{state} is training already")
+    return lock
 
 
 def main() -> None:

@@ -94,18 +94,21 @@ def main() -> None:
         resident_mb = memory(model, [t.engine for t in runs[0].trials if t.error is None], args.threads)
     title = f"Engines on {cpu_description()}, {args.threads} threads, {runs[0].texts} parity sentences"
     table = Table(title=escape(title))
-    columns = ("engine", "texts/s median [min-max]", "x onnx-fp32", "accuracy", "agreement", "passes", "RSS MB",
-               "sampled_test")  # fmt: skip
+    columns = ("engine", "texts/s under load, median [min-max]", "one at a time", "x onnx-fp32 (auto's rank)",
+               "accuracy", "agreement", "passes", "RSS MB", "sampled_test")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "engine" else "right")
     rows = []
-    reference = statistics.median(r.trials[0].texts_per_s for r in runs)
+    reference = statistics.median(r.trials[0].speed for r in runs)
     for index, trial in enumerate(runs[0].trials):
         speeds = [r.trials[index].texts_per_s for r in runs]
-        median = statistics.median(speeds)
+        median, single = statistics.median(speeds), statistics.median(r.trials[index].single_per_s for r in runs)
+        rank = statistics.median(r.trials[index].speed for r in runs)
         memory_mb = resident_mb.get(trial.engine, {})
-        rows.append({**asdict(trial), "texts_per_s": median, "runs": speeds, **memory_mb})
-        table.add_row(trial.engine, f"{median:.0f} [{min(speeds):.0f}-{max(speeds):.0f}]", f"{median / reference:.2f}",
+        rows.append({**asdict(trial), "texts_per_s": median, "runs": speeds, "single_per_s": single, "rank": rank,
+                     **memory_mb})  # fmt: skip
+        table.add_row(trial.engine, f"{median:.0f} [{min(speeds):.0f}-{max(speeds):.0f}]", f"{single:.0f}",
+                      f"{rank / reference:.2f}",
                       f"{trial.accuracy:.4f}", f"{trial.agreement:.4f}", "yes" if trial.passed else "no",
                       f"{memory_mb.get('engine_mb', 0):.0f}", f"{memory_mb.get('test_accuracy', 0):.4f}")  # fmt: skip
     console.print(table)

@@ -33,6 +33,7 @@ BLOCK = re.compile(r"<!-- results: (?P<name>[a-z0-9-]+) -->(?P<body>.*?)<!-- /re
 PEER_LABELS = {
     "ours": "**hatespeech** (default settings, micro-batching)",
     "ours-onnx": "hatespeech, `HATESPEECH_ENGINE=onnx` (the default before 0.7)",
+    "ours-openvino-int8": "hatespeech, `HATESPEECH_ENGINE=openvino-int8` (the fastest engine under load here)",
     "ours-new-cpu": "hatespeech on a CPU `auto` has not measured (measuring in the background)",
     "infinity-onnx": "infinity-emb 0.0.78, ONNX engine, our int8 graph",
     "infinity-torch": "infinity-emb 0.0.78, torch engine",
@@ -88,8 +89,19 @@ def cpu(record: dict[str, Any]) -> str:
     return f"{machine['cores']} cores ({machine['cpu']}, bf16: {'yes' if machine['bf16'] else 'no'}{flags})"
 
 
+def portable(command: str) -> str:
+    """A recorded command with no folder of the machine that ran it: paths in the repository relative to it, others
+    as ``<name>`` (the folder's last part)."""
+
+    def shorten(match: re.Match[str]) -> str:
+        path = Path(match[0])
+        return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else f"<{path.name}>"
+
+    return re.sub(r"(?<![\w.<])/[^\s`'\"]+", shorten, command)
+
+
 def provenance(record: dict[str, Any]) -> str:
-    return f"{record['date']}, {cpu(record)}, commit `{record['commit']}`, `{record['command']}`"
+    return f"{record['date']}, {cpu(record)}, commit `{record['commit']}`, `{portable(record['command'])}`"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -262,13 +274,15 @@ def engines() -> str:
     """docs/engines.md: every engine this CPU runs, as auto measures them (benchmarks/engines.py)."""
     record = load("engines")
     figures = record["figures"]
-    reference = figures["rows"][0]["texts_per_s"]
+    reference = figures["rows"][0]["rank"]
     rows = [
-        [f"`{r['engine']}`", f"{r['texts_per_s']:.0f} ({_spread(r['runs'])})", f"{r['texts_per_s'] / reference:.2f}",
-         f"{r['accuracy']:.4f}", f"{r['agreement']:.4f}", "yes" if r["passed"] else "no"]
+        [f"`{r['engine']}`", f"{r['texts_per_s']:.0f} ({_spread(r['runs'])})", f"{r['single_per_s']:.0f}",
+         f"{r['rank'] / reference:.2f}", f"{r['accuracy']:.4f}", f"{r['agreement']:.4f}",
+         "yes" if r["passed"] else "no"]
         for r in figures["rows"]
     ]  # fmt: skip
-    header = ["engine", "texts/s, median (range)", f"{TIMES} onnx-fp32", "accuracy", "agreement with fp32", "passes"]
+    header = ["engine", "texts/s under load, median (range)", "one at a time", f"auto's rank, {TIMES} onnx-fp32",
+              "accuracy", "agreement with fp32", "passes"]  # fmt: skip
     if all("engine_mb" in r for r in figures["rows"]):
         header.append("resident MB")
         for row, r in zip(rows, figures["rows"], strict=True):
@@ -597,6 +611,17 @@ def settings() -> str:
     return block(table(["variable", "default", "meaning"], rows))
 
 
+def roles() -> str:
+    """docs/security.md: every route of the app, its methods and the role it declares (api/security.py)."""
+    from hatespeech.api.app import create_app
+    from hatespeech.api.security import ANYONE, route_roles
+    from hatespeech.settings import Settings
+
+    rows = [[f"`{r.path}`", ", ".join(r.methods), r.access if r.access == ANYONE else r.access.name]
+            for r in route_roles(create_app(Settings(engine="onnx")).routes)]  # fmt: skip
+    return block(table(["route", "methods", "role"], rows))
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "serving": serving,
     "peers": peers,
@@ -608,6 +633,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "first-answer": first_answer,
     "background": background,
     "settings": settings,
+    "roles": roles,
     "load": load_test,
     "ort-shapes": ort_shapes,
     "docker": docker_image,

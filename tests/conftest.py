@@ -20,6 +20,7 @@ from hatespeech.config import DataRecipe, TrainConfig
 from hatespeech.data import load_split, resolve_data_dir
 from hatespeech.errors import DataError
 
+import cleanup
 from layout import write_upstream_layout
 from postgres import PostgresServer, wait_for
 
@@ -40,6 +41,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         os.environ.pop(name, None)
     os.environ["RAY_AUTH_MODE"] = "disabled"  # a token in ~/.ray/auth_token must not lock out the test cluster
     os.chdir(REPO)  # ./data and ../shared are looked for from the repo, wherever pytest was started
+    cleanup.install()  # servers and the Ray cluster end with the run, also on SIGTERM (tests/cleanup.py)
     try:
         DATASET = resolve_data_dir(os.environ.get("HATESPEECH_TEST_DATA")).resolve()
     except DataError as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 
+import cleanup
 from api.live_server import free_port
 
 RAY = str(Path(sys.executable).parent / "ray")
@@ -76,6 +77,7 @@ class RayCluster:
             self.stop()  # no half-started cluster is left behind
             raise
         self.processes = {pid: p for pid, p in _ray_processes().items() if pid not in before}
+        cleanup.at_end(self.stop)  # also when the run is stopped part-way: Ray's daemons left its process group
 
     def _ray(self, *args: str) -> None:
         done = subprocess.run([RAY, *args, "--disable-usage-stats"], env=self.env, capture_output=True, text=True,
@@ -113,3 +115,4 @@ class RayCluster:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
         psutil.wait_procs(still, timeout=10)
+        self.processes = {}

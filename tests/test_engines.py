@@ -167,6 +167,41 @@ def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
     assert faster.chosen == "ctranslate2-f32" and faster.reason.startswith("fastest of")
 
 
+def test_calibration_weighs_a_lone_client_as_much_as_a_full_load(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hatespeech.engines.choice as engine_choice
+
+    # (under load, one text at a time): openvino-int8 doubles the load speed but runs one text at a third
+    speeds = {"onnx-fp32": (100.0, 150.0), "onnx-int8": (200.0, 300.0), "openvino-int8": (400.0, 100.0)}
+    real = engine_choice._seconds
+    opened: dict[str, BaseEngine] = {}
+
+    def timed(engine: BaseEngine, batches: list[Encoded]) -> float:
+        real(engine, batches)
+        name = next(n for n, e in opened.items() if e is engine)
+        load, single = speeds[name]
+        alone = all(b.input_ids.shape[0] == 1 for b in batches)
+        return sum(b.input_ids.shape[0] for b in batches) / (single if alone else load)
+
+    real_open = engine_choice.open_engine
+
+    def opening(directory: Path, name: str, threads: int | None = None) -> BaseEngine:
+        opened[name] = real_open(directory, "onnx-fp32", threads)
+        return opened[name]
+
+    monkeypatch.setattr(engine_choice, "candidates", lambda directory: list(speeds))
+    monkeypatch.setattr(engine_choice, "open_engine", opening)
+    monkeypatch.setattr(engine_choice, "_seconds", timed)
+    chosen = calibrate(tiny_model, 1, 0.5, baseline="onnx-int8")
+    by_name = {t.engine: t for t in chosen.trials}
+    assert by_name["openvino-int8"].texts_per_s == pytest.approx(400.0)
+    assert by_name["openvino-int8"].single_per_s == pytest.approx(100.0)
+    assert chosen.chosen == "onnx-int8"  # sqrt(200 x 300) = 245 against sqrt(400 x 100) = 200
+    speeds["openvino-int8"] = (400.0, 250.0)  # sqrt(400 x 250) = 316: 1.29x
+    assert calibrate(tiny_model, 1, 0.5, baseline="onnx-int8").chosen == "openvino-int8"
+
+
 def test_auto_measures_in_a_child_process_and_caches_its_choice(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

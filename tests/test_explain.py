@@ -1,4 +1,4 @@
-"""Explanations by occlusion: words as a reader sees them, bounded spans, contributions that add up."""
+"""Explanations by occlusion: words as a reader sees them, bounded spans, effects in log-odds above a floor."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from hatespeech.engines.base import Encoded
 from hatespeech.engines.onnx_runtime import OnnxEngine
-from hatespeech.explain import MAX_SPANS, explain, merge, plan, words
+from hatespeech.explain import MAX_SPANS, MIN_EFFECT, Plan, contributions, explain, log_odds, merge, plan, words
 
 
 @pytest.fixture(scope="module")
@@ -60,19 +60,42 @@ def test_a_long_text_is_explained_in_at_most_max_spans_even_spans(engine: OnnxEn
     assert merge([(i, i + 1) for i in range(5)], limit=8) == [(i, i + 1) for i in range(5)]
 
 
-def test_contribution_is_the_score_drop_when_the_span_is_masked(engine: OnnxEngine) -> None:
+def test_contribution_is_the_log_odds_change_when_the_span_is_masked(
+    engine: OnnxEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hatespeech.explain as explaining
+
     text = "some words to explain here"
+    monkeypatch.setattr(explaining, "MIN_EFFECT", 0.0)  # every word, to compare each
     ((prediction, spans),) = explain(engine, [text])
     assert prediction == engine.predict([text])[0]
     encoding = engine.encodings([text])[0]
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
     for span, (first, last) in zip(spans, words(encoding), strict=True):
         ids = np.array([encoding.ids], dtype=np.int64)
         ids[0, first:last] = engine.mask_id
         masked = Encoded(ids, np.ones_like(ids), np.zeros_like(ids), [False])
-        assert span.contribution == pytest.approx(prediction.score - engine.predict_encoded(masked)[0].score)
+        expected = logit(prediction.score) - logit(engine.predict_encoded(masked)[0].score)
+        assert span.contribution == pytest.approx(expected)
+    monkeypatch.setattr(explaining, "MIN_EFFECT", float(np.median([abs(s.contribution) for s in spans])))
+    ((_, listed),) = explain(engine, [text])
+    assert listed == [s for s in spans if abs(s.contribution) >= explaining.MIN_EFFECT] and 0 < len(listed) < 5
 
 
-def test_a_text_of_only_punctuation_or_scored_in_parts_still_explains(engine: OnnxEngine) -> None:
+def test_a_confident_answer_still_ranks_its_words_and_small_effects_are_not_listed() -> None:
+    two = Plan(rows=[], spans=[(0, 6), (7, 12), (13, 18)])
+    spans = contributions(two, [0.9999, 0.99, 0.99995, 0.999901])  # masking "vermin" moves P(hate) by 0.0099 only
+    assert [(s.start, round(s.contribution, 1)) for s in spans] == [(0, 4.6), (7, -0.7)]  # third: -0.01
+    assert all(abs(s.contribution) >= MIN_EFFECT for s in spans)
+    certain = contributions(Plan(rows=[], spans=[(0, 1)]), [1.0, 0.0])  # exact 0 and 1: clipped, finite
+    assert certain[0].contribution == pytest.approx(2 * 20.72, abs=0.01)
+    assert list(log_odds([0.5, 0.0, 1.0])) == pytest.approx([0.0, -20.72, 20.72], abs=0.01)
+
+
+def test_a_text_of_only_punctuation_or_scored_in_parts_still_explains(
+    engine: OnnxEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hatespeech.explain.MIN_EFFECT", 0.0)  # the spans themselves, however small their effect
     ((prediction, spans),) = explain(engine, ["!!!"])
     assert [(s.start, s.end) for s in spans] == [(0, 3)]
     long = "word " * 2000

@@ -43,8 +43,16 @@ def test_the_validator_catches_a_broken_manifest() -> None:
 def test_deployment_probes_limits_and_hardening() -> None:
     spec = by_kind("Deployment")["spec"]["template"]["spec"]
     container = spec["containers"][0]
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "management"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "management"}
+    assert container["startupProbe"]["httpGet"] == {"path": "/ready", "port": "management"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["HATESPEECH_MANAGEMENT_PORT"] == str(ports["management"]) != str(ports["http"])
+    service_ports = [p["targetPort"] for p in by_kind("Service")["spec"]["ports"]]
+    assert "management" not in service_ports  # the probes' port is not published
+    annotations = by_kind("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(ports["management"])
     assert {"cpu", "memory"} <= container["resources"]["requests"].keys() <= container["resources"]["limits"].keys()
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -19,7 +19,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hatespeech.engines.base import Encoded, Prediction, Tokens, collate
+from hatespeech.engines.base import (
+    SERVER_BATCH_SIZE,
+    SERVER_BATCH_TOKENS,
+    Encoded,
+    Prediction,
+    Tokens,
+    collate,
+    plan_batches,
+)
 from hatespeech.errors import BackendError, HateSpeechError, Overloaded, RequestTimeout
 
 
@@ -85,8 +93,8 @@ class MicroBatcher:
         self,
         engine: BatchEngine,
         *,
-        max_batch_size: int = 32,
-        max_batch_tokens: int = 512,
+        max_batch_size: int = SERVER_BATCH_SIZE,
+        max_batch_tokens: int = SERVER_BATCH_TOKENS,
         max_wait_s: float = 0.002,
         max_queue: int = 2048,
         padding_free: bool = False,
@@ -234,21 +242,9 @@ class MicroBatcher:
 
     def _plan(self, items: list[_Item]) -> list[list[_Item]]:
         """Sort by length and cut into batches within the count and token limits."""
-        items.sort(key=lambda item: len(item.tokens))
-        batches: list[list[_Item]] = []
-        current: list[_Item] = []
-        real = 0  # real tokens in ``current``
-        for item in items:
-            width = len(item.tokens)  # sorted: the newest item is the longest
-            cost = real + width if self.padding_free else (len(current) + 1) * width
-            if current and (len(current) >= self.max_batch_size or cost > self.max_batch_tokens):
-                batches.append(current)
-                current, real = [], 0
-            current.append(item)
-            real += width
-        if current:
-            batches.append(current)
-        return batches
+        lengths = [len(item.tokens) for item in items]
+        planned = plan_batches(lengths, self.max_batch_size, self.max_batch_tokens, self.padding_free)
+        return [[items[i] for i in batch] for batch in planned]
 
     def _infer(self, batch: list[_Item]) -> None:
         started = time.perf_counter()

@@ -37,7 +37,7 @@ class Explanation:
     spans: list[Span]
 
     def words(self) -> list[tuple[str, float]]:
-        """Each span's text and contribution, in text order."""
+        """Each listed span's text and effect on the log-odds of hate, in text order."""
         return [(self.text[s.start : s.end], s.contribution) for s in self.spans]
 
 

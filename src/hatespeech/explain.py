@@ -2,8 +2,11 @@
 
 A text is split into words as a reader sees them: runs of tokens with no space between them, so "don't" or
 "immigrants," is one word. Each word in turn is replaced by the tokenizer's mask token. The word's
-contribution is P(hate) of the whole text minus P(hate) with that word masked: positive pushed the score
-towards hate, negative away from it. The text is scored first; its masked variants then go through one batched
+contribution is its effect in **log-odds**: log(P/(1-P)) of P(hate) for the whole text minus the same with that
+word masked; positive pushed the score towards hate, negative away from it. Log-odds, not probability, so that a
+confident answer still ranks its words (from 0.9999 to 0.99 is +4.6, where the probability moved 0.01), and
++1.0 means the word multiplied the odds of hate by e (2.7). Words whose effect is under ``MIN_EFFECT`` are not
+listed. The text is scored first; its masked variants then go through one batched
 forward pass, so a text of W words costs W + 1 rows. A text scored in parts (:mod:`hatespeech.parts`) is
 explained over its worst part, the one that decided its score. At most ``MAX_SPANS`` spans are explained per text, which
 bounds that cost. A longer text is cut into ``MAX_SPANS`` spans of neighbouring words, and each span is
@@ -16,17 +19,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+import numpy as np
 from tokenizers import Encoding
 
 from hatespeech.engines.base import BaseEngine, Prediction, Tokens, collate
 
 MAX_SPANS = 16
 """Spans explained per text: a text of more words is explained in spans of several words."""
+MIN_EFFECT = 0.1
+"""Effects under this (in log-odds: the odds of hate moved by under 10.5%) are not listed: noise, not reasons."""
+EXTREME = 1e-9
+"""P(hate) is clipped to [EXTREME, 1 - EXTREME] before its log-odds (at most +-20.7): a score of exactly 0 or 1."""
 
 
 @dataclass(frozen=True)
 class Span:
-    """Characters ``[start, end)`` of the input and their contribution to P(hate)."""
+    """Characters ``[start, end)`` of the input and their effect on the log-odds of hate."""
 
     start: int
     end: int
@@ -101,10 +109,19 @@ def plan(encoding: Encoding, mask_id: int, text: str, limit: int = MAX_SPANS) ->
     return Plan(rows, spans)
 
 
-def contributions(plan: Plan, scores: Sequence[float]) -> list[Span]:
-    """Each span's contribution, from P(hate) of the plan's rows (the text first)."""
-    whole = scores[0]
-    return [Span(start, end, whole - masked) for (start, end), masked in zip(plan.spans, scores[1:], strict=True)]
+def log_odds(scores: Sequence[float]) -> np.ndarray:
+    """log(P/(1-P)) of each P(hate), clipped to [EXTREME, 1 - EXTREME]."""
+    clipped = np.clip(np.asarray(scores, dtype=np.float64), EXTREME, 1 - EXTREME)
+    return np.log(clipped) - np.log1p(-clipped)
+
+
+def contributions(plan: Plan, scores: Sequence[float], floor: float | None = None) -> list[Span]:
+    """The spans whose effect on the log-odds of hate is at least ``floor`` (``MIN_EFFECT``), from P(hate) of the
+    plan's rows (the text first), in text order."""
+    floor = MIN_EFFECT if floor is None else floor
+    odds = log_odds(scores)
+    effects = [(start, end, float(odds[0] - masked)) for (start, end), masked in zip(plan.spans, odds[1:], strict=True)]
+    return [Span(start, end, effect) for start, end, effect in effects if abs(effect) >= floor]
 
 
 def explain(engine: BaseEngine, texts: Sequence[str], limit: int = MAX_SPANS) -> list[tuple[Prediction, list[Span]]]:

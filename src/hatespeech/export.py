@@ -10,13 +10,16 @@ in-sample, and their difference says how much int8 changes the model's answers, 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -148,28 +151,34 @@ def check_converted(directory: Path, engine: BaseEngine, folder: str) -> dict[st
 def export_openvino_int8(directory: Path, check: Dataset | None) -> str | None:
     """Write ``openvino/model.int8.xml``: the fp32 ONNX graph quantized to static int8 by NNCF, its activation
     ranges calibrated on up to ``CALIBRATION_TEXTS`` of the export's check texts (training data; else the parity
-    sentences), tokenized as served. Returns None when written, else why not (OpenVINO or NNCF missing)."""
-    out = directory / OV_DIR
-    shutil.rmtree(out, ignore_errors=True)
-    try:
-        import nncf
-        import openvino as ov
-    except ImportError:
+    sentences), tokenized as served. NNCF runs in a child process, so that it never shares one with torch (the
+    training that called the export). Returns None when written, else why not (OpenVINO or NNCF missing)."""
+    shutil.rmtree(directory / OV_DIR, ignore_errors=True)
+    if importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None:
         return "OpenVINO and NNCF are not installed (pip install '.[openvino]')"
     from hatespeech.engines.choice import parity_texts
 
     texts = check.texts if check is not None and len(check) else parity_texts(directory)[0]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+        child.submit(quantize_for_openvino, directory, list(texts[:CALIBRATION_TEXTS])).result()
+    return None
+
+
+def quantize_for_openvino(directory: Path, texts: list[str]) -> None:
+    """NNCF's static int8 quantization of the fp32 ONNX graph, calibrated on ``texts`` (the child's work)."""
+    import nncf
+    import openvino as ov
+
     engine = OnnxEngine(directory)
     model = ov.Core().read_model(str(directory / ONNX_FP32))
     names = {port.get_any_name() for port in model.inputs}
-    samples = [engine.encode([text]).feeds(names) for text in texts[:CALIBRATION_TEXTS]]
+    samples = [engine.encode([text]).feeds(names) for text in texts]
     logging.getLogger("nncf").setLevel(logging.WARNING)
     quantized = nncf.quantize(
         model, nncf.Dataset(samples), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(samples)
     )
-    out.mkdir()
+    (directory / OV_DIR).mkdir()
     ov.save_model(quantized, str(directory / OV_INT8))
-    return None
 
 
 def write_parity_texts(directory: Path) -> None:

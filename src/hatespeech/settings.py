@@ -10,8 +10,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hatespeech.config import DEFAULT_MODEL_DIR
+from hatespeech.engines.base import SERVER_BATCH_SIZE, SERVER_BATCH_TOKENS
 from hatespeech.engines.registry import DEFAULT_ENGINE, DEFAULT_MAX_DROP, EngineName, parse
 from hatespeech.errors import InputError
+from hatespeech.explain import MIN_EFFECT
 
 if TYPE_CHECKING:
     from hatespeech.keys import KeyRing
@@ -50,9 +52,9 @@ class Settings(BaseSettings):
         description="The most accuracy an engine (int8 with quantized=auto, any engine with 'auto') may lose "
         "against ONNX Runtime fp32 on the parity sentences.",
     )
-    max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per forward pass.")
+    max_batch_size: int = Field(SERVER_BATCH_SIZE, ge=1, le=1024, description="Texts per forward pass.")
     max_batch_tokens: int = Field(
-        512,
+        SERVER_BATCH_TOKENS,
         ge=64,
         description="Padded tokens per forward pass (rows x longest row). On CPU, ONNX Runtime's cost per text "
         "grows with the batch, so small batches serve more (docs/benchmarks.md).",
@@ -68,6 +70,11 @@ class Settings(BaseSettings):
     max_texts: int = Field(256, ge=1, description="Texts per request.")
     max_explain_texts: int = Field(
         16, ge=1, description="Texts per request with explain=true (each costs up to 17 rows of inference)."
+    )
+    explain_min_effect: float = Field(
+        MIN_EFFECT,
+        ge=0.0,
+        description="Explanations list the words whose effect on the log-odds of hate is at least this (0: all).",
     )
     max_text_chars: int = Field(100_000, ge=1, description="Characters per text (longer: 422).")
     max_parts: int = Field(
@@ -85,8 +92,22 @@ class Settings(BaseSettings):
         30.0, gt=0.0, description="A request's body must arrive within this many seconds of its headers (then 408)."
     )
     keep_alive_s: float = Field(5.0, gt=0.0, description="An idle keep-alive connection is closed after this.")
+    management_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="0: off. Else /health, /ready and /metrics also answer on this port, open (no key), on their own "
+        "socket and thread, so probes answer while the public port is flooded; the Dockerfile and the Kubernetes "
+        "manifests use 8081. Bind it where only the cluster reaches it (docs/deployment.md). One worker only.",
+    )
     max_connections: int = Field(
         1000, ge=1, description="Open connections per server process; a new one beyond it gets 503 and is closed."
+    )
+    max_connections_per_address: int = Field(
+        250,
+        ge=1,
+        description="Open connections one client address may hold (then 503, closed). Behind a reverse proxy every "
+        "connection comes from the proxy: raise it to HATESPEECH_MAX_CONNECTIONS there.",
     )
     api_keys: str = Field(
         "",

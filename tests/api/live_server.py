@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+import cleanup
+
 SHARED_ADMIN_KEY = "shared-admin-key-7e2b"  # the admin key of the `server` fixture (tests/api/conftest.py)
 
 
@@ -49,6 +51,7 @@ class RunningServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        cleanup.track(self.process.pid)  # ends with the test run, also one stopped part-way
 
     def log_text(self) -> str:
         """Everything the server logged: its own output, plus the replicas' logs when it runs on Ray."""

@@ -3,6 +3,7 @@ and the new version is swapped in with no failed request. A real server and a re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -80,14 +81,26 @@ def test_the_full_model_replaces_the_quick_one_with_no_failed_request(
     assert "full_training_started" in events and "model_reloaded" in events
 
 
+def trainers(*servers: RunningServer) -> list[psutil.Process]:
+    """The training processes the servers started."""
+    found = []
+    for server in servers:
+        with contextlib.suppress(psutil.Error):  # a server that has ended has none
+            children = psutil.Process(server.process.pid).children(recursive=True)
+            for child in children:
+                with contextlib.suppress(psutil.Error):
+                    if "train" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                        found.append(child)
+    return found
+
+
 def test_stopping_the_server_stops_the_training_and_the_next_start_begins_again(
     quick_model: Path, small_data: Path, tmp_path: Path
 ) -> None:
     server = serve_training(quick_model, small_data, tmp_path)
-    pid_file = tmp_path / "state" / "full-training.pid"
     try:
-        wait_until(pid_file.is_file, timeout=30, what="the training started")
-        trainer = psutil.Process(int(pid_file.read_text()))
+        wait_until(lambda: trainers(server), timeout=30, what="the training started")
+        (trainer,) = trainers(server)
         assert trainer.nice() == 19  # the server keeps the CPU first
         # on the cores the server leaves free, from one thread up (docs/training.md#serving-while-it-trains)
         assert "--share-cpu" in trainer.cmdline() and trainer.environ().get("OMP_NUM_THREADS") == "1"
@@ -98,9 +111,26 @@ def test_stopping_the_server_stops_the_training_and_the_next_start_begins_again(
         assert server.stop() == 0
     wait_until(lambda: not trainer.is_running() or trainer.status() == psutil.STATUS_ZOMBIE, timeout=30,
                what="the training stopped with the server")  # fmt: skip
-    assert not pid_file.exists() and len(versions.list_versions(quick_model)) == 1  # nothing half-done published
+    assert len(versions.list_versions(quick_model)) == 1  # nothing half-done published
     again = serve_training(quick_model, small_data, tmp_path)
     try:
-        wait_until(pid_file.is_file, timeout=30, what="the training started again")
+        wait_until(lambda: trainers(again), timeout=30, what="the training started again")
     finally:
         assert again.stop() == 0
+
+
+def test_two_servers_on_one_state_dir_start_one_training(quick_model: Path, small_data: Path, tmp_path: Path) -> None:
+    env = {"HATESPEECH_DATA_DIR": str(small_data), "HATESPEECH_STATE_DIR": str(tmp_path / "state")}
+    servers = [RunningServer(quick_model, env, tmp_path / f"serve-{i}.log", ["--train-full"]) for i in (1, 2)]
+    try:
+        for server in servers:
+            server.wait_ready()
+        wait_until(lambda: trainers(*servers), timeout=30, what="a training started")
+        time.sleep(3)  # time for a second one to start, were the lock not there
+        (trainer,) = trainers(*servers)
+        assert any("the full model is already training" in s.log_text() for s in servers)
+    finally:
+        for server in servers:
+            server.stop()
+    wait_until(lambda: not trainer.is_running() or trainer.status() == psutil.STATUS_ZOMBIE, timeout=30,
+               what="the training stopped with its server")  # fmt: skip

@@ -262,7 +262,7 @@ def test_explain_gives_each_word_and_its_contribution(client: httpx.Client) -> N
     text = "Some words, and then   some more!"
     body = client.post("/predict", json={"text": text, "explain": True}).json()
     spans = body["explanation"]
-    assert [s["text"] for s in spans] == text.split()
+    assert [s["text"] for s in spans] == text.split()  # the API suite lists every word (its floor is 0)
     assert all(text[s["start"] : s["end"]] == s["text"] and isinstance(s["contribution"], float) for s in spans)
     plain = client.post("/predict", json={"text": text}).json()
     assert "explanation" not in plain
@@ -287,3 +287,19 @@ def test_explain_works_for_a_batch_in_input_order(client: httpx.Client) -> None:
 def test_explain_limits_and_types_are_422(client: httpx.Client, body: dict[str, object], says: str) -> None:
     response = client.post("/predict", json=body)
     assert response.status_code == 422 and says in response.json()["error"]
+
+
+def test_explanations_list_only_the_words_above_the_floor(tiny_model: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from hatespeech.api.app import create_app
+    from hatespeech.settings import Settings
+
+    text = "Some words, and then   some more!"
+    listed = {}
+    for floor in (0.0, 1e9):
+        settings = Settings(model_dir=tiny_model, state_dir=tmp_path / "state", engine="onnx", explain_min_effect=floor)
+        with TestClient(create_app(settings)) as client:
+            wait_until(lambda c=client: c.get("/ready").status_code == 200, timeout=60, what="ready")
+            listed[floor] = client.post("/predict", json={"text": text, "explain": True}).json()["explanation"]
+    assert [s["text"] for s in listed[0.0]] == text.split() and listed[1e9] == []

@@ -13,9 +13,11 @@ from pydantic import BaseModel, Field
 
 from hatespeech.api.errors import ApiError, responses
 from hatespeech.api.lifecycle import reload
+from hatespeech.api.security import allow
 from hatespeech.api.service import ServiceDep
+from hatespeech.keys import Role
 
-router = APIRouter(prefix="/admin")
+router = APIRouter(prefix="/admin", dependencies=[allow(Role.admin)])
 
 
 class ReloadOut(BaseModel):

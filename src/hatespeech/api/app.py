@@ -13,25 +13,28 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Mount, Route
 
 from hatespeech import __version__
 from hatespeech.api.admin import router as admin_router
 from hatespeech.api.errors import install_error_handlers
 from hatespeech.api.feedback import router as feedback_router
 from hatespeech.api.lifecycle import bring_up, reload, watch_link
+from hatespeech.api.management import beat
 from hatespeech.api.metrics import Metrics
 from hatespeech.api.middleware import AccessLogMiddleware, BodyLimitMiddleware, FullQueueMiddleware
 from hatespeech.api.rate_limit import RateLimitMiddleware
 from hatespeech.api.routes import STATIC_DIR, router
 from hatespeech.api.schemas import TEXT_PATTERN
-from hatespeech.api.security import ApiKeyMiddleware
+from hatespeech.api.security import ANYONE, ApiKeyMiddleware, DeclaredMount, allow, route_roles
 from hatespeech.api.service import ModelService
 from hatespeech.api.stores import Stores, purge_forever
 from hatespeech.engines.base import BaseEngine
+from hatespeech.keys import Role
 from hatespeech.logs import configure as configure_logs
 from hatespeech.settings import Settings
 
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(bring_up(service, engine))
         spawn(purge_forever(service.stores, settings.retention_days, settings.store_predictions))
+        spawn(beat(service))  # what the management port's /health checks
         if settings.model_watch_s > 0:
             spawn(watch_link(service, settings.model_watch_s))
 
@@ -88,6 +92,9 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
             'Errors are JSON: `{"error": ..., "error_type": ...}`.'
         ),
         lifespan=lifespan,
+        docs_url=None,  # the API docs are declared below with their role, like every other route
+        redoc_url=None,
+        openapi_url=None,
         redirect_slashes=False,  # /predict/ is a 404 with a JSON body, not a redirect
     )
     app.state.service = service
@@ -96,14 +103,15 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
     app.include_router(router)
     app.include_router(feedback_router)
     app.include_router(admin_router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(_docs_router(app))
+    app.router.routes.append(DeclaredMount("/static", StaticFiles(directory=STATIC_DIR), name="static", access=ANYONE))
     # Middleware: the last added runs first. Order on the way in: access log -> CORS -> auth -> rate limit ->
     # full queue -> body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(FullQueueMiddleware, service=service)
     if settings.rate_limit or settings.anonymous_rate_limit:  # after the key check: it needs the matched key
         app.add_middleware(RateLimitMiddleware, per_key=settings.rate_limit, anonymous=settings.anonymous_rate_limit)
-    app.add_middleware(ApiKeyMiddleware, ring=ring)
+    app.add_middleware(ApiKeyMiddleware, ring=ring, router=app.router)
     if settings.origins():
         app.add_middleware(
             CORSMiddleware,
@@ -111,11 +119,38 @@ def create_app(settings: Settings | None = None, engine: BaseEngine | None = Non
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
-    routes = [*app.routes, *router.routes, *feedback_router.routes, *admin_router.routes]  # /docs, /redoc too
-    paths = frozenset(route.path for route in routes if isinstance(route, Route))
-    prefixes = tuple(f"{route.path}/" for route in app.routes if isinstance(route, Mount))
+    roles = route_roles(app.routes)  # routers' routes included
+    paths = frozenset(row.path for row in roles if row.methods != ("*",))
+    prefixes = tuple(f"{row.path}/" for row in roles if row.methods == ("*",))
     app.add_middleware(AccessLogMiddleware, service=service, paths=paths, prefixes=prefixes)
     return app
+
+
+def _docs_router(app: FastAPI) -> APIRouter:
+    """The OpenAPI document and its two readers, Swagger UI and ReDoc: FastAPI's own pages, declared with the
+    client role (as classifying, which they describe)."""
+    docs = APIRouter(dependencies=[allow(Role.client)], include_in_schema=False)
+    title = f"{app.title} - docs"
+
+    @docs.get("/openapi.json")
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @docs.get("/docs")
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title=title, oauth2_redirect_url="/docs/oauth2-redirect"
+        )
+
+    @docs.get("/docs/oauth2-redirect")
+    async def swagger_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @docs.get("/redoc")
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=title)
+
+    return docs
 
 
 def _on_sighup(handler: Callable[[], None]) -> Callable[[], None]:

@@ -17,7 +17,9 @@ from pydantic_core import PydanticCustomError
 
 from hatespeech.api.errors import BODY_ERRORS, ApiError, responses
 from hatespeech.api.schemas import JsonInteger, Text
+from hatespeech.api.security import allow
 from hatespeech.api.service import ModelService, ServiceDep
+from hatespeech.keys import Role
 from hatespeech.store import REQUEST_ID_LENGTH, Feedback, StoredPrediction, as_utc
 
 router = APIRouter()
@@ -135,6 +137,7 @@ def _needs_storing(service: ModelService) -> None:
 
 @router.post(
     "/feedback",
+    dependencies=[allow(Role.reviewer)],
     status_code=201,
     response_model=FeedbackCreated,
     summary="Store a reviewer's label for a text",
@@ -175,6 +178,7 @@ async def post_feedback(body: FeedbackIn, request: Request, service: ServiceDep)
 
 @router.get(
     "/feedback",
+    dependencies=[allow(Role.admin)],
     response_model=FeedbackPage,
     summary="Stored feedback, newest first (needs an admin key)",
     responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "database"),
@@ -194,6 +198,7 @@ async def get_feedback(
 
 @router.get(
     "/review",
+    dependencies=[allow(Role.reviewer)],
     response_model=ReviewQueue,
     summary="Stored predictions most worth a human look (needs a reviewer key and stored predictions)",
     responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "not_enabled", "database"),

@@ -5,6 +5,9 @@
   Without it, a client that opens sockets and sends a header byte now and then holds them for ever.
 - **Connection limit**: beyond ``HATESPEECH_MAX_CONNECTIONS`` open connections, a new one gets 503 ``overloaded``
   and is closed at once, before it can hold a buffer.
+- **Per address**: one client address holds at most ``HATESPEECH_MAX_CONNECTIONS_PER_ADDRESS`` of them (then the
+  same 503), so that one host cannot take every place. Behind a proxy every connection has the proxy's address:
+  raise it to the connection limit there.
 
 The body deadline is :class:`hatespeech.api.middleware.BodyLimitMiddleware`'s; idle keep-alive connections close
 after ``HATESPEECH_KEEP_ALIVE_S`` (uvicorn's own timer). ``hatespeech serve`` passes this class as uvicorn's
@@ -15,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from functools import cache
+from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -23,9 +28,9 @@ from hatespeech.settings import Settings
 
 
 @cache
-def _limits() -> tuple[float, int]:
+def _limits() -> tuple[float, int, int]:
     settings = Settings()
-    return settings.header_timeout_s, settings.max_connections
+    return settings.header_timeout_s, settings.max_connections, settings.max_connections_per_address
 
 
 def _response(status: str, error_type: str, message: str) -> bytes:
@@ -39,16 +44,28 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     """:class:`HttpToolsProtocol` with a header deadline and a connection limit (see the module docstring)."""
 
     _header_deadline: asyncio.TimerHandle | None = None
+    _address: str | None = None  # counted in ``per_address`` while open
+    per_address: ClassVar[Counter[str]] = Counter()  # open connections by client address (one event loop per process)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        timeout, max_connections = _limits()
+        timeout, max_connections, per_address = _limits()
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
         if len(self.connections) > max_connections:
-            message = f"the server has {max_connections} connections open; retry shortly"
-            transport.write(_response("503 Service Unavailable", "overloaded", message))
-            transport.close()
+            self._refuse(transport, f"the server has {max_connections} connections open; retry shortly")
             return
+        if self.per_address[address] >= per_address:
+            self._refuse(transport, f"{address} has {per_address} connections open, the most one address may")
+            return
+        self._address = address
+        self.per_address[address] += 1
         self._arm(timeout)
+
+    @staticmethod
+    def _refuse(transport: asyncio.Transport, message: str) -> None:
+        transport.write(_response("503 Service Unavailable", "overloaded", message))
+        transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -61,6 +78,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._address is not None:
+            self.per_address[self._address] -= 1
+            if self.per_address[self._address] <= 0:
+                del self.per_address[self._address]
+            self._address = None
         super().connection_lost(exc)
 
     def _arm(self, timeout: float) -> None:

@@ -31,10 +31,12 @@ from hatespeech.api.schemas import (
     TextsRequest,
     request_texts,
 )
+from hatespeech.api.security import ANYONE, allow
 from hatespeech.api.service import Live, ModelService, ServiceDep
 from hatespeech.batching import Reservation
 from hatespeech.engines.base import Prediction, Split, collate, is_valid_unicode, regroup
 from hatespeech.explain import contributions, plan
+from hatespeech.keys import Role
 from hatespeech.model_dir import CARD_FILE
 from hatespeech.settings import Settings
 
@@ -137,7 +139,7 @@ async def _explanations(
     for text, prediction, text_plan, offset in zip(texts, predictions, plans, offsets, strict=True):
         scores = [prediction.score] + [m.score for m in masked[first : first + len(text_plan.spans)]]
         first += len(text_plan.spans)
-        spans = contributions(text_plan, scores)
+        spans = contributions(text_plan, scores, service.settings.explain_min_effect)
         shifted = [(s.start + offset, s.end + offset, s.contribution) for s in spans]
         explained.append([SpanOut(start=a, end=b, contribution=c, text=text[a:b]) for a, b, c in shifted])
     return explained
@@ -150,6 +152,7 @@ def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
 
 @router.post(
     "/predict",
+    dependencies=[allow(Role.client)],
     response_model=PredictResponse,
     response_model_exclude_none=True,  # `explanation` only when asked for
     summary="Classify one or more texts",
@@ -220,13 +223,16 @@ async def predict(body: PredictRequest, request: Request, service: ServiceDep) -
     return [_tei_shape(p, top_k) for p in predictions]
 
 
-@router.get("/health", response_model=HealthOut, summary="Liveness: 200 while the process runs")
+@router.get(
+    "/health", dependencies=[allow(ANYONE)], response_model=HealthOut, summary="Liveness: 200 while the process runs"
+)
 async def health() -> HealthOut:
     return HealthOut()
 
 
 @router.get(
     "/ready",
+    dependencies=[allow(ANYONE)],
     response_model=ReadyOut,
     summary="Readiness: 200 once the model is loaded and warmed up",
     responses=responses("not_ready"),
@@ -238,6 +244,7 @@ async def ready(service: ServiceDep) -> ReadyOut:
 
 @router.get(
     "/model",
+    dependencies=[allow(Role.client)],
     response_model=ModelOut,
     summary="The model being served",
     responses=responses("unauthorized", "rate_limited", "not_ready"),
@@ -272,6 +279,7 @@ async def model(service: ServiceDep) -> ModelOut:
 
 @router.get(
     "/model/card",
+    dependencies=[allow(Role.client)],
     response_class=PlainTextResponse,
     summary="The served model's card",
     responses={**responses("unauthorized", "rate_limited", "not_ready", "not_found"),
@@ -288,18 +296,18 @@ async def model_card(service: ServiceDep) -> PlainTextResponse:
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 
-@router.get("/", include_in_schema=False)
+@router.get("/", dependencies=[allow(ANYONE)], include_in_schema=False)
 async def page() -> FileResponse:
     """The web page: classify a text or a batch in the browser (static files, no external resources)."""
     return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
 
 
-@router.get("/favicon.ico", include_in_schema=False)
+@router.get("/favicon.ico", dependencies=[allow(ANYONE)], include_in_schema=False)
 async def favicon() -> Response:
     return Response(status_code=204)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", dependencies=[allow(Role.client)], summary="Prometheus metrics", response_class=Response)
 async def metrics(service: ServiceDep) -> Response:
     if service.live is not None:
         service.metrics.queue_depth.set(service.live.batcher.depth)

@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from hatespeech.explain import MAX_SPANS
+from hatespeech.explain import MAX_SPANS, MIN_EFFECT
 
 Label = Literal["hate", "noHate"]
 
@@ -138,14 +138,15 @@ def request_texts(body: TextRequest | TextsRequest | InputsRequest) -> list[str]
 
 
 class SpanOut(BaseModel):
-    """A word of the input (or a span of neighbouring words) and how much it moved P(hate)."""
+    """A word of the input (or a span of neighbouring words) and how much it moved the log-odds of hate."""
 
     start: int = Field(ge=0, description="Offset of its first character in the text (Unicode code points).")
     end: int = Field(ge=0, description="Offset one past its last character.")
     text: str = Field(description="The span itself: text[start:end].")
     contribution: float = Field(
-        description="P(hate) of the text minus P(hate) with the span masked: above 0 it pushed the score towards "
-        "hate, below 0 away from it."
+        description="Its effect in log-odds: log(P/(1-P)) of P(hate) for the text minus the same with the span "
+        "masked. Above 0 it pushed the score towards hate, below 0 away from it; +1.0 multiplied the odds of hate "
+        f"by e (2.7). Spans whose effect is under {MIN_EFFECT:g} are not listed."
     )
 
 
@@ -189,7 +190,9 @@ class PredictionOut(BaseModel):
         "and label are that part's).",
     )
     explanation: list[SpanOut] | None = Field(
-        None, description="With `explain: true` only: the text's spans in order, each with its contribution."
+        None,
+        description=f"With `explain: true` only: the text's spans, in order, that moved its log-odds by {MIN_EFFECT:g} "
+        "or more, each with its effect.",
     )
 
 

@@ -76,6 +76,7 @@ class ModelService:
     shadow_error: str | None = None  # the shadow model could not be loaded
     shadow_failed_target: Path | None = None
     measuring: asyncio.Task[None] | None = None  # auto measuring this CPU's engines (api/lifecycle.py)
+    heartbeat: float = field(default_factory=time.monotonic)  # the event loop's last beat (api/management.py)
 
     def require_live(self) -> Live:
         """The model serving now; a 503 ``not_ready`` while there is none."""

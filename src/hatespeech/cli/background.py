@@ -4,14 +4,16 @@ A separate process (``hatespeech train --like <the quick model> --share-cpu``) a
 cores the server leaves free (``training.cpu_share``, measured in docs/training.md); when it finishes it
 publishes the new version at the served link, and the server's link watch swaps it in with the usual hot reload (no
 request fails). Its output goes to ``<state dir>/full-training.log`` and its progress to
-``full-training.progress.json`` (logged once a minute with an estimate of the time left); a pid file there keeps a
-second server from starting a second run. Stopping the server stops it; the next start, still on the quick model,
-starts it again.
+``full-training.progress.json`` (logged once a minute with an estimate of the time left). One run per state dir: a
+lock on ``full-training.lock`` (``flock``), taken before the run starts and held by the server and the training
+process both, so two servers started together start one run, and a run that outlives its server still holds it.
+Stopping the server stops it; the next start, still on the quick model, starts it again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -20,14 +22,12 @@ import sys
 import threading
 from pathlib import Path
 
-import psutil
-
 from hatespeech.model_dir import ModelDir
 from hatespeech.progress import read_progress
 
 logger = logging.getLogger("hatespeech.training")
 LOG_FILE = "full-training.log"
-PID_FILE = "full-training.pid"
+LOCK_FILE = "full-training.lock"
 PROGRESS_FILE = "full-training.progress.json"
 
 
@@ -38,14 +38,16 @@ class FullTraining:
         self,
         model_dir: Path,
         state_dir: Path,
+        lock: int,
         every_s: float = 60.0,
         *,
         threads: int | None = None,
         share_cpu: bool = True,
     ) -> None:
-        """``threads`` and ``share_cpu`` are for the benchmark; the server uses the defaults."""
-        state_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path, self.pid_path = state_dir / LOG_FILE, state_dir / PID_FILE
+        """``lock``: the open, locked :func:`exclusive` file, passed on to the training process. ``threads`` and
+        ``share_cpu`` are for the benchmark; the server uses the defaults."""
+        self.lock = lock
+        self.log_path = state_dir / LOG_FILE
         self.progress_path = state_dir / PROGRESS_FILE
         with contextlib.suppress(FileNotFoundError):
             self.progress_path.unlink()  # a stopped run's figures are not this one's
@@ -57,9 +59,8 @@ class FullTraining:
         env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=lambda: os.nice(19)
-            )  # the server keeps the CPU first: the trainer gets what it leaves
-        self.pid_path.write_text(f"{self.process.pid}\n")
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=lambda: os.nice(19), pass_fds=(lock,)
+            )  # the server keeps the CPU first: the trainer gets what it leaves; it holds the lock as long as it runs
         self._stop = threading.Event()
         self._every_s = every_s
         threading.Thread(target=self._report, name="full-training", daemon=True).start()
@@ -76,7 +77,7 @@ class FullTraining:
             _log(event="full_training_progress", **describe(read_progress(self.progress_path)))
 
     def stop(self) -> None:
-        """Stop the training (it publishes nothing half-done) and forget its pid."""
+        """Stop the training (it publishes nothing half-done) and let the lock go."""
         self._stop.set()
         if self.process.poll() is None:
             self.process.terminate()
@@ -84,21 +85,32 @@ class FullTraining:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        with contextlib.suppress(FileNotFoundError):
-            self.pid_path.unlink()
+        if self.lock >= 0:
+            os.close(self.lock)  # the training's copy closed as it ended: the lock is free
+            self.lock = -1
+
+
+def exclusive(state_dir: Path) -> int | None:
+    """The state dir's training lock, open and locked (its file descriptor); None while another holds it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 def start_if_quick(model_dir: Path, state_dir: Path) -> FullTraining | None:
-    """Start the full training when ``model_dir`` serves the quick model and no other run is under way."""
+    """Start the full training when ``model_dir`` serves the quick model and no other run holds the state dir."""
     if not ModelDir(model_dir.resolve(), lenient=True).quick:
         return None
-    pid_path = state_dir / PID_FILE
-    with contextlib.suppress(OSError, ValueError):
-        running = int(pid_path.read_text().strip())
-        if psutil.pid_exists(running) and "hatespeech" in " ".join(psutil.Process(running).cmdline()):
-            _log(event="full_training_running", message="the full model is already training", pid=running)
-            return None
-    return FullTraining(model_dir, state_dir)
+    lock = exclusive(state_dir)
+    if lock is None:
+        _log(event="full_training_running", message="the full model is already training (full-training.lock)")
+        return None
+    return FullTraining(model_dir, state_dir, lock)
 
 
 def describe(snapshot: dict[str, object] | None) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -28,6 +28,9 @@ from hatespeech.errors import HateSpeechError
 from hatespeech.settings import Settings
 
 RUNTIMES = ("local", "ray")
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 @app.command()
@@ -301,6 +304,8 @@ def serve(
     if runtime == "ray":
         if train_full:
             raise fail("--train-full runs beside a local server: train, then redeploy on Ray (docs/models.md)", 2)
+        if settings.management_port:
+            raise fail("HATESPEECH_MANAGEMENT_PORT is for the local runtime: Ray Serve checks its replicas itself", 2)
         _serve_on_ray(settings, replicas, autoscale, address)
         return
     configure_logs(settings.log_level)
@@ -327,16 +332,40 @@ def serve(
 
 
 def _run_uvicorn(settings: Settings) -> None:
-    """One uvicorn process serving the app, or ``settings.workers`` processes each building its own."""
+    """One uvicorn process serving the app (and the management port, if set), or ``settings.workers`` processes
+    each building its own."""
+    from hatespeech.api.app import create_app
+
+    app = create_app(settings) if settings.workers == 1 else None
+    management = None
+    if settings.management_port:
+        from hatespeech.api.management import ManagementServer
+        from hatespeech.api.service import service_of
+
+        if app is None:
+            raise fail("HATESPEECH_MANAGEMENT_PORT serves one worker's probes: run one worker per process (or "
+                       "container) and more replicas", 2)  # fmt: skip
+        management = ManagementServer(service_of(app), settings.host, settings.management_port)
+        try:
+            management.start()
+        except RuntimeError as exc:
+            raise fail(str(exc), 2) from exc
+    try:
+        _uvicorn(settings, app)
+    finally:
+        if management is not None:
+            management.stop()
+
+
+def _uvicorn(settings: Settings, app: FastAPI | None) -> None:
     import math
 
     import uvicorn
 
-    from hatespeech.api.app import create_app
     from hatespeech.api.protocol import GuardedHttpProtocol
 
     uvicorn.run(
-        "hatespeech.api.app:create_app_from_env" if settings.workers > 1 else create_app(settings),
+        app or "hatespeech.api.app:create_app_from_env",
         factory=settings.workers > 1,
         host=settings.host,
         port=settings.port,

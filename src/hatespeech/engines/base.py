@@ -306,6 +306,30 @@ def length_batches(lengths: Sequence[int], size: int) -> list[list[int]]:
     return [order[start : start + size] for start in range(0, len(order), size)]
 
 
+SERVER_BATCH_SIZE = 32  # the server's default texts per forward pass (``HATESPEECH_MAX_BATCH_SIZE``)
+SERVER_BATCH_TOKENS = 512  # and its default cost per forward pass (``HATESPEECH_MAX_BATCH_TOKENS``)
+
+
+def plan_batches(lengths: Sequence[int], max_size: int, max_tokens: int, padding_free: bool) -> list[list[int]]:
+    """Indices of one window of waiting texts, shortest first, cut into batches of at most ``max_size`` texts
+    and ``max_tokens`` cost: rows x longest row, or the real tokens for an engine that skips padding. The
+    micro-batcher's plan, and what ``auto`` times engines on."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    real = 0  # real tokens in ``current``
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+        width = lengths[index]  # sorted: the newest is the longest
+        cost = real + width if padding_free else (len(current) + 1) * width
+        if current and (len(current) >= max_size or cost > max_tokens):
+            batches.append(current)
+            current, real = [], 0
+        current.append(index)
+        real += width
+    if current:
+        batches.append(current)
+    return batches
+
+
 def predict_in_batches(engine: Engine, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
     """Predict many texts in length-sorted batches, in input order."""
     results: list[Prediction | None] = [None] * len(texts)

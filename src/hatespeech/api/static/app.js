@@ -106,10 +106,10 @@ function showSingle(prediction) {
 }
 
 function signed(value) {
-  return `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(3)}`;
+  return `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(2)}`;
 }
 
-// The text with each explained span marked by the direction and size of its contribution to P(hate),
+// The text with each explained span marked by the direction and size of its effect on the log-odds of hate,
 // plus two lists (the text alternative): the strongest spans each way.
 function showExplanation(text, spans) {
   const strongest = Math.max(1e-6, ...spans.map((s) => Math.abs(s.contribution)));
@@ -124,7 +124,7 @@ function showExplanation(text, spans) {
     mark.dataset.contribution = String(span.contribution);
     const strength = Math.abs(span.contribution) / strongest;
     mark.style.backgroundColor = towards ? `rgba(179, 38, 30, ${0.45 * strength})` : `rgba(31, 95, 191, ${0.45 * strength})`;
-    mark.title = `${signed(span.contribution)} ${towards ? "towards" : "away from"} hate`;
+    mark.title = `${signed(span.contribution)} log-odds ${towards ? "towards" : "away from"} hate`;
     const said = document.createElement("span");
     said.className = "visually-hidden";
     said.textContent = ` (${mark.title})`;
