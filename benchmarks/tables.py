@@ -611,6 +611,20 @@ def settings() -> str:
     return block(table(["variable", "default", "meaning"], rows))
 
 
+def floods() -> str:
+    """docs/benchmarks.md: /health probes answered within 1 s while the public port is flooded (floods.py)."""
+    record = load("floods")
+    rows = []
+    for run in record["figures"]["runs"]:
+        public, management = run["probes"]["public"], run["probes"]["management"]
+        rows.append([run["flood"], f"{public['answered_1s']}/{public['asked']}",
+                     f"{management['answered_1s']}/{management['asked']}",
+                     f"{public['slowest_s']:.2f} / {management['slowest_s']:.2f} s"])  # fmt: skip
+    header = ["flood (each for %g s)" % record["figures"]["seconds"], "public port", "management port",
+              "slowest answer (public / management)"]  # fmt: skip
+    return block(table(header, rows), f"Default limits, one run; {provenance(record)}.")
+
+
 def roles() -> str:
     """docs/security.md: every route of the app, its methods and the role it declares (api/security.py)."""
     from hatespeech.api.app import create_app
@@ -634,6 +648,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "background": background,
     "settings": settings,
     "roles": roles,
+    "floods": floods,
     "load": load_test,
     "ort-shapes": ort_shapes,
     "docker": docker_image,

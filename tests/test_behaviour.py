@@ -101,6 +101,17 @@ def top_spans(texts: list[str]) -> list[str]:
 
 
 @pytest.mark.shipped
+def test_a_confident_answer_still_ranks_its_words_in_log_odds() -> None:
+    """Issue 40: in 0.6 (differences of P(hate)) the top word of this sentence moved the score by +0.001."""
+    from hatespeech.explain import MIN_EFFECT, explain
+
+    text = "Those vermin should be thrown out of our country, they are filthy animals."
+    ((prediction, spans),) = explain(open_engine(shipped_model(), "onnx-int8"), [text])
+    assert prediction.score > 0.99 and max(s.contribution for s in spans) >= 1.0
+    assert all(abs(s.contribution) >= MIN_EFFECT for s in spans)
+
+
+@pytest.mark.shipped
 def test_explanation_puts_the_hateful_word_on_top() -> None:
     texts = list(HATEFUL_WORDS)
     assert [top in HATEFUL_WORDS[t] for t, top in zip(texts, top_spans(texts), strict=True)] == [True] * len(texts)

@@ -1,11 +1,12 @@
-"""JSON log lines: time, level and logger on every line; a request's id and key name on every line logged for it."""
+"""JSON log lines: time, level and logger on every line; a request's id and key name on every line logged for it;
+events go through ``log_event`` (the standard library's ``extra``), never dumped to a string and parsed back."""
 
 from __future__ import annotations
 
 import json
 import logging
 
-from hatespeech.logs import REQUEST, JsonFormatter
+from hatespeech.logs import REQUEST, JsonFormatter, log_event
 
 
 def line(message: str, level: int = logging.INFO, exc_info: object = None) -> dict[str, object]:
@@ -14,10 +15,37 @@ def line(message: str, level: int = logging.INFO, exc_info: object = None) -> di
     return parsed
 
 
+class Lines(logging.Handler):
+    """The formatted lines of the records a logger emits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+def event(name: str | None, **fields: object) -> dict[str, object]:
+    logger = logging.getLogger("hatespeech.api.test")
+    logger.setLevel(logging.INFO)
+    lines = Lines()
+    logger.addHandler(lines)
+    try:
+        log_event(logger, name, **fields)
+    finally:
+        logger.removeHandler(lines)
+    return lines.lines[0]
+
+
 def test_event_fields_are_merged_and_plain_messages_kept() -> None:
-    event = line(json.dumps({"event": "ready", "seconds": 1.5}))
-    assert event["event"] == "ready" and event["seconds"] == 1.5 and event["level"] == "info"
-    assert str(event["time"]).endswith("Z") and event["logger"] == "hatespeech.api"
+    event_line = event("ready", seconds=1.5)
+    assert event_line["event"] == "ready" and event_line["seconds"] == 1.5 and event_line["level"] == "info"
+    assert str(event_line["time"]).endswith("Z") and event_line["logger"] == "hatespeech.api.test"
+    assert "message" not in event_line and "event" not in event(None, route="/predict")
+    looks_like_json = line('{"event": "forged"}')  # a message is a message, never parsed
+    assert looks_like_json["message"] == '{"event": "forged"}' and "event" not in looks_like_json
     plain = line("Started server process [42]", logging.WARNING)
     assert plain["message"] == "Started server process [42]" and plain["level"] == "warning"
 
@@ -25,8 +53,8 @@ def test_event_fields_are_merged_and_plain_messages_kept() -> None:
 def test_lines_logged_for_a_request_carry_its_id_and_key_but_never_override_an_event() -> None:
     token = REQUEST.set({"request_id": "abc", "key": "reviewer-1"})
     try:
-        inside = line(json.dumps({"event": "database_error"}))
-        own = line(json.dumps({"request_id": "given"}))
+        inside = event("database_error")
+        own = event(None, request_id="given")
     finally:
         REQUEST.reset(token)
     assert inside["request_id"] == "abc" and inside["key"] == "reviewer-1"

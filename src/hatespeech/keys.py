@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 import threading
@@ -25,6 +24,8 @@ import time
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+
+from hatespeech.logs import log_event
 
 logger = logging.getLogger("hatespeech.api")
 DIGEST = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
@@ -158,8 +159,7 @@ class KeyRing:
                 keys = parse_file(self.file)
             except (OSError, UnicodeDecodeError, KeyConfigError) as exc:
                 if self._file_keys or self._stamp is not None:
-                    record = {"event": "keys_file_refused", "keys": "environment only", "error": str(exc)}
-                    logger.error(json.dumps(record))
+                    log_event(logger, "keys_file_refused", keys="environment only", error=str(exc), level=logging.ERROR)
                 self._file_keys, self._stamp = [], None
                 return
             self._file_keys, self._stamp = keys, stamp

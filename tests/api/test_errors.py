@@ -124,3 +124,23 @@ def test_unknown_path_is_404(client: httpx.Client) -> None:
 def test_server_still_answers_after_bad_requests(client: httpx.Client) -> None:
     client.post("/predict", content=b"\xff\xfe", headers={"content-type": "application/json"})
     assert client.post("/predict", json={"text": "still here"}).status_code == 200
+
+
+def test_every_error_type_has_one_status_and_the_access_log_reads_it_from_the_request() -> None:
+    from hatespeech.api.errors import STATUS_BY_ERROR_TYPE, ErrorResponse
+    from hatespeech.errors import ErrorType
+
+    assert set(STATUS_BY_ERROR_TYPE) == set(ErrorType)
+    scope: dict[str, object] = {"type": "http", "state": {}}
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    import asyncio
+
+    asyncio.run(ErrorResponse(ErrorType.rate_limited, "slow down")(scope, receive, send))  # type: ignore[arg-type]
+    assert scope["state"] == {"error_type": ErrorType.rate_limited} and sent[0]["status"] == 429

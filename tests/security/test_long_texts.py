@@ -28,7 +28,9 @@ def server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     log = tmp_path_factory.mktemp("long-texts") / "server.log"
     # fp32: a row's score does not depend on what it is batched with (int8 scales activations per batch), and
     # the tiny model's scores are close together.
-    with serving(tiny_model, log, admin_keys=ADMIN, max_parts="120", quantized="no") as running:
+    with serving(
+        tiny_model, log, admin_keys=ADMIN, max_parts="120", quantized="no", explain_min_effect="0"
+    ) as running:  # every word: the tiny model's effects are small
         yield running
 
 

@@ -15,6 +15,7 @@ from hatespeech.api.errors import ApiError, responses
 from hatespeech.api.lifecycle import reload
 from hatespeech.api.security import allow
 from hatespeech.api.service import ServiceDep
+from hatespeech.errors import ErrorType
 from hatespeech.keys import Role
 
 router = APIRouter(prefix="/admin", dependencies=[allow(Role.admin)])
@@ -31,16 +32,25 @@ class ReloadOut(BaseModel):
     "/reload",
     response_model=ReloadOut,
     summary="Load the model the model dir points to now, and swap it in without dropping a request",
-    responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "reload_failed", "not_enabled"),
+    responses=responses(
+        ErrorType.validation,
+        ErrorType.unauthorized,
+        ErrorType.forbidden,
+        ErrorType.rate_limited,
+        ErrorType.reload_failed,
+        ErrorType.not_enabled,
+    ),
 )
 async def post_reload(service: ServiceDep, force: bool = False) -> ReloadOut:
     """A model that fails to load leaves the current one serving: 409 with the reason (also in /ready)."""
     if service.settings.reload_by_redeploy:
-        raise ApiError("not_enabled", "on Ray Serve the model changes by a redeploy: send SIGHUP to `hatespeech "
-                       "serve --runtime ray`, or update the RayService (docs/models.md)")  # fmt: skip
+        raise ApiError(ErrorType.not_enabled, "on Ray Serve the model changes by a redeploy: send SIGHUP to "
+                       "`hatespeech serve --runtime ray`, or update the RayService (docs/models.md)")  # fmt: skip
     outcome = await reload(service, "admin", force=force)
     if outcome.status == "failed":
-        raise ApiError("reload_failed", f"the model was not swapped, {outcome.previous} still serves: {outcome.error}")
+        raise ApiError(
+            ErrorType.reload_failed, f"the model was not swapped, {outcome.previous} still serves: {outcome.error}"
+        )
     return ReloadOut(status=outcome.status, version=outcome.version, previous=outcome.previous, seconds=outcome.seconds)
 
 
@@ -62,10 +72,10 @@ class ShadowOut(BaseModel):
     "/shadow",
     response_model=ShadowOut,
     summary="How the shadow (candidate) model compares with the one serving, on live traffic",
-    responses=responses("unauthorized", "forbidden", "rate_limited", "not_enabled"),
+    responses=responses(ErrorType.unauthorized, ErrorType.forbidden, ErrorType.rate_limited, ErrorType.not_enabled),
 )
 async def get_shadow(service: ServiceDep) -> ShadowOut:
     if service.shadow is None:
         why = service.shadow_error or "set HATESPEECH_SHADOW_MODEL_DIR (e.g. models/candidate)"
-        raise ApiError("not_enabled", f"no shadow model: {why}")
+        raise ApiError(ErrorType.not_enabled, f"no shadow model: {why}")
     return ShadowOut(**service.shadow.summary.as_dict())

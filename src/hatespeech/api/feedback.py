@@ -19,6 +19,7 @@ from hatespeech.api.errors import BODY_ERRORS, ApiError, responses
 from hatespeech.api.schemas import JsonInteger, Text
 from hatespeech.api.security import allow
 from hatespeech.api.service import ModelService, ServiceDep
+from hatespeech.errors import ErrorType
 from hatespeech.keys import Role
 from hatespeech.store import REQUEST_ID_LENGTH, Feedback, StoredPrediction, as_utc
 
@@ -132,7 +133,7 @@ class ReviewQueue(BaseModel):
 
 def _needs_storing(service: ModelService) -> None:
     if not service.settings.store_predictions:
-        raise ApiError("not_enabled", "predictions are not stored: set HATESPEECH_STORE_PREDICTIONS=true")
+        raise ApiError(ErrorType.not_enabled, "predictions are not stored: set HATESPEECH_STORE_PREDICTIONS=true")
 
 
 @router.post(
@@ -143,29 +144,32 @@ def _needs_storing(service: ModelService) -> None:
     summary="Store a reviewer's label for a text",
     responses=responses(
         *BODY_ERRORS,
-        "unauthorized",
-        "forbidden",
-        "rate_limited",
-        "not_found",
-        "ambiguous",
-        "not_enabled",
-        "database",
+        ErrorType.unauthorized,
+        ErrorType.forbidden,
+        ErrorType.rate_limited,
+        ErrorType.not_found,
+        ErrorType.ambiguous,
+        ErrorType.not_enabled,
+        ErrorType.database,
     ),
 )
 async def post_feedback(body: FeedbackIn, request: Request, service: ServiceDep) -> FeedbackCreated:
     text, prediction_id, score = body.text, None, None
     limit = service.settings.max_text_chars
     if text is not None and len(text) > limit:  # the schema's maxLength (as /predict)
-        raise ApiError("validation", f"text: longer than {limit} characters ({len(text)})")
+        raise ApiError(ErrorType.validation, f"text: longer than {limit} characters ({len(text)})")
     if body.request_id is not None:
         _needs_storing(service)
         request_id = body.request_id
         stored = await service.stores.run(lambda store: store.predictions_of(request_id))
         if len({p.position for p in stored}) != len(stored):  # a client sent the same X-Request-ID twice
-            raise ApiError("ambiguous", f"request id {body.request_id} names more than one request: label by text")
+            raise ApiError(
+                ErrorType.ambiguous, f"request id {body.request_id} names more than one request: label by text"
+            )
         if body.position >= len(stored):
             raise ApiError(
-                "not_found", f"no stored prediction {body.request_id} #{body.position} (purged, or never stored)"
+                ErrorType.not_found,
+                f"no stored prediction {body.request_id} #{body.position} (purged, or never stored)",
             )
         text, prediction_id, score = stored[body.position].text, stored[body.position].id, stored[body.position].score
     assert text is not None
@@ -181,7 +185,9 @@ async def post_feedback(body: FeedbackIn, request: Request, service: ServiceDep)
     dependencies=[allow(Role.admin)],
     response_model=FeedbackPage,
     summary="Stored feedback, newest first (needs an admin key)",
-    responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "database"),
+    responses=responses(
+        ErrorType.validation, ErrorType.unauthorized, ErrorType.forbidden, ErrorType.rate_limited, ErrorType.database
+    ),
 )
 async def get_feedback(
     service: ServiceDep,
@@ -201,7 +207,14 @@ async def get_feedback(
     dependencies=[allow(Role.reviewer)],
     response_model=ReviewQueue,
     summary="Stored predictions most worth a human look (needs a reviewer key and stored predictions)",
-    responses=responses("validation", "unauthorized", "forbidden", "rate_limited", "not_enabled", "database"),
+    responses=responses(
+        ErrorType.validation,
+        ErrorType.unauthorized,
+        ErrorType.forbidden,
+        ErrorType.rate_limited,
+        ErrorType.not_enabled,
+        ErrorType.database,
+    ),
 )
 async def get_review(service: ServiceDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> ReviewQueue:
     _needs_storing(service)
@@ -217,7 +230,7 @@ def _moment(name: str, value: str | None) -> datetime | None:
     try:
         return as_utc(datetime.fromisoformat(value))
     except ValueError:
-        raise ApiError("validation", f"{name}: {value!r} is not an ISO 8601 date or time") from None
+        raise ApiError(ErrorType.validation, f"{name}: {value!r} is not an ISO 8601 date or time") from None
 
 
 def _feedback_out(record: Feedback) -> FeedbackOut:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
-import json
 import logging
 import os
 import time
@@ -25,6 +24,7 @@ from hatespeech.api.service import Live, ModelService, PendingReload, ReloadOutc
 from hatespeech.api.shadow import Shadow
 from hatespeech.batching import MicroBatcher
 from hatespeech.engines.base import BaseEngine
+from hatespeech.logs import log_event
 from hatespeech.settings import Settings
 
 logger = logging.getLogger("hatespeech.api")
@@ -81,15 +81,20 @@ async def measure_then_switch(service: ModelService, directory: Path) -> None:
     threads, drop = settings.intra_op_threads(), settings.max_int8_accuracy_drop
     baseline = resolve(directory, "onnx", quantized=settings.quantized, max_drop=drop).name
     started = time.perf_counter()
-    logger.info(json.dumps({"event": "engine_measuring", "model_dir": str(directory)}))
+    log_event(logger, "engine_measuring", model_dir=str(directory))
     try:
         calibration = await calibrate_in_background(directory, threads, drop, baseline)
     except Exception as exc:  # never fatal: the engine that serves goes on
-        logger.error(json.dumps({"event": "engine_measure_failed", "error": str(exc)}))
+        log_event(logger, "engine_measure_failed", error=str(exc), level=logging.ERROR)
         return
     keep(calibration, version_id(directory), baseline, settings.state_dir)
-    logger.info(json.dumps({"event": "engine_measured", "chosen": calibration.chosen, "reason": calibration.reason,
-                            "seconds": round(time.perf_counter() - started, 1)}))  # fmt: skip
+    log_event(
+        logger,
+        "engine_measured",
+        chosen=calibration.chosen,
+        reason=calibration.reason,
+        seconds=round(time.perf_counter() - started, 1),
+    )
     live = service.live
     if live is not None and live.directory == directory and live.engine_name != calibration.chosen:
         await reload(service, "engine measured", force=True)
@@ -134,14 +139,20 @@ async def bring_up(service: ModelService, engine: BaseEngine | None = None) -> N
             await asyncio.to_thread(engine.predict, [WARM_UP_TEXT])
     except Exception as exc:  # reported by /ready and the log; the process keeps answering
         service.load_error, service.failed_target = str(exc), directory
-        logger.error(json.dumps({"event": "model_load_failed", "error": str(exc)}))
+        log_event(logger, "model_load_failed", error=str(exc), level=logging.ERROR)
         return
     live = start_live(service, engine, name, directory, why)
     _go_live(service, live)
-    logger.info(json.dumps({"event": "ready", "engine": name, "engine_reason": why, "version": live.version,
-                            "recipe": "quick" if engine.info.quick else "full",
-                            "model_dir": str(service.settings.model_dir),
-                            "seconds": round(time.monotonic() - service.started, 3)}))  # fmt: skip
+    log_event(
+        logger,
+        "ready",
+        engine=name,
+        engine_reason=why,
+        version=live.version,
+        recipe="quick" if engine.info.quick else "full",
+        model_dir=str(service.settings.model_dir),
+        seconds=round(time.monotonic() - service.started, 3),
+    )
     if opened is not None:
         schedule_measurement(service, opened, directory)
     async with service.reload_lock:
@@ -184,16 +195,23 @@ async def _swap(service: ModelService, reason: str, force: bool) -> ReloadOutcom
         error = f"{directory.name}: {exc}"
         service.reload_error, service.failed_target = error, directory
         service.metrics.reloads.labels("failed").inc()
-        logger.error(json.dumps({"event": "model_reload_failed", "reason": reason, "error": error}))
+        log_event(logger, "model_reload_failed", reason=reason, error=error, level=logging.ERROR)
         return ReloadOutcome("failed", previous, previous, round(time.perf_counter() - started, 3), error)
     new = start_live(service, opened.engine, opened.name, directory, opened.reason)
     _go_live(service, new)
     schedule_measurement(service, opened, directory)
     service.metrics.reloads.labels("reloaded").inc()
     seconds = round(time.perf_counter() - started, 3)
-    logger.info(json.dumps({"event": "model_reloaded", "reason": reason, "engine": new.engine_name,
-                            "version": new.version, "recipe": "quick" if new.engine.info.quick else "full",
-                            "previous": previous, "seconds": seconds}))  # fmt: skip
+    log_event(
+        logger,
+        "model_reloaded",
+        reason=reason,
+        engine=new.engine_name,
+        version=new.version,
+        recipe="quick" if new.engine.info.quick else "full",
+        previous=previous,
+        seconds=seconds,
+    )
     if old is not None:
         await asyncio.to_thread(old.batcher.stop, service.settings.request_timeout_s)  # its queue finishes
         del old
@@ -231,11 +249,11 @@ async def refresh_shadow(service: ModelService) -> None:
         engine = engine or (await load_warm(service.settings, wanted, threads=1)).engine
     except Exception as exc:
         service.shadow_error, service.shadow_failed_target = f"{wanted.name}: {exc}", wanted
-        logger.error(json.dumps({"event": "shadow_load_failed", "error": service.shadow_error}))
+        log_event(logger, "shadow_load_failed", error=service.shadow_error, level=logging.ERROR)
         return
     max_queue = service.settings.shadow_max_queue
     service.shadow = Shadow(engine, version_id(wanted), wanted, live.version, service.metrics.shadow, max_queue)
-    logger.info(json.dumps({"event": "shadow_ready", "shadow": service.shadow.version, "primary": live.version}))
+    log_event(logger, "shadow_ready", shadow=service.shadow.version, primary=live.version)
 
 
 def release_memory() -> None:
@@ -270,4 +288,4 @@ async def watch_link(service: ModelService, every_s: float) -> None:
             try:
                 await reload(service, "watch")
             except Exception as exc:  # never end the watch
-                logger.error(json.dumps({"event": "model_watch_failed", "error": str(exc)}))
+                log_event(logger, "model_watch_failed", error=str(exc), level=logging.ERROR)

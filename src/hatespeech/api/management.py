@@ -26,6 +26,7 @@ from hatespeech.api.errors import error_response, install_error_handlers
 from hatespeech.api.routes import metrics, ready
 from hatespeech.api.schemas import HealthOut, ReadyOut
 from hatespeech.api.service import ModelService
+from hatespeech.errors import ErrorType
 
 HEARTBEAT_S = 0.5
 STALL_S = 10.0
@@ -48,7 +49,7 @@ def management_app(service: ModelService) -> FastAPI:
     async def health() -> HealthOut | JSONResponse:
         stalled = time.monotonic() - service.heartbeat
         if stalled > STALL_S:
-            return error_response("backend", f"the public server's event loop has not run for {stalled:.0f} s")
+            return error_response(ErrorType.backend, f"the public server's event loop has not run for {stalled:.0f} s")
         return HealthOut()
 
     @app.get("/ready", response_model=ReadyOut)

@@ -5,7 +5,6 @@ and the body limit."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -15,8 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hatespeech.api.errors import error_response
 from hatespeech.api.service import ModelService
-from hatespeech.errors import Overloaded
-from hatespeech.logs import REQUEST
+from hatespeech.errors import ErrorType, Overloaded
+from hatespeech.logs import REQUEST, log_event
 from hatespeech.store import REQUEST_ID_LENGTH
 
 logger = logging.getLogger("hatespeech.api")
@@ -51,7 +50,9 @@ class BodyLimitMiddleware:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 message_text = f"the request body did not arrive within {self.timeout_s:g} s"
-                await error_response("request_timeout", message_text, {"Connection": "close"})(scope, receive, send)
+                await error_response(ErrorType.request_timeout, message_text, {"Connection": "close"})(
+                    scope, receive, send
+                )
                 return
             if message["type"] == "http.disconnect":
                 return
@@ -75,7 +76,7 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response("payload_too_large", f"request body over the {self.max_bytes}-byte limit")
+        response = error_response(ErrorType.payload_too_large, f"request body over the {self.max_bytes}-byte limit")
         await response(scope, receive, send)
 
 
@@ -95,18 +96,9 @@ class FullQueueMiddleware:
             try:
                 live.batcher.check_room(1)
             except Overloaded as exc:
-                await error_response("overloaded", str(exc))(scope, receive, send)
+                await error_response(ErrorType.overloaded, str(exc))(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def _error_type_of(body: bytes) -> str | None:
-    """The ``error_type`` of an error body (every error goes through ``error_response``)."""
-    try:
-        value = json.loads(body).get("error_type")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
 
 
 class AccessLogMiddleware:
@@ -131,10 +123,9 @@ class AccessLogMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         context = REQUEST.set({"request_id": request_id})  # on every log line of this request (hatespeech.logs)
         status = 500
-        error_type: str | None = None
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, error_type
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
@@ -144,12 +135,13 @@ class AccessLogMiddleware:
                 if version:  # the model that answered (a /predict), else the one serving now
                     extra.append((b"x-model-version", version.encode("latin-1")))
                 message["headers"] = [*message["headers"], *extra]
-            elif message["type"] == "http.response.body" and status >= 400 and error_type is None:
-                error_type = _error_type_of(message.get("body", b""))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:  # Starlette's outermost handler answers it: a 500 of type backend
+            scope["state"].setdefault("error_type", ErrorType.backend)
+            raise
         finally:
             path = scope.get("path", "")
             route = path if path in self.paths or path.startswith(self.prefixes) else "unmatched"
@@ -157,10 +149,11 @@ class AccessLogMiddleware:
             metrics = self.service.metrics
             metrics.requests.labels(route, str(status)).inc()
             metrics.latency.labels(route).observe(seconds)
+            state: dict[str, Any] = scope.get("state", {})
+            error_type = state.get("error_type")  # put there by the error response that was sent (api/errors.py)
             if status >= 400:
                 error_type = error_type or "unknown"
                 metrics.errors.labels(error_type).inc()
-            state: dict[str, Any] = scope.get("state", {})
             record: dict[str, Any] = {
                 "request_id": request_id,
                 "method": scope.get("method"),
@@ -177,5 +170,5 @@ class AccessLogMiddleware:
                 record["error_type"] = error_type
             if self.service.settings.log_texts and "input_texts" in state:
                 record["input_texts"] = state["input_texts"]
-            logger.info(json.dumps(record, ensure_ascii=False))
+            log_event(logger, None, record)
             REQUEST.reset(context)

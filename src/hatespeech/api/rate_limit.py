@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hatespeech.api.errors import error_response
 from hatespeech.api.security import ANYONE
+from hatespeech.errors import ErrorType
 
 
 def parse_rate(value: str) -> list[RateLimitItem]:
@@ -46,7 +47,7 @@ class RateLimitMiddleware:
         wait = self._wait(items, identity)
         if wait is not None:
             who = f"key '{key.name}'" if key is not None else "this address (no key)"
-            response = error_response("rate_limited", f"{who} is over its rate limit: retry after {wait} s",
+            response = error_response(ErrorType.rate_limited, f"{who} is over its rate limit: retry after {wait} s",
                                       {"Retry-After": str(wait)})  # fmt: skip
             await response(scope, receive, send)
             return

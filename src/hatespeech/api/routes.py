@@ -35,6 +35,7 @@ from hatespeech.api.security import ANYONE, allow
 from hatespeech.api.service import Live, ModelService, ServiceDep
 from hatespeech.batching import Reservation
 from hatespeech.engines.base import Prediction, Split, collate, is_valid_unicode, regroup
+from hatespeech.errors import ErrorType
 from hatespeech.explain import contributions, plan
 from hatespeech.keys import Role
 from hatespeech.model_dir import CARD_FILE
@@ -58,22 +59,24 @@ INLINE_TOKENIZE_CHARS = 4096  # above this, tokenize on a worker thread to keep 
 
 def _check_limits(texts: list[str], settings: Settings) -> None:
     if not texts:
-        raise ApiError("validation", "no texts given: send at least one")
+        raise ApiError(ErrorType.validation, "no texts given: send at least one")
     if len(texts) > settings.max_texts:
-        raise ApiError("validation", f"{len(texts)} texts is over the limit of {settings.max_texts} per request")
+        raise ApiError(
+            ErrorType.validation, f"{len(texts)} texts is over the limit of {settings.max_texts} per request"
+        )
     for index, text in enumerate(texts):
         where = f"text {index}" if len(texts) > 1 else "text"
         if not text.strip():
-            raise ApiError("validation", f"{where} is empty or whitespace only")
+            raise ApiError(ErrorType.validation, f"{where} is empty or whitespace only")
         if len(text) > settings.max_text_chars:
             raise ApiError(
-                "validation",
+                ErrorType.validation,
                 f"{where} has {len(text)} characters, over the limit of {settings.max_text_chars}",
             )
         if "\x00" in text:
-            raise ApiError("validation", f"{where} contains a NUL character")
+            raise ApiError(ErrorType.validation, f"{where} contains a NUL character")
         if not is_valid_unicode(text):
-            raise ApiError("validation", f"{where} is not valid Unicode (it has a lone surrogate)")
+            raise ApiError(ErrorType.validation, f"{where} is not valid Unicode (it has a lone surrogate)")
 
 
 async def _client_left(request: Request) -> None:
@@ -96,7 +99,7 @@ async def _unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) 
         left.cancel()
     if not task.done():
         task.cancel()
-        raise ApiError("client_closed", "the client closed the connection before the answer")
+        raise ApiError(ErrorType.client_closed, "the client closed the connection before the answer")
     return task.result()
 
 
@@ -158,11 +161,11 @@ def _tei_shape(prediction: Prediction, top_k: int | None) -> list[LabelScore]:
     summary="Classify one or more texts",
     responses=responses(
         *BODY_ERRORS,
-        "unauthorized",
-        "rate_limited",
-        "overloaded",
-        "not_ready",
-        "timeout",
+        ErrorType.unauthorized,
+        ErrorType.rate_limited,
+        ErrorType.overloaded,
+        ErrorType.not_ready,
+        ErrorType.timeout,
     ),
 )
 async def predict(body: PredictRequest, request: Request, service: ServiceDep) -> Any:
@@ -177,17 +180,18 @@ async def predict(body: PredictRequest, request: Request, service: ServiceDep) -
     explaining = not isinstance(body, InputsRequest) and body.explain
     if explaining and len(texts) > settings.max_explain_texts:
         raise ApiError(
-            "validation", f"explain takes at most {settings.max_explain_texts} texts per request, not {len(texts)}"
+            ErrorType.validation,
+            f"explain takes at most {settings.max_explain_texts} texts per request, not {len(texts)}",
         )
     live, splits, reservation = await _tokenized(service, texts)
     try:
         rows = [row for split in splits for row in split.rows]
         limit = live.engine.info.max_length
         if not body.truncate and len(rows) > len(texts):
-            raise ApiError("validation", f"a text is longer than {limit} tokens and truncate=false")
+            raise ApiError(ErrorType.validation, f"a text is longer than {limit} tokens and truncate=false")
         if len(rows) > settings.max_parts:
             raise ApiError(
-                "validation",
+                ErrorType.validation,
                 f"the texts make {len(rows)} parts of up to {limit} tokens, over the limit of {settings.max_parts} "
                 "per request: send fewer or shorter texts",
             )
@@ -235,7 +239,7 @@ async def health() -> HealthOut:
     dependencies=[allow(ANYONE)],
     response_model=ReadyOut,
     summary="Readiness: 200 once the model is loaded and warmed up",
-    responses=responses("not_ready"),
+    responses=responses(ErrorType.not_ready),
 )
 async def ready(service: ServiceDep) -> ReadyOut:
     live = service.require_live()
@@ -247,7 +251,7 @@ async def ready(service: ServiceDep) -> ReadyOut:
     dependencies=[allow(Role.client)],
     response_model=ModelOut,
     summary="The model being served",
-    responses=responses("unauthorized", "rate_limited", "not_ready"),
+    responses=responses(ErrorType.unauthorized, ErrorType.rate_limited, ErrorType.not_ready),
 )
 async def model(service: ServiceDep) -> ModelOut:
     live = service.require_live()
@@ -282,7 +286,7 @@ async def model(service: ServiceDep) -> ModelOut:
     dependencies=[allow(Role.client)],
     response_class=PlainTextResponse,
     summary="The served model's card",
-    responses={**responses("unauthorized", "rate_limited", "not_ready", "not_found"),
+    responses={**responses(ErrorType.unauthorized, ErrorType.rate_limited, ErrorType.not_ready, ErrorType.not_found),
                200: {"content": {"text/markdown": {}}, "description": "The card: markdown with a YAML header."}},
 )  # fmt: skip
 async def model_card(service: ServiceDep) -> PlainTextResponse:
@@ -292,7 +296,9 @@ async def model_card(service: ServiceDep) -> PlainTextResponse:
     try:
         text = await run_in_threadpool(path.read_text, encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ApiError("not_found", "this model dir has no model card (trained before 0.7): retrain it") from exc
+        raise ApiError(
+            ErrorType.not_found, "this model dir has no model card (trained before 0.7): retrain it"
+        ) from exc
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 

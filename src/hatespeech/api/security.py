@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hatespeech.api.errors import ApiError, error_response
+from hatespeech.errors import ErrorType
 from hatespeech.keys import ROLE_SETTINGS, ApiKey, KeyRing, Role
 from hatespeech.logs import REQUEST
 
@@ -51,7 +52,7 @@ class Allow:
 
     def __call__(self, request: Request) -> None:
         if request.scope.get("state", {}).get("access") != self.access:
-            raise ApiError("forbidden", f"{request.method} {request.url.path} was not checked for its role")
+            raise ApiError(ErrorType.forbidden, f"{request.method} {request.url.path} was not checked for its role")
 
 
 def allow(access: Access) -> DependsParam:
@@ -156,12 +157,12 @@ class ApiKeyMiddleware:
                 return None  # no client keys: classifying is open (reviewer and admin keys do not close it)
         elif not self.ring.has(needed):
             settings = " or ".join(ROLE_SETTINGS[r] for r in Role if r >= needed)
-            return error_response("forbidden", f"{what} needs {_a(needed)} key and none is configured: set "
+            return error_response(ErrorType.forbidden, f"{what} needs {_a(needed)} key and none is configured: set "
                                   f"{settings} (or HATESPEECH_API_KEY_FILE)")  # fmt: skip
         if key is None:
-            return error_response("unauthorized", f"{what} needs {_a(needed)} key: send 'Authorization: Bearer "
+            return error_response(ErrorType.unauthorized, f"{what} needs {_a(needed)} key: send 'Authorization: Bearer "
                                   "<key>' with a valid key", {"WWW-Authenticate": "Bearer"})  # fmt: skip
         if key.role < needed:
-            return error_response("forbidden", f"{what} needs {_a(needed)} key; key '{key.name}' is "
+            return error_response(ErrorType.forbidden, f"{what} needs {_a(needed)} key; key '{key.name}' is "
                                   f"{_a(key.role)} key")  # fmt: skip
         return None

@@ -22,6 +22,7 @@ from hatespeech.api.shadow import Shadow
 from hatespeech.api.stores import Stores
 from hatespeech.batching import MicroBatcher
 from hatespeech.engines.base import BaseEngine
+from hatespeech.errors import ErrorType
 from hatespeech.settings import Settings
 
 
@@ -82,7 +83,7 @@ class ModelService:
         """The model serving now; a 503 ``not_ready`` while there is none."""
         live = self.live
         if not self.ready or live is None:
-            raise ApiError("not_ready", f"not ready: {self.load_error or 'the model is still loading'}")
+            raise ApiError(ErrorType.not_ready, f"not ready: {self.load_error or 'the model is still loading'}")
         return live
 
 

@@ -9,7 +9,6 @@ Prometheus metrics and in the summary ``GET /admin/shadow`` returns.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -22,6 +21,7 @@ from typing import Any
 
 from hatespeech.api.metrics import ShadowMetrics
 from hatespeech.engines.base import BaseEngine, Prediction
+from hatespeech.logs import log_event
 
 logger = logging.getLogger("hatespeech.api")
 SHADOW_BATCH = 32  # texts per shadow forward pass, at most
@@ -90,7 +90,7 @@ class Shadow:
                 self._queued += len(texts)
             self._queue.put(_Offer(list(texts), list(primary)))
         except Exception as exc:  # the shadow must never fail a response
-            logger.error(json.dumps({"event": "shadow_offer_failed", "error": str(exc)}))
+            log_event(logger, "shadow_offer_failed", error=str(exc), level=logging.ERROR)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread; what is still queued is not scored."""
@@ -125,7 +125,7 @@ class Shadow:
         except Exception as exc:
             self.summary.failed += len(texts)
             self.metrics.failed.labels(*self._names).inc(len(texts))
-            logger.error(json.dumps({"event": "shadow_failed", "version": self.version, "error": str(exc)}))
+            log_event(logger, "shadow_failed", version=self.version, error=str(exc), level=logging.ERROR)
         finally:
             with self._lock:
                 self._queued -= len(texts)

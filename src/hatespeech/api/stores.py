@@ -7,7 +7,6 @@ carries SQL, parameters or hosts.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -17,7 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from hatespeech.api.errors import ApiError
-from hatespeech.errors import StoreError
+from hatespeech.errors import ErrorType, StoreError
+from hatespeech.logs import log_event
 from hatespeech.store import Store
 
 logger = logging.getLogger("hatespeech.api")
@@ -51,8 +51,8 @@ class Stores:
         try:
             return await run_in_threadpool(lambda: call(self.get()))
         except (StoreError, SQLAlchemyError, OSError, OverflowError) as exc:
-            logger.error(json.dumps({"event": "database_error", "error": _cause(exc)}))
-            raise ApiError("database", DATABASE_DOWN) from None
+            log_event(logger, "database_error", error=_cause(exc), level=logging.ERROR)
+            raise ApiError(ErrorType.database, DATABASE_DOWN) from None
 
     def close(self) -> None:
         if self._store is not None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import subprocess
@@ -22,6 +21,7 @@ import sys
 import threading
 from pathlib import Path
 
+from hatespeech.logs import log_event
 from hatespeech.model_dir import ModelDir
 from hatespeech.progress import read_progress
 
@@ -128,5 +128,5 @@ def describe(snapshot: dict[str, object] | None) -> dict[str, object]:
     return fields
 
 
-def _log(**fields: object) -> None:
-    logger.info(json.dumps(fields))  # one JSON line (hatespeech.logs)
+def _log(event: str, **fields: object) -> None:
+    log_event(logger, event, fields)
