@@ -620,7 +620,8 @@ def floods() -> str:
         rows.append([run["flood"], f"{public['answered_1s']}/{public['asked']}",
                      f"{management['answered_1s']}/{management['asked']}",
                      f"{public['slowest_s']:.2f} / {management['slowest_s']:.2f} s"])  # fmt: skip
-    header = ["flood (each for %g s)" % record["figures"]["seconds"], "public port", "management port",
+    seconds = record["figures"]["seconds"]
+    header = [f"flood (each for {seconds:g} s)", "public port", "management port",
               "slowest answer (public / management)"]  # fmt: skip
     return block(table(header, rows), f"Default limits, one run; {provenance(record)}.")
 
