@@ -4,6 +4,7 @@ are the table in docs/security.md."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def test_a_handler_never_runs_for_a_request_the_middleware_did_not_admit() -> No
     scope = {"type": "http", "method": "POST", "path": "/admin/reload", "headers": [], "query_string": b"",
              "state": {"access": ANYONE}}  # admitted as an open route, not as an admin one  # fmt: skip
     with pytest.raises(ApiError, match="was not checked for its role"):
-        Allow(Role.admin)(Request(scope))
+        asyncio.run(Allow(Role.admin)(Request(scope)))
 
 
 def test_docs_security_md_lists_every_route_with_its_declared_role(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ class Allow:
     def __init__(self, access: Access) -> None:
         self.access = access
 
-    def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request) -> None:  # async: FastAPI runs a sync dependency on a worker thread
         if request.scope.get("state", {}).get("access") != self.access:
             raise ApiError(ErrorType.forbidden, f"{request.method} {request.url.path} was not checked for its role")
 
