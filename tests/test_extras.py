@@ -20,12 +20,16 @@ pytestmark = pytest.mark.extras
 
 
 def fresh(folder: Path, extra: str) -> Path:
-    """A virtual environment with only ``.[extra]`` (and what it needs) installed; its bin folder."""
+    """A virtual environment with only ``.[extra]`` (and what it needs) installed, at requirements.txt's pins; its
+    bin folder."""
     venv.create(folder, with_pip=True)
+    pins = folder / "constraints.txt"  # requirements.txt's pins, without its `-e .` (not a constraint)
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    pins.write_text("\n".join(line for line in lines if "==" in line and not line.startswith(("-", "#"))) + "\n")
     bin_dir = folder / "bin"
     subprocess.run(
-        [bin_dir / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-c", REPO / "requirements.txt", f"{REPO}[{extra}]"],
+        [bin_dir / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", pins,
+         f"{REPO}[{extra}]"],
         check=True, env={**os.environ, "PIP_CONSTRAINT": ""},
     )  # fmt: skip
     return bin_dir
