@@ -28,7 +28,8 @@ import psutil
 
 from hatespeech.data import load_split, resolve_data_dir
 
-RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def machine() -> dict[str, Any]:
@@ -66,7 +67,7 @@ def write(name: str, figures: dict[str, Any], path: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "benchmark": name,
-        "command": " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+        "command": " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *map(_relative, sys.argv[1:])]),
         "commit": commit(),
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
@@ -74,6 +75,12 @@ def write(name: str, figures: dict[str, Any], path: Path | None = None) -> Path:
     }
     path.write_text(json.dumps(record, indent=1) + "\n")
     return path
+
+
+def _relative(argument: str) -> str:
+    """A path in the repository, relative to it (so a recorded command names no folder of this machine)."""
+    path = Path(argument)
+    return str(path.relative_to(REPO)) if path.is_absolute() and path.is_relative_to(REPO) else argument
 
 
 def free_port() -> int:

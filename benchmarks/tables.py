@@ -90,14 +90,9 @@ def cpu(record: dict[str, Any]) -> str:
 
 
 def portable(command: str) -> str:
-    """A recorded command with no folder of the machine that ran it: paths in the repository relative to it, others
-    as ``<name>`` (the folder's last part)."""
-
-    def shorten(match: re.Match[str]) -> str:
-        path = Path(match[0])
-        return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else f"<{path.name}>"
-
-    return re.sub(r"(?<![\w.<])/[^\s`'\"]+", shorten, command)
+    """A recorded command with no folder of the machine that ran it: an absolute path becomes ``<name>`` (its last
+    part; paths in the repository are recorded relative to it, see harness.write), wherever the checkout is."""
+    return re.sub(r"(?<![\w.<])/[^\s`'\"]+", lambda match: f"<{Path(match[0]).name}>", command)
 
 
 def provenance(record: dict[str, Any]) -> str:
