@@ -30,7 +30,7 @@ from rich.table import Table
 from hatespeech import artifact
 from hatespeech.data import load_split, resolve_data_dir
 from hatespeech.engines.base import predict_in_batches
-from hatespeech.engines.choice import calibrate, cpu_description, parity_texts
+from hatespeech.engines.measure import calibrate, cpu_description, parity_texts
 from hatespeech.engines.registry import open_engine, use_int8
 
 console = Console(width=140)

@@ -31,7 +31,7 @@ from rich.table import Table
 
 from hatespeech.data import load_split, resolve_data_dir
 from hatespeech.engines.base import Encoded, collate
-from hatespeech.engines.choice import parity_texts
+from hatespeech.engines.measure import parity_texts
 from hatespeech.engines.onnx_runtime import OnnxEngine
 
 console = Console(width=140)

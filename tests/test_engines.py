@@ -15,7 +15,8 @@ import pytest
 
 from hatespeech import artifact
 from hatespeech.engines.base import BaseEngine, Encoded
-from hatespeech.engines.choice import CACHE_FILE, MIN_GAIN, Calibration, calibrate, choose, decide
+from hatespeech.engines.choice import CACHE_FILE, choose, decide
+from hatespeech.engines.measure import MIN_GAIN, Calibration, calibrate
 from hatespeech.engines.onnx_runtime import OnnxEngine
 from hatespeech.engines.registry import EngineName, candidates, open_engine, resolve
 from hatespeech.errors import InputError, ModelError
@@ -122,14 +123,14 @@ class Flipped(OnnxEngine):
 
 
 def test_calibration_refuses_an_engine_that_changes_labels(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import hatespeech.engines.choice as engine_choice
+    import hatespeech.engines.measure as engine_measure
 
-    real = engine_choice.open_engine
+    real = engine_measure.open_engine
 
     def opening(directory: Path, name: str, threads: int | None = None) -> object:
         return Flipped(directory, threads=threads) if name == "onnx-int8" else real(directory, name, threads)
 
-    monkeypatch.setattr(engine_choice, "open_engine", opening)
+    monkeypatch.setattr(engine_measure, "open_engine", opening)
     chosen = calibrate(tiny_model, 1, 0.01, baseline="onnx-int8")
     by_name = {t.engine: t for t in chosen.trials}
     assert not by_name["onnx-int8"].passed and by_name["onnx-int8"].agreement < 0.5
@@ -140,10 +141,10 @@ def test_calibration_refuses_an_engine_that_changes_labels(tiny_model: Path, mon
 def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
     tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hatespeech.engines.choice as engine_choice
+    import hatespeech.engines.measure as engine_measure
 
     speeds = {"onnx-fp32": 100.0, "onnx-int8": 102.0, "openvino-f32": 104.0, "ctranslate2-f32": 103.0}
-    real = engine_choice._seconds
+    real = engine_measure._seconds
 
     def timed(engine: BaseEngine, batches: list[Encoded]) -> float:
         real(engine, batches)
@@ -151,15 +152,15 @@ def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
         return sum(b.input_ids.shape[0] for b in batches) / speeds[name]  # as if it ran at its speed
 
     opened: dict[str, BaseEngine] = {}
-    real_open = engine_choice.open_engine
+    real_open = engine_measure.open_engine
 
     def opening(directory: Path, name: str, threads: int | None = None) -> BaseEngine:
         opened[name] = real_open(directory, name, threads)
         return opened[name]
 
-    monkeypatch.setattr(engine_choice, "candidates", lambda directory: list(speeds))
-    monkeypatch.setattr(engine_choice, "open_engine", opening)
-    monkeypatch.setattr(engine_choice, "_seconds", timed)
+    monkeypatch.setattr(engine_measure, "candidates", lambda directory: list(speeds))
+    monkeypatch.setattr(engine_measure, "open_engine", opening)
+    monkeypatch.setattr(engine_measure, "_seconds", timed)
     tie = calibrate(tiny_model, 1, 0.5, baseline="onnx-int8")
     assert tie.chosen == "onnx-int8" and tie.reason.startswith("kept onnx-int8")  # 104 < 102 x MIN_GAIN
     speeds["ctranslate2-f32"] = 102.0 * MIN_GAIN + 1
@@ -170,11 +171,11 @@ def test_calibration_keeps_the_baseline_unless_another_engine_is_clearly_faster(
 def test_calibration_weighs_a_lone_client_as_much_as_a_full_load(
     tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hatespeech.engines.choice as engine_choice
+    import hatespeech.engines.measure as engine_measure
 
     # (under load, one text at a time): openvino-int8 doubles the load speed but runs one text at a third
     speeds = {"onnx-fp32": (100.0, 150.0), "onnx-int8": (200.0, 300.0), "openvino-int8": (400.0, 100.0)}
-    real = engine_choice._seconds
+    real = engine_measure._seconds
     opened: dict[str, BaseEngine] = {}
 
     def timed(engine: BaseEngine, batches: list[Encoded]) -> float:
@@ -184,15 +185,15 @@ def test_calibration_weighs_a_lone_client_as_much_as_a_full_load(
         alone = all(b.input_ids.shape[0] == 1 for b in batches)
         return sum(b.input_ids.shape[0] for b in batches) / (single if alone else load)
 
-    real_open = engine_choice.open_engine
+    real_open = engine_measure.open_engine
 
     def opening(directory: Path, name: str, threads: int | None = None) -> BaseEngine:
         opened[name] = real_open(directory, "onnx-fp32", threads)
         return opened[name]
 
-    monkeypatch.setattr(engine_choice, "candidates", lambda directory: list(speeds))
-    monkeypatch.setattr(engine_choice, "open_engine", opening)
-    monkeypatch.setattr(engine_choice, "_seconds", timed)
+    monkeypatch.setattr(engine_measure, "candidates", lambda directory: list(speeds))
+    monkeypatch.setattr(engine_measure, "open_engine", opening)
+    monkeypatch.setattr(engine_measure, "_seconds", timed)
     chosen = calibrate(tiny_model, 1, 0.5, baseline="onnx-int8")
     by_name = {t.engine: t for t in chosen.trials}
     assert by_name["openvino-int8"].texts_per_s == pytest.approx(400.0)
@@ -206,8 +207,9 @@ def test_auto_measures_in_a_child_process_and_caches_its_choice(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hatespeech.engines.choice as engine_choice
+    import hatespeech.engines.measure as engine_measure
 
-    monkeypatch.setattr(engine_choice, "open_engine", lambda *args: pytest.fail("an engine opened in this process"))
+    monkeypatch.setattr(engine_measure, "open_engine", lambda *args: pytest.fail("an engine opened in this process"))
     chosen = choose(tiny_model, "v1", 1, 0.01, tmp_path)  # the child process imports the real open_engine
     assert {t.engine for t in chosen.trials} == set(candidates(tiny_model))
     assert chosen.chosen == "onnx-fp32" or chosen.reason.startswith("fastest of")

@@ -22,7 +22,7 @@ from typing import Any
 from hatespeech.errors import ModelError
 
 MANIFEST_FILE = "manifest.json"
-PARITY_FILE = "parity.jsonl"  # sentences an engine must score like ONNX Runtime fp32 (hatespeech.engines.choice)
+PARITY_FILE = "parity.jsonl"  # sentences an engine must score like ONNX Runtime fp32 (hatespeech.engines.measure)
 REQUIRED_FILES = ("config.json", "tokenizer.json")
 TORCH_WEIGHTS = "model.safetensors"
 ONNX_FP32 = "model.onnx"

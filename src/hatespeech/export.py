@@ -131,7 +131,7 @@ def export_ctranslate2(directory: Path) -> str | None:
 def check_converted(directory: Path, engine: BaseEngine, folder: str) -> dict[str, Any]:
     """A converted engine (CTranslate2 f32, OpenVINO int8) against ONNX Runtime fp32 on the parity sentences; its
     ``folder`` is removed below ``MIN_AGREEMENT`` (a conversion that changed the model must not be offered)."""
-    from hatespeech.engines.choice import parity_texts
+    from hatespeech.engines.measure import parity_texts
 
     texts, _ = parity_texts(directory)
     reference = predict_in_batches(OnnxEngine(directory), texts)
@@ -156,7 +156,7 @@ def export_openvino_int8(directory: Path, check: Dataset | None) -> str | None:
     shutil.rmtree(directory / OV_DIR, ignore_errors=True)
     if importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None:
         return "OpenVINO and NNCF are not installed (pip install '.[openvino]')"
-    from hatespeech.engines.choice import parity_texts
+    from hatespeech.engines.measure import parity_texts
 
     texts = check.texts if check is not None and len(check) else parity_texts(directory)[0]
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:

@@ -4,7 +4,7 @@ Optional (``pip install '.[openvino]'``); imports openvino, numpy and tokenizers
 ``f32`` runs everywhere; ``bf16`` only where the CPU computes it natively (AMX or AVX-512 BF16), where it is
 OpenVINO's own default; ``int8`` runs the static int8 graph NNCF made at export (``openvino/model.int8.xml``,
 activation ranges calibrated on the export's texts), fastest with VNNI or AMX. bf16 and int8 change scores a
-little, so whether they may serve a model is a parity question (:mod:`hatespeech.engines.choice`).
+little, so whether they may serve a model is a parity question (:mod:`hatespeech.engines.measure`).
 """
 
 from __future__ import annotations
