@@ -8,7 +8,7 @@ Service exposes, is never in the flood's reach. It runs in a thread with its own
 with thousands of connections does not delay it.
 
 Liveness still says whether the *public* server lives: the app's lifespan beats a heartbeat every
-``HEARTBEAT_S`` on the public loop, and ``/health`` here is 503 once it is ``STALL_S`` old (a stuck loop restarts
+``HEARTBEAT_S`` on the public loop, and ``/health`` here is a 500 once it is ``STALL_S`` old (a stuck loop restarts
 the pod, as it should). The routes are open (no key): bind the port where only the cluster reaches it.
 """
 

@@ -24,6 +24,7 @@ from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from hatespeech.errors import ErrorType
 from hatespeech.settings import Settings
 
 
@@ -33,7 +34,7 @@ def _limits() -> tuple[float, int, int]:
     return settings.header_timeout_s, settings.max_connections, settings.max_connections_per_address
 
 
-def _response(status: str, error_type: str, message: str) -> bytes:
+def _response(status: str, error_type: ErrorType, message: str) -> bytes:
     body = json.dumps({"error": message, "error_type": error_type}).encode()
     head = (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
             "connection: close\r\n\r\n")  # fmt: skip
@@ -64,7 +65,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     @staticmethod
     def _refuse(transport: asyncio.Transport, message: str) -> None:
-        transport.write(_response("503 Service Unavailable", "overloaded", message))
+        transport.write(_response("503 Service Unavailable", ErrorType.overloaded, message))
         transport.close()
 
     def on_message_begin(self) -> None:
@@ -99,5 +100,5 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         message = f"the request's headers did not arrive within {timeout:g} s"
-        self.transport.write(_response("408 Request Timeout", "request_timeout", message))
+        self.transport.write(_response("408 Request Timeout", ErrorType.request_timeout, message))
         self.transport.close()

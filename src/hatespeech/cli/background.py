@@ -64,7 +64,7 @@ class FullTraining:
         self._stop = threading.Event()
         self._every_s = every_s
         threading.Thread(target=self._report, name="full-training", daemon=True).start()
-        _log(event="full_training_started", message="a better model is training", pid=self.process.pid,
+        log_event(logger, "full_training_started", message="a better model is training", pid=self.process.pid,
              log=str(self.log_path))  # fmt: skip
 
     def _report(self) -> None:
@@ -72,9 +72,9 @@ class FullTraining:
             code = self.process.poll()
             if code is not None:
                 event = "full_training_published" if code == 0 else "full_training_failed"
-                _log(event=event, status=code, log=str(self.log_path))
+                log_event(logger, event, status=code, log=str(self.log_path))
                 return
-            _log(event="full_training_progress", **describe(read_progress(self.progress_path)))
+            log_event(logger, "full_training_progress", describe(read_progress(self.progress_path)))
 
     def stop(self) -> None:
         """Stop the training (it publishes nothing half-done) and let the lock go."""
@@ -108,7 +108,7 @@ def start_if_quick(model_dir: Path, state_dir: Path) -> FullTraining | None:
         return None
     lock = exclusive(state_dir)
     if lock is None:
-        _log(event="full_training_running", message="the full model is already training (full-training.lock)")
+        log_event(logger, "full_training_running", message="the full model is already training (full-training.lock)")
         return None
     return FullTraining(model_dir, state_dir, lock)
 
@@ -126,7 +126,3 @@ def describe(snapshot: dict[str, object] | None) -> dict[str, object]:
         left = f", about {max(1, round(eta / 60))} min left"
     fields["message"] = f"the full model is {percent:g}% trained{left} ({snapshot.get('stage')})"
     return fields
-
-
-def _log(event: str, **fields: object) -> None:
-    log_event(logger, event, fields)
